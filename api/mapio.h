@@ -1,10 +1,342 @@
-/* mapio.h - placeholder umbrella, the engine API follows. */
+/*
+ * mapio.h - async file I/O for storage engines, log writers and WALs.
+ *
+ * One API over pluggable event backends (io_uring, epoll + worker threads,
+ * kqueue, IOCP) chosen at build time, plus a memory-mapping toolkit
+ * (mapio/map.h, mapio/ranges.h, mapio/ring.h, mapio/vec.h).
+ *
+ * Conventions, for every function below:
+ * - Success is 0 or a count; failure is a negative errno (MAPIO_EINVAL, ...),
+ *   see mapio/errno.h. Nothing aborts on an OS error.
+ * - A call that takes a callback and returns an error never runs the callback.
+ *   Every accepted request completes exactly once: with its result, an error,
+ *   or MAPIO_ECANCELED after mapio_cancel() or mapio_engine_free().
+ * - Callbacks run only inside mapio_engine_poll(), mapio_engine_run() or
+ *   mapio_engine_free(), on the thread that called it; never on a worker.
+ * - Requests and files are caller-allocated: the engine allocates nothing per
+ *   read, write or sync.
+ */
 #ifndef MAPIO_H
 #define MAPIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
 #include "mapio/platform.h"
 #include "mapio/errno.h"
 #include "mapio/map.h"
 #include "mapio/ranges.h"
 #include "mapio/ring.h"
 #include "mapio/vec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MAPIO_VERSION_MAJOR 0
+#define MAPIO_VERSION_MINOR 1
+#define MAPIO_VERSION_PATCH 0
+
+/* ---- Engine ------------------------------------------------------------- */
+
+typedef struct mapio_engine mapio_engine_t;
+
+/* Engine flags (mapio_engine_opts_t.flags). All are opt-in. */
+enum {
+    /* io_uring: a kernel thread polls the submission queue (SQPOLL). Costs a
+     * core while busy; rarely a win on small machines. */
+    MAPIO_ENGINE_SQPOLL = 1u << 0,
+    /* io_uring: register every opened file with the ring (fixed files). */
+    MAPIO_ENGINE_REGISTER_FILES = 1u << 1,
+};
+
+typedef struct mapio_engine_opts {
+    /* Backend to use: "uring", "epoll", "kqueue", "iocp", or NULL for the
+     * first that works in build order. The environment variable MAPIO_BACKEND
+     * overrides NULL (ignored in set-uid programs). */
+    const char *backend;
+    /* Requests accepted but not yet completed; beyond it submission returns
+     * MAPIO_EAGAIN. 0 = 4096. */
+    unsigned max_inflight;
+    /* io_uring submission queue entries. 0 = 256. */
+    unsigned ring_entries;
+    /* Worker threads of the epoll/kqueue pool. 0 = 2. */
+    unsigned workers;
+    /* MAPIO_ENGINE_* flags. */
+    unsigned flags;
+    /* SQPOLL idle time before the kernel thread sleeps, in ms. 0 = 1000. */
+    unsigned sq_thread_idle_ms;
+} mapio_engine_opts_t;
+
+/*
+ * mapio_engine_new - create an engine on the first backend that initialises.
+ * opts may be NULL for defaults. When io_uring is compiled in but blocked
+ * (seccomp, kernel.io_uring_disabled, old kernel: ENOSYS, EPERM, EINVAL), the
+ * engine falls back to the next backend and mapio_engine_fallback_reason() says
+ * why. Returns 0 and sets *out, or MAPIO_EINVAL (bad option or unknown backend
+ * name), MAPIO_ENOMEM (including io_uring's locked-memory limit, which is
+ * reported rather than hidden), or the backend's own error.
+ * Thread-safe (engines are independent).
+ */
+MAPIO_EXTERN int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts);
+
+/*
+ * mapio_engine_free - complete every outstanding request (MAPIO_ECANCELED where
+ * it could still be cancelled, its real result otherwise), running their
+ * callbacks on this thread; close files still open; release everything.
+ * Submissions made from those callbacks fail with MAPIO_ECANCELED.
+ * Must not run concurrently with any other call on this engine. NULL is a no-op.
+ */
+MAPIO_EXTERN void mapio_engine_free(mapio_engine_t *eng);
+
+/* Name of the backend in use ("uring", "epoll", ...). Never NULL. Thread-safe. */
+MAPIO_EXTERN const char *mapio_engine_backend(const mapio_engine_t *eng);
+
+/* Why the engine is not on its first-choice backend, or NULL if it is.
+ * The string lives as long as the engine. Thread-safe. */
+MAPIO_EXTERN const char *mapio_engine_fallback_reason(const mapio_engine_t *eng);
+
+/* Comma-separated backends compiled into this library, in priority order. */
+MAPIO_EXTERN const char *mapio_backends_compiled(void);
+
+/*
+ * mapio_engine_fd - a descriptor that becomes readable when the engine has
+ * work for mapio_engine_poll() (completions, or submissions from other
+ * threads). Add it to your own epoll/kqueue/libev loop and call
+ * mapio_engine_poll(eng, 0) when it fires. After the first call, submissions
+ * made outside mapio_engine_poll() also make it readable. Returns the
+ * descriptor (>= 0), or MAPIO_ENOTSUP on backends with no pollable descriptor
+ * (IOCP). Do not close or read it. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_engine_fd(mapio_engine_t *eng);
+
+/*
+ * mapio_engine_poll - submit what is queued (one system call for the whole
+ * batch where the backend allows), wait up to timeout_ms (-1 = forever, 0 =
+ * don't block) for completions, and run their callbacks. Returns the number
+ * of callbacks run (0 on timeout), MAPIO_EBUSY if another thread is polling
+ * this engine or it is called from inside a callback, or a backend error.
+ * One thread polls at a time; any thread may be that thread.
+ */
+MAPIO_EXTERN int mapio_engine_poll(mapio_engine_t *eng, int timeout_ms);
+
+/*
+ * mapio_engine_run - poll until no request is in flight. Returns the number of
+ * callbacks run, or an error as mapio_engine_poll(). Same threading rule.
+ */
+MAPIO_EXTERN int mapio_engine_run(mapio_engine_t *eng);
+
+/* Requests accepted and not yet completed (callback not yet run). Thread-safe. */
+MAPIO_EXTERN uint64_t mapio_engine_inflight(const mapio_engine_t *eng);
+
+/* ---- Files -------------------------------------------------------------- */
+
+/* mapio_open flags. The default is read-write, create if missing, never truncate. */
+enum {
+    MAPIO_OPEN_READ_ONLY = 1u << 0,  /* no writes; never creates */
+    MAPIO_OPEN_NO_CREATE = 1u << 1,  /* fail with MAPIO_ENOENT if missing */
+    MAPIO_OPEN_CREATE_NEW = 1u << 2, /* fail with MAPIO_EEXIST if present */
+    MAPIO_OPEN_TRUNCATE = 1u << 3,   /* truncate to size (0 = empty) */
+    MAPIO_OPEN_DIRECT = 1u << 4,     /* bypass the page cache (O_DIRECT) */
+    MAPIO_OPEN_DSYNC = 1u << 5,      /* every write durable on completion */
+};
+
+/*
+ * A file handle. Caller-allocated (on the stack, in a struct, anywhere) and
+ * filled by mapio_open(); it must stay valid until mapio_close() has returned
+ * and every request on it has completed. After mapio_close() every call on it
+ * fails with MAPIO_EBADF, so a closed handle is safe to pass by mistake.
+ */
+typedef struct mapio_file {
+    void *data; /* yours */
+    union {
+        uint64_t align;
+        void *ptr;
+        unsigned char bytes[128];
+    } priv; /* the engine's */
+} mapio_file_t;
+
+/*
+ * mapio_open - open (and by default create) path through eng's backend.
+ * size: 0 = use the file's current size (devices: discovered by seeking to the
+ * end); otherwise the file is extended to at least size bytes (exactly size
+ * with MAPIO_OPEN_TRUNCATE). The engine opens the file itself because some
+ * backends need special handles (IOCP: overlapped, associated with the port).
+ * Returns 0, or MAPIO_EINVAL (NULL argument, contradictory flags), the open(2)
+ * error (MAPIO_ENOENT, MAPIO_EACCES, MAPIO_EEXIST, ...), or MAPIO_ENOMEM.
+ * Thread-safe.
+ */
+MAPIO_EXTERN int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned flags,
+                            mapio_file_t *file);
+
+/*
+ * mapio_close - stop accepting requests on file. Requests already accepted
+ * still complete normally; the descriptor is closed when the last one has.
+ * Returns 0, or MAPIO_EBADF if already closed. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_close(mapio_file_t *file);
+
+/* The size given to (or found by) mapio_open. Thread-safe. */
+MAPIO_EXTERN uint64_t mapio_file_size(const mapio_file_t *file);
+
+/* ---- Requests ----------------------------------------------------------- */
+
+#define MAPIO_OP_MAP(X)                                                                            \
+    X(NOP, "nop")                                                                                  \
+    X(READ, "read")                                                                                \
+    X(WRITE, "write")                                                                              \
+    X(READV, "readv")                                                                              \
+    X(WRITEV, "writev")                                                                            \
+    X(FDATASYNC, "fdatasync")                                                                      \
+    X(FSYNC, "fsync")
+
+typedef enum mapio_op {
+#define MAPIO__OP_ENUM(name, text) MAPIO_OP_##name,
+    MAPIO_OP_MAP(MAPIO__OP_ENUM)
+#undef MAPIO__OP_ENUM
+        MAPIO_OP_COUNT
+} mapio_op_t;
+
+typedef struct mapio_req mapio_req_t;
+typedef void (*mapio_cb_t)(mapio_req_t *req);
+
+/*
+ * A request. Caller-allocated; the submitting call fills every public field,
+ * so the memory need not be initialised. It must stay valid and must not be
+ * resubmitted until its callback has run (resubmitting from the callback is
+ * fine). Read the public fields; do not write them while it is in flight.
+ */
+struct mapio_req {
+    void *data;               /* yours */
+    mapio_cb_t cb;            /* runs once, in mapio_engine_poll() */
+    int64_t result;           /* bytes transferred, 0, or a negative errno */
+    mapio_op_t op;            /* what it does */
+    mapio_file_t *file;       /* target */
+    uint64_t offset;          /* file offset */
+    void *buf;                /* READ/WRITE buffer */
+    size_t len;               /* READ/WRITE length, or total of iov */
+    const mapio_iovec_t *iov; /* READV/WRITEV vector */
+    unsigned iovcnt;          /* READV/WRITEV count */
+    unsigned flags;           /* reserved, 0 */
+    union {
+        uint64_t align;
+        void *ptr;
+        unsigned char bytes[192];
+    } priv; /* the engine's and the backend's */
+};
+
+/* Longest vector a READV/WRITEV may carry. */
+#define MAPIO_IOV_MAX 1024
+
+/*
+ * mapio_read_at / mapio_write_at - queue a positional read/write of len bytes.
+ * The result is the byte count: for reads it is short only at end of file
+ * (short transfers before that are resumed inside the engine and counted);
+ * for writes it is len. A failure after partial progress reports the error
+ * for writes (the caller must not assume anything was written) and the bytes
+ * read so far for reads.
+ * Returns 0 if accepted, else (callback never runs): MAPIO_EINVAL (NULL req,
+ * file or cb; len 0; len > MAPIO_MAX_IO), MAPIO_EFAULT (NULL buf),
+ * MAPIO_EOVERFLOW (offset + len wraps or exceeds INT64_MAX), MAPIO_EBADF
+ * (closed file; write on a read-only file), MAPIO_EAGAIN (max_inflight
+ * reached), MAPIO_ECANCELED (engine shutting down).
+ * Thread-safe: any thread may submit. From a thread other than the polling
+ * one it costs a mutex and, if the poller is asleep, one wakeup.
+ */
+MAPIO_EXTERN int mapio_read_at(mapio_file_t *file, mapio_req_t *req, void *buf, size_t len,
+                               uint64_t offset, mapio_cb_t cb);
+MAPIO_EXTERN int mapio_write_at(mapio_file_t *file, mapio_req_t *req, const void *buf, size_t len,
+                                uint64_t offset, mapio_cb_t cb);
+
+/*
+ * mapio_readv_at / mapio_writev_at - vectored versions. The vector (not the
+ * iovec array itself, which must stay valid until completion) is validated as
+ * above: iovcnt 0 or > MAPIO_IOV_MAX is MAPIO_EINVAL, a NULL base with a
+ * non-zero length is MAPIO_EFAULT, a total of 0 is MAPIO_EINVAL.
+ * Same results, errors and threading as mapio_read_at.
+ */
+MAPIO_EXTERN int mapio_readv_at(mapio_file_t *file, mapio_req_t *req, const mapio_iovec_t *iov,
+                                unsigned iovcnt, uint64_t offset, mapio_cb_t cb);
+MAPIO_EXTERN int mapio_writev_at(mapio_file_t *file, mapio_req_t *req, const mapio_iovec_t *iov,
+                                 unsigned iovcnt, uint64_t offset, mapio_cb_t cb);
+
+/*
+ * mapio_sync_data (fdatasync) / mapio_sync_all (fsync) - queue a sync of
+ * writes that have completed before it was submitted. Result 0 or an error.
+ * Errors as mapio_read_at (minus the buffer ones). Thread-safe.
+ */
+MAPIO_EXTERN int mapio_sync_data(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
+MAPIO_EXTERN int mapio_sync_all(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
+
+/*
+ * mapio_nop - queue a request that does nothing but travel through the
+ * backend: for measuring the engine's own round-trip cost. Result 0.
+ */
+MAPIO_EXTERN int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb);
+
+/*
+ * mapio_cancel - ask for req to be cancelled. It still completes exactly once:
+ * with MAPIO_ECANCELED if it had not started, else with its real result
+ * (a page-cache read is usually done before a cancel can reach it).
+ * Returns 0 if the request was in flight, MAPIO_ENOENT if it was not (already
+ * completed, or never accepted), MAPIO_EINVAL for NULL. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_cancel(mapio_req_t *req);
+
+/* ---- Blocking twins ----------------------------------------------------- */
+
+/*
+ * mapio_read_at_sync / mapio_write_at_sync - do the I/O on the calling thread,
+ * bypassing the engine's queue. Same validation, short-I/O resumption and
+ * results as the async versions (a count, or a negative errno).
+ * Safe to call from many threads at once on one file, and concurrently with
+ * async requests and mapio_close() (the descriptor stays open until the call
+ * returns).
+ */
+MAPIO_EXTERN int64_t mapio_read_at_sync(mapio_file_t *file, void *buf, size_t len, uint64_t offset);
+MAPIO_EXTERN int64_t mapio_write_at_sync(mapio_file_t *file, const void *buf, size_t len,
+                                         uint64_t offset);
+
+/* fdatasync on the calling thread. Returns 0 or a negative errno. Thread-safe. */
+MAPIO_EXTERN int mapio_sync_data_sync(mapio_file_t *file);
+
+/* ---- Metrics ------------------------------------------------------------ */
+
+/* Counters kept per engine and per file (relaxed atomics: cheap, not a lock). */
+#define MAPIO_COUNTER_MAP(X)                                                                       \
+    X(read)             /* reads completed */                                                      \
+    X(read_bytes)       /* bytes read */                                                           \
+    X(read_us)          /* total submit-to-completion time of reads */                             \
+    X(write)            /* writes completed */                                                     \
+    X(write_bytes)      /* bytes written */                                                        \
+    X(write_us)         /* total submit-to-completion time of writes */                            \
+    X(sync)             /* fdatasync/fsync calls completed */                                      \
+    X(sync_us)          /* total time of those */                                                  \
+    X(errors)           /* requests completed with an error */                                     \
+    X(short_io_resumed) /* short transfers resumed inside the engine */                            \
+    X(retries)          /* EINTR/EAGAIN retried inside the engine */                               \
+    X(cancelled)        /* requests completed with MAPIO_ECANCELED */
+
+typedef struct mapio_metrics {
+#define MAPIO__COUNTER_FIELD(name) uint64_t name;
+    MAPIO_COUNTER_MAP(MAPIO__COUNTER_FIELD)
+#undef MAPIO__COUNTER_FIELD
+    const char *backend;         /* engine only: backend in use */
+    const char *fallback_reason; /* engine only: NULL unless it fell back */
+} mapio_metrics_t;
+
+/* Snapshot of the engine's counters (every file together). Returns 0 or
+ * MAPIO_EINVAL. Thread-safe; counters are read one by one, not atomically. */
+MAPIO_EXTERN int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t *out);
+
+/* Snapshot of one file's counters. Returns 0, MAPIO_EINVAL or MAPIO_EBADF. */
+MAPIO_EXTERN int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out);
+
+/* Name of an op ("read"), or "unknown". */
+MAPIO_EXTERN const char *mapio_op_name(mapio_op_t op);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -14,7 +14,8 @@
 #define MAPIO__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAPIO__MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MAPIO__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MAPIO__CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define MAPIO__CONTAINER_OF(ptr, type, member)                                                     \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #if defined(__GNUC__)
 #define MAPIO__LIKELY(x) __builtin_expect(!!(x), 1)

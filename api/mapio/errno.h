@@ -15,38 +15,38 @@
 #include "platform.h"
 
 #define MAPIO_ERRNO_MAP(X)                                                                         \
-    X(EPERM, "operation not permitted")                                                           \
-    X(ENOENT, "no such file or directory")                                                        \
-    X(EINTR, "interrupted system call")                                                           \
-    X(EIO, "input/output error")                                                                  \
-    X(EBADF, "bad file descriptor (closed, or not open for this access)")                         \
-    X(EAGAIN, "resource temporarily unavailable (queue full)")                                    \
-    X(ENOMEM, "out of memory")                                                                    \
-    X(EACCES, "permission denied")                                                                \
-    X(EFAULT, "bad address (NULL buffer)")                                                        \
-    X(EBUSY, "device or resource busy")                                                           \
-    X(EEXIST, "file exists")                                                                      \
-    X(ENODEV, "no such device")                                                                   \
-    X(ENOTDIR, "not a directory")                                                                 \
-    X(EISDIR, "is a directory")                                                                   \
-    X(EINVAL, "invalid argument")                                                                 \
-    X(ENFILE, "too many open files in system")                                                    \
-    X(EMFILE, "too many open files")                                                              \
-    X(EFBIG, "file too large")                                                                    \
-    X(ENOSPC, "no space left on device")                                                          \
-    X(ESPIPE, "illegal seek")                                                                     \
-    X(EROFS, "read-only file system")                                                             \
-    X(EPIPE, "broken pipe")                                                                       \
-    X(ERANGE, "result out of range")                                                              \
-    X(ENAMETOOLONG, "file name too long")                                                         \
-    X(ENOSYS, "function not implemented")                                                         \
-    X(ELOOP, "too many levels of symbolic links")                                                 \
-    X(EOVERFLOW, "value too large (offset + length overflows)")                                   \
-    X(ENOTSUP, "operation not supported")                                                         \
-    X(EALREADY, "operation already in progress")                                                  \
-    X(ETIMEDOUT, "timed out")                                                                     \
-    X(ECANCELED, "operation canceled")                                                            \
-    X(EXDEV, "invalid cross-device link")                                                         \
+    X(EPERM, "operation not permitted")                                                            \
+    X(ENOENT, "no such file or directory")                                                         \
+    X(EINTR, "interrupted system call")                                                            \
+    X(EIO, "input/output error")                                                                   \
+    X(EBADF, "bad file descriptor (closed, or not open for this access)")                          \
+    X(EAGAIN, "resource temporarily unavailable (queue full)")                                     \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EACCES, "permission denied")                                                                 \
+    X(EFAULT, "bad address (NULL buffer)")                                                         \
+    X(EBUSY, "device or resource busy")                                                            \
+    X(EEXIST, "file exists")                                                                       \
+    X(ENODEV, "no such device")                                                                    \
+    X(ENOTDIR, "not a directory")                                                                  \
+    X(EISDIR, "is a directory")                                                                    \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ENFILE, "too many open files in system")                                                     \
+    X(EMFILE, "too many open files")                                                               \
+    X(EFBIG, "file too large")                                                                     \
+    X(ENOSPC, "no space left on device")                                                           \
+    X(ESPIPE, "illegal seek")                                                                      \
+    X(EROFS, "read-only file system")                                                              \
+    X(EPIPE, "broken pipe")                                                                        \
+    X(ERANGE, "result out of range")                                                               \
+    X(ENAMETOOLONG, "file name too long")                                                          \
+    X(ENOSYS, "function not implemented")                                                          \
+    X(ELOOP, "too many levels of symbolic links")                                                  \
+    X(EOVERFLOW, "value too large (offset + length overflows)")                                    \
+    X(ENOTSUP, "operation not supported")                                                          \
+    X(EALREADY, "operation already in progress")                                                   \
+    X(ETIMEDOUT, "timed out")                                                                      \
+    X(ECANCELED, "operation canceled")                                                             \
+    X(EXDEV, "invalid cross-device link")                                                          \
     X(ESTALE, "stale handle (the path now names another file)")
 
 enum {

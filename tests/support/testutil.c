@@ -1,4 +1,5 @@
-/* tests/support/testutil.c - temp directories, patterns, a PRNG. POSIX (the Windows build gets its own half). */
+/* tests/support/testutil.c - temp directories, patterns, a PRNG. POSIX (the Windows build gets its
+ * own half). */
 #include "testutil.h"
 
 #include <dirent.h>

@@ -1,0 +1,714 @@
+/*
+ * engine/engine.c - backend selection, the request queues, poll, cancel and
+ * shutdown.
+ *
+ * Queues:
+ *   pending  - requests accepted from any thread (engine lock).
+ *   backlog  - polling thread only: taken from pending, or resumed after a
+ *              short transfer, waiting for the backend to take them.
+ *   done     - polling thread only: finished, callbacks not yet run.
+ *   cancel   - requests someone asked to cancel (engine lock).
+ * A request is QUEUED (pending/backlog), BACKEND (the backend holds it) or
+ * DONE. Every backend op but wake runs on the polling thread, so backends
+ * need no locking of their own beyond what their worker threads share.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAPIO__OPS_EXTERN(be) extern const struct mapio__backend_ops mapio__##be##_ops;
+MAPIO_BACKEND_LIST(MAPIO__OPS_EXTERN)
+#undef MAPIO__OPS_EXTERN
+
+#define MAPIO__OPS_REF(be) &mapio__##be##_ops,
+static const struct mapio__backend_ops *const compiled[] = { MAPIO_BACKEND_LIST(MAPIO__OPS_REF) };
+#undef MAPIO__OPS_REF
+
+/* ---- small list helpers (singly linked through priv.next) --------------- */
+
+static void list_push(mapio_req_t **head, mapio_req_t **tail, mapio_req_t *r)
+{
+    mapio__rp(r)->next = NULL;
+    if (*tail != NULL)
+        mapio__rp(*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
+static void list_push_front(mapio_req_t **head, mapio_req_t **tail, mapio_req_t *r)
+{
+    mapio__rp(r)->next = *head;
+    *head = r;
+    if (*tail == NULL)
+        *tail = r;
+}
+
+static mapio_req_t *list_pop(mapio_req_t **head, mapio_req_t **tail)
+{
+    mapio_req_t *r = *head;
+    if (r != NULL) {
+        *head = mapio__rp(r)->next;
+        if (*head == NULL)
+            *tail = NULL;
+    }
+    return r;
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+void mapio__counters_read(const struct mapio__counters *c, mapio_metrics_t *out)
+{
+#define MAPIO__COUNTER_LOAD(name) out->name = atomic_load_explicit(&c->name, memory_order_relaxed);
+    MAPIO_COUNTER_MAP(MAPIO__COUNTER_LOAD)
+#undef MAPIO__COUNTER_LOAD
+}
+
+int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t *out)
+{
+    if (eng == NULL || out == NULL)
+        return MAPIO_EINVAL;
+    memset(out, 0, sizeof *out);
+    mapio__counters_read(&eng->counters, out);
+    out->backend = eng->ops->name;
+    out->fallback_reason = eng->fallback_reason;
+    return 0;
+}
+
+void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us)
+{
+    int64_t res = req->result;
+    if (res < 0) {
+        MAPIO__COUNT(c, errors, 1);
+        if (res == MAPIO_ECANCELED)
+            MAPIO__COUNT(c, cancelled, 1);
+        return;
+    }
+    switch (req->op) {
+    case MAPIO_OP_READ:
+    case MAPIO_OP_READV:
+        MAPIO__COUNT(c, read, 1);
+        MAPIO__COUNT(c, read_bytes, (uint64_t)res);
+        MAPIO__COUNT(c, read_us, us);
+        break;
+    case MAPIO_OP_WRITE:
+    case MAPIO_OP_WRITEV:
+        MAPIO__COUNT(c, write, 1);
+        MAPIO__COUNT(c, write_bytes, (uint64_t)res);
+        MAPIO__COUNT(c, write_us, us);
+        break;
+    case MAPIO_OP_FDATASYNC:
+    case MAPIO_OP_FSYNC:
+        MAPIO__COUNT(c, sync, 1);
+        MAPIO__COUNT(c, sync_us, us);
+        break;
+    default:
+        break;
+    }
+}
+
+const char *mapio_op_name(mapio_op_t op)
+{
+    switch (op) {
+#define MAPIO__OP_NAME(name, text)                                                                 \
+    case MAPIO_OP_##name:                                                                          \
+        return text;
+        MAPIO_OP_MAP(MAPIO__OP_NAME)
+#undef MAPIO__OP_NAME
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- creation and selection ------------------------------------------------ */
+
+void mapio__engine_detail(mapio_engine_t *eng, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(eng->init_detail, sizeof eng->init_detail, fmt, ap);
+    va_end(ap);
+}
+
+const char *mapio_backends_compiled(void)
+{
+    return MAPIO_BACKEND_LIST_STR;
+}
+
+static const struct mapio__backend_ops *find_backend(const char *name)
+{
+    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(compiled); i++)
+        if (strcmp(compiled[i]->name, name) == 0)
+            return compiled[i];
+    return NULL;
+}
+
+/* Errors that mean "this backend is blocked or too old here" rather than a
+ * problem the user must see (ENOMEM from io_uring's memlock limit is reported). */
+static bool falls_back(int err)
+{
+    return err == MAPIO_ENOSYS || err == MAPIO_EPERM || err == MAPIO_EINVAL || err == MAPIO_ENOTSUP;
+}
+
+static int set_reason(mapio_engine_t *eng, const char *reason)
+{
+    eng->fallback_reason = mapio__strdup(reason);
+    return eng->fallback_reason != NULL ? 0 : MAPIO_ENOMEM;
+}
+
+int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts)
+{
+    if (out == NULL)
+        return MAPIO_EINVAL;
+    *out = NULL;
+    mapio_engine_opts_t o = { 0 };
+    if (opts != NULL)
+        o = *opts;
+    if (o.max_inflight == 0)
+        o.max_inflight = 4096;
+    if (o.ring_entries == 0)
+        o.ring_entries = 256;
+    if (o.workers == 0)
+        o.workers = 2;
+    if (o.sq_thread_idle_ms == 0)
+        o.sq_thread_idle_ms = 1000;
+    if (o.workers > 1024 || o.ring_entries > 32768 || o.max_inflight > (1u << 30) ||
+        (o.flags & ~(unsigned)(MAPIO_ENGINE_SQPOLL | MAPIO_ENGINE_REGISTER_FILES)))
+        return MAPIO_EINVAL;
+
+    const char *forced_by_env = NULL;
+    if (o.backend == NULL) {
+        forced_by_env = mapio__os_getenv("MAPIO_BACKEND");
+        if (forced_by_env != NULL && forced_by_env[0] == '\0')
+            forced_by_env = NULL;
+    }
+    const char *want = o.backend != NULL ? o.backend : forced_by_env;
+    if (want != NULL && find_backend(want) == NULL)
+        return MAPIO_EINVAL;
+    o.backend = NULL; /* the caller's string need not outlive this call */
+
+    mapio_engine_t *eng = mapio__calloc(1, sizeof *eng);
+    if (eng == NULL)
+        return MAPIO_ENOMEM;
+    eng->opts = o;
+    if (pthread_mutex_init(&eng->lock, NULL) != 0) {
+        mapio__free(eng);
+        return MAPIO_ENOMEM;
+    }
+
+    int err = MAPIO_ENOSYS;
+    const char *first_failed = NULL;
+    char first_detail[sizeof eng->init_detail] = "";
+    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(compiled); i++) {
+        const struct mapio__backend_ops *ops = compiled[i];
+        if (want != NULL && strcmp(ops->name, want) != 0)
+            continue;
+        eng->init_detail[0] = '\0';
+        eng->ops = ops;
+        err = ops->init(eng, &eng->opts, &eng->be);
+        if (err == 0)
+            break;
+        eng->ops = NULL;
+        if (!falls_back(err) || want != NULL)
+            break;
+        if (first_failed == NULL) {
+            first_failed = ops->name;
+            snprintf(first_detail, sizeof first_detail, "%s",
+                     eng->init_detail[0] ? eng->init_detail : mapio_strerror(err));
+        }
+    }
+    char reason[400];
+    if (err == 0 && forced_by_env != NULL && compiled[0] != eng->ops) {
+        snprintf(reason, sizeof reason, "forced by MAPIO_BACKEND=%s", forced_by_env);
+        err = set_reason(eng, reason);
+    } else if (err == 0 && first_failed != NULL) {
+        snprintf(reason, sizeof reason, "%s unavailable (%s); fell back to %s", first_failed,
+                 first_detail, eng->ops->name);
+        err = set_reason(eng, reason);
+    }
+    if (err != 0) {
+        if (eng->ops != NULL)
+            eng->ops->destroy(eng->be);
+        pthread_mutex_destroy(&eng->lock);
+        mapio__free(eng->fallback_reason);
+        mapio__free(eng);
+        return err;
+    }
+    *out = eng;
+    return 0;
+}
+
+const char *mapio_engine_backend(const mapio_engine_t *eng)
+{
+    return eng != NULL ? eng->ops->name : "none";
+}
+
+const char *mapio_engine_fallback_reason(const mapio_engine_t *eng)
+{
+    return eng != NULL ? eng->fallback_reason : NULL;
+}
+
+uint64_t mapio_engine_inflight(const mapio_engine_t *eng)
+{
+    return eng != NULL ? atomic_load(&eng->inflight) : 0;
+}
+
+int mapio_engine_fd(mapio_engine_t *eng)
+{
+    if (eng == NULL)
+        return MAPIO_EINVAL;
+    int fd = MAPIO__BE(eng, fd, eng->be);
+    if (fd >= 0)
+        atomic_store(&eng->embedded, true);
+    return fd;
+}
+
+/* ---- submission (any thread) ----------------------------------------------- */
+
+int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
+{
+    if (atomic_load_explicit(&eng->shutdown, memory_order_acquire))
+        return MAPIO_ECANCELED;
+    uint64_t n = atomic_fetch_add(&eng->inflight, 1);
+    if (n >= eng->opts.max_inflight) {
+        atomic_fetch_sub(&eng->inflight, 1);
+        return MAPIO_EAGAIN;
+    }
+    struct mapio__req_priv *rp = mapio__rp(req);
+    rp->eng = eng;
+    rp->done = 0;
+    rp->retries = 0;
+    rp->cancel_queued = 0;
+    rp->start_ns = mapio__os.now_ns();
+    atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
+    atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
+    req->result = 0;
+
+    bool wake = false;
+    pthread_mutex_lock(&eng->lock);
+    bool was_empty = eng->pend_head == NULL;
+    list_push(&eng->pend_head, &eng->pend_tail, req);
+    /* Wake a poller asleep in the backend; or, when the engine fd is embedded
+     * in someone else's loop and nobody polls, make that fd readable. */
+    if (!eng->wake_sent &&
+        (eng->sleeping ||
+         (was_empty && atomic_load_explicit(&eng->embedded, memory_order_relaxed) &&
+          !atomic_load_explicit(&eng->polling, memory_order_relaxed)))) {
+        eng->wake_sent = true;
+        wake = true;
+    }
+    pthread_mutex_unlock(&eng->lock);
+    if (wake)
+        MAPIO__BE(eng, wake, eng->be);
+    return 0;
+}
+
+int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
+{
+    if (eng == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    req->op = MAPIO_OP_NOP;
+    req->cb = cb;
+    req->file = NULL;
+    req->offset = 0;
+    req->buf = NULL;
+    req->len = 0;
+    req->iov = NULL;
+    req->iovcnt = 0;
+    req->flags = 0;
+    mapio__rp(req)->fs = NULL;
+    return mapio__engine_submit(eng, req);
+}
+
+/* ---- cancel (any thread) ---------------------------------------------------- */
+
+int mapio_cancel(mapio_req_t *req)
+{
+    if (req == NULL)
+        return MAPIO_EINVAL;
+    struct mapio__req_priv *rp = mapio__rp(req);
+    uint32_t st = atomic_load(&rp->state);
+    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND)
+        return MAPIO_ENOENT;
+    mapio_engine_t *eng = rp->eng;
+    bool wake = false;
+    pthread_mutex_lock(&eng->lock);
+    /* Re-check under the lock: the polling thread marks requests DONE under it
+     * before running their callbacks, so a DONE request is never listed here. */
+    st = atomic_load(&rp->state);
+    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND) {
+        pthread_mutex_unlock(&eng->lock);
+        return MAPIO_ENOENT;
+    }
+    atomic_store(&rp->cancel, 1);
+    if (!rp->cancel_queued) {
+        rp->cancel_queued = 1;
+        rp->cancel_next = eng->cancel_head;
+        eng->cancel_head = req;
+        if (eng->sleeping && !eng->wake_sent) {
+            eng->wake_sent = true;
+            wake = true;
+        }
+    }
+    pthread_mutex_unlock(&eng->lock);
+    if (wake)
+        MAPIO__BE(eng, wake, eng->be);
+    return 0;
+}
+
+/* ---- completion (polling thread) -------------------------------------------- */
+
+static bool is_transfer(mapio_op_t op)
+{
+    return op == MAPIO_OP_READ || op == MAPIO_OP_WRITE || op == MAPIO_OP_READV ||
+           op == MAPIO_OP_WRITEV;
+}
+
+static void finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
+{
+    req->result = res;
+    list_push(&eng->done_head, &eng->done_tail, req);
+}
+
+static void requeue(mapio_engine_t *eng, mapio_req_t *req)
+{
+    atomic_store_explicit(&mapio__rp(req)->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
+    list_push(&eng->backlog_head, &eng->backlog_tail, req);
+}
+
+void mapio__complete_whole(mapio_req_t *req, int64_t res)
+{
+    finish(mapio__rp(req)->eng, req, res);
+}
+
+void mapio__complete(mapio_req_t *req, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    mapio_engine_t *eng = rp->eng;
+    bool stopping = atomic_load_explicit(&eng->shutdown, memory_order_relaxed);
+    struct mapio__counters *fc = rp->fs != NULL ? &rp->fs->counters : NULL;
+
+    if (res == MAPIO_EINTR || res == MAPIO_EAGAIN) {
+        /* Invisible to the caller: try again (counted). */
+        MAPIO__COUNT(&eng->counters, retries, 1);
+        if (fc != NULL)
+            MAPIO__COUNT(fc, retries, 1);
+        if (!stopping) {
+            requeue(eng, req);
+            return;
+        }
+        res = MAPIO_ECANCELED;
+    }
+    if (is_transfer(req->op)) {
+        bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV;
+        if (res > 0) {
+            rp->done += (uint64_t)res;
+            if (rp->done < req->len) {
+                MAPIO__COUNT(&eng->counters, short_io_resumed, 1);
+                if (fc != NULL)
+                    MAPIO__COUNT(fc, short_io_resumed, 1);
+                if (!stopping) {
+                    requeue(eng, req);
+                    return;
+                }
+                res = write ? MAPIO_ECANCELED : (int64_t)rp->done;
+            } else {
+                res = (int64_t)rp->done;
+            }
+        } else if (res == 0) {
+            /* End of file for a read; a write that moves nothing is an I/O
+             * error rather than a reason to spin. */
+            res = write ? MAPIO_EIO : (int64_t)rp->done;
+        } else if (!write && rp->done > 0) {
+            res = (int64_t)rp->done;
+        }
+    }
+    finish(eng, req, res);
+}
+
+void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    seg->write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV;
+    seg->offset = req->offset + rp->done;
+    seg->iov = NULL;
+    seg->iovcnt = 0;
+    if (req->op == MAPIO_OP_READ || req->op == MAPIO_OP_WRITE) {
+        seg->vectored = false;
+        seg->buf = (char *)req->buf + rp->done;
+        seg->len = MAPIO__MIN(req->len - (size_t)rp->done, MAPIO__IO_CHUNK);
+        return;
+    }
+    if (rp->done == 0) {
+        seg->vectored = true;
+        seg->iov = req->iov;
+        seg->iovcnt = req->iovcnt;
+        seg->buf = NULL;
+        seg->len = req->len;
+        return;
+    }
+    /* Resumed vector: continue inside the iovec where the transfer stopped. */
+    uint64_t skip = rp->done;
+    unsigned i = 0;
+    while (i < req->iovcnt && skip >= req->iov[i].iov_len)
+        skip -= req->iov[i++].iov_len;
+    seg->vectored = false;
+    if (i == req->iovcnt) {
+        seg->buf = NULL;
+        seg->len = 0;
+        return;
+    }
+    seg->buf = (char *)req->iov[i].iov_base + skip;
+    seg->len = MAPIO__MIN(req->iov[i].iov_len - (size_t)skip, MAPIO__IO_CHUNK);
+}
+
+/* ---- the polling thread --------------------------------------------------- */
+
+/* Move pending into the backlog and act on cancel requests. */
+static void take_shared(mapio_engine_t *eng)
+{
+    pthread_mutex_lock(&eng->lock);
+    if (eng->pend_head != NULL) {
+        if (eng->backlog_tail != NULL)
+            mapio__rp(eng->backlog_tail)->next = eng->pend_head;
+        else
+            eng->backlog_head = eng->pend_head;
+        eng->backlog_tail = eng->pend_tail;
+        eng->pend_head = eng->pend_tail = NULL;
+    }
+    mapio_req_t *cancels = eng->cancel_head;
+    eng->cancel_head = NULL;
+    for (mapio_req_t *r = cancels; r != NULL; r = mapio__rp(r)->cancel_next)
+        mapio__rp(r)->cancel_queued = 0;
+    eng->wake_sent = false;
+    pthread_mutex_unlock(&eng->lock);
+
+    while (cancels != NULL) {
+        mapio_req_t *r = cancels;
+        cancels = mapio__rp(r)->cancel_next;
+        /* QUEUED ones are dropped by flush (their cancel flag is set). */
+        if (atomic_load(&mapio__rp(r)->state) == MAPIO__REQ_BACKEND)
+            MAPIO__BE(eng, cancel, eng->be, r);
+    }
+}
+
+/* Hand the backlog to the backend in batches. */
+static void flush(mapio_engine_t *eng)
+{
+    mapio_req_t *batch[64];
+    while (eng->backlog_head != NULL) {
+        unsigned n = 0;
+        while (n < MAPIO__ARRAY_SIZE(batch) && eng->backlog_head != NULL) {
+            mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
+            if (atomic_load_explicit(&mapio__rp(r)->cancel, memory_order_relaxed)) {
+                finish(eng, r, MAPIO_ECANCELED);
+                continue;
+            }
+            atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_BACKEND, memory_order_relaxed);
+            batch[n++] = r;
+        }
+        if (n == 0)
+            break;
+        int took = MAPIO__BE(eng, submit, eng->be, batch, n);
+        if (took < 0)
+            took = 0;
+        if ((unsigned)took < n) {
+            /* The backend is full: keep the rest, in order, for the next round. */
+            for (unsigned i = n; i-- > (unsigned)took;) {
+                atomic_store_explicit(&mapio__rp(batch[i])->state, MAPIO__REQ_QUEUED,
+                                      memory_order_relaxed);
+                list_push_front(&eng->backlog_head, &eng->backlog_tail, batch[i]);
+            }
+            break;
+        }
+    }
+}
+
+/* Run the callbacks of everything finished. */
+static int run_done(mapio_engine_t *eng)
+{
+    if (eng->done_head == NULL)
+        return 0;
+    mapio_req_t *list = eng->done_head;
+    eng->done_head = eng->done_tail = NULL;
+
+    /* Mark DONE under the lock so that mapio_cancel() cannot list a request
+     * whose callback may free it; act on cancels that raced with completion. */
+    pthread_mutex_lock(&eng->lock);
+    for (mapio_req_t *r = list; r != NULL; r = mapio__rp(r)->next)
+        atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_DONE, memory_order_relaxed);
+    pthread_mutex_unlock(&eng->lock);
+
+    uint64_t now = mapio__os.now_ns();
+    int n = 0;
+    while (list != NULL) {
+        mapio_req_t *r = list;
+        struct mapio__req_priv *rp = mapio__rp(r);
+        list = rp->next;
+        uint64_t us = (now - rp->start_ns) / 1000;
+        mapio__account(&eng->counters, r, us);
+        if (rp->fs != NULL) {
+            mapio__account(&rp->fs->counters, r, us);
+            mapio__file_release(r->file);
+        }
+        atomic_fetch_sub(&eng->inflight, 1);
+        r->cb(r);
+        n++;
+    }
+    return n;
+}
+
+static int poll_once(mapio_engine_t *eng, int timeout_ms)
+{
+    take_shared(eng);
+    flush(eng);
+    int t = timeout_ms;
+    if (eng->done_head != NULL)
+        t = 0;
+    if (t != 0) {
+        pthread_mutex_lock(&eng->lock);
+        if (eng->pend_head != NULL || eng->cancel_head != NULL)
+            t = 0;
+        else
+            eng->sleeping = true;
+        pthread_mutex_unlock(&eng->lock);
+    }
+    int r = MAPIO__BE(eng, wait, eng->be, t);
+    if (t != 0) {
+        pthread_mutex_lock(&eng->lock);
+        eng->sleeping = false;
+        pthread_mutex_unlock(&eng->lock);
+    }
+    return r == MAPIO_EINTR || r == MAPIO_ETIMEDOUT ? 0 : r;
+}
+
+int mapio_engine_poll(mapio_engine_t *eng, int timeout_ms)
+{
+    if (eng == NULL)
+        return MAPIO_EINVAL;
+    if (atomic_exchange(&eng->polling, true))
+        return MAPIO_EBUSY;
+    uint64_t deadline = 0;
+    if (timeout_ms > 0)
+        deadline = mapio__os.now_ns() + (uint64_t)timeout_ms * 1000000u;
+    int total = 0, err = 0;
+    for (int round = 0;; round++) {
+        err = poll_once(eng, timeout_ms);
+        int n = run_done(eng);
+        total += n;
+        if (err < 0 || total > 0)
+            break;
+        if (timeout_ms == 0) {
+            /* Resumed transfers may need a few rounds; don't spin forever. */
+            if (eng->backlog_head == NULL || round >= 4)
+                break;
+            continue;
+        }
+        if (timeout_ms > 0) {
+            uint64_t now = mapio__os.now_ns();
+            if (now >= deadline)
+                break;
+            timeout_ms = (int)MAPIO__MAX((deadline - now) / 1000000u, 1u);
+        }
+    }
+    /* Embedded in someone else's loop: start what callbacks queued now, so the
+     * engine fd turns readable when it finishes instead of never. */
+    if (err == 0 && atomic_load_explicit(&eng->embedded, memory_order_relaxed)) {
+        take_shared(eng);
+        if (eng->backlog_head != NULL) {
+            flush(eng);
+            MAPIO__BE(eng, wait, eng->be, 0);
+            if (eng->done_head != NULL || eng->backlog_head != NULL)
+                MAPIO__BE(eng, wake, eng->be);
+        }
+    }
+    atomic_store(&eng->polling, false);
+    return err < 0 ? err : total;
+}
+
+int mapio_engine_run(mapio_engine_t *eng)
+{
+    if (eng == NULL)
+        return MAPIO_EINVAL;
+    int total = 0;
+    while (atomic_load(&eng->inflight) > 0) {
+        int n = mapio_engine_poll(eng, -1);
+        if (n < 0)
+            return n;
+        total += n;
+    }
+    return total;
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs)
+{
+    int err = MAPIO__BE(eng, attach, eng->be, fs);
+    if (err != 0)
+        return err;
+    pthread_mutex_lock(&eng->lock);
+    fs->prev = NULL;
+    fs->next = eng->files;
+    if (eng->files != NULL)
+        eng->files->prev = fs;
+    eng->files = fs;
+    pthread_mutex_unlock(&eng->lock);
+    return 0;
+}
+
+void mapio__engine_forget(mapio_engine_t *eng, struct mapio__fstate *fs)
+{
+    pthread_mutex_lock(&eng->lock);
+    if (fs->prev != NULL)
+        fs->prev->next = fs->next;
+    else
+        eng->files = fs->next;
+    if (fs->next != NULL)
+        fs->next->prev = fs->prev;
+    pthread_mutex_unlock(&eng->lock);
+    MAPIO__BE(eng, detach, eng->be, fs);
+}
+
+/* ---- shutdown ---------------------------------------------------------------- */
+
+void mapio_engine_free(mapio_engine_t *eng)
+{
+    if (eng == NULL)
+        return;
+    atomic_store_explicit(&eng->shutdown, true, memory_order_release);
+
+    /* Everything not yet in the backend is cancelled outright; what the
+     * backend holds is asked to cancel, then drained. */
+    atomic_store(&eng->polling, true);
+    take_shared(eng);
+    while (eng->backlog_head != NULL)
+        finish(eng, list_pop(&eng->backlog_head, &eng->backlog_tail), MAPIO_ECANCELED);
+    MAPIO__BE(eng, cancel, eng->be, NULL);
+    run_done(eng);
+    while (atomic_load(&eng->inflight) > 0) {
+        take_shared(eng);
+        while (eng->backlog_head != NULL)
+            finish(eng, list_pop(&eng->backlog_head, &eng->backlog_tail), MAPIO_ECANCELED);
+        if (eng->done_head == NULL && MAPIO__BE(eng, wait, eng->be, 100) < 0)
+            break;
+        run_done(eng);
+    }
+
+    /* Files the caller left open. */
+    for (;;) {
+        pthread_mutex_lock(&eng->lock);
+        struct mapio__fstate *fs = eng->files;
+        pthread_mutex_unlock(&eng->lock);
+        if (fs == NULL)
+            break;
+        mapio_close(fs->handle);
+    }
+    MAPIO__BE(eng, destroy, eng->be);
+    pthread_mutex_destroy(&eng->lock);
+    mapio__free(eng->fallback_reason);
+    mapio__free(eng);
+}

@@ -1,0 +1,176 @@
+/*
+ * engine/internal.h - the engine's private structures, shared by the engine sources
+ * and the backends. Never installed.
+ */
+#ifndef MAPIO_INTERNAL_H
+#define MAPIO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "backend.h"
+#include "os.h"
+
+/* ---- Counters ------------------------------------------------------------ */
+
+struct mapio__counters {
+#define MAPIO__COUNTER_ATOMIC(name) _Atomic uint64_t name;
+    MAPIO_COUNTER_MAP(MAPIO__COUNTER_ATOMIC)
+#undef MAPIO__COUNTER_ATOMIC
+};
+
+/* Statistics, not synchronisation: relaxed is enough and costs one add. */
+#define MAPIO__COUNT(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
+
+void mapio__counters_read(const struct mapio__counters *c, mapio_metrics_t *out);
+/* Count one finished request (its result and latency) into c. */
+void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us);
+
+/* ---- Files ----------------------------------------------------------------- */
+
+/* Per-file state on the heap: lives from mapio_open to the last reference. */
+struct mapio__fstate {
+    mapio_engine_t *eng;
+    mapio_fd_t fd;
+    unsigned flags;  /* MAPIO_OPEN_* */
+    uint64_t size;   /* as given to / found by mapio_open */
+    int fixed_index; /* io_uring registered-file slot, or -1 */
+    void *backend;   /* backend's per-file data, if any */
+    struct mapio__counters counters;
+    struct mapio__fstate *prev, *next; /* engine's list of open files (engine lock) */
+    mapio_file_t *handle;
+};
+
+enum { MAPIO__FILE_MAGIC = 0x6d617066u /* "mapf" */ };
+enum { MAPIO__FILE_OPEN = 1, MAPIO__FILE_CLOSED = 2 };
+
+/*
+ * The engine's part of mapio_file_t. refs counts the open reference plus one
+ * per request or blocking call in progress; at zero the descriptor is closed
+ * and fs freed, and refs never rises again, so a stale handle reads CLOSED.
+ */
+struct mapio__file_priv {
+    uint32_t magic;
+    _Atomic uint32_t state;
+    _Atomic uint64_t refs;
+    struct mapio__fstate *fs;
+};
+
+static inline struct mapio__file_priv *mapio__fp(const mapio_file_t *f)
+{
+    return (struct mapio__file_priv *)(void *)&((mapio_file_t *)f)->priv;
+}
+
+/* Take a reference on an open file; returns its state or NULL (closed/invalid). */
+struct mapio__fstate *mapio__file_acquire(const mapio_file_t *f);
+/* Drop one; the last one closes the descriptor. */
+void mapio__file_release(const mapio_file_t *f);
+
+/* ---- Requests -------------------------------------------------------------- */
+
+enum { MAPIO__REQ_QUEUED = 1, MAPIO__REQ_BACKEND = 2, MAPIO__REQ_DONE = 3 };
+
+/* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8). */
+#define MAPIO__REQ_BACKEND_SPACE 112
+
+struct mapio__req_priv {
+    mapio_req_t *next;        /* engine queues, or a backend's own queue */
+    mapio_req_t *cancel_next; /* engine cancel list */
+    mapio_engine_t *eng;
+    struct mapio__fstate *fs; /* NULL for NOP */
+    uint64_t done;            /* bytes transferred so far */
+    uint64_t start_ns;        /* accepted at */
+    _Atomic uint32_t state;   /* MAPIO__REQ_* */
+    _Atomic uint32_t cancel;  /* cancel asked for */
+    uint32_t cancel_queued;   /* on the cancel list (engine lock) */
+    uint32_t retries;
+    union {
+        uint64_t align;
+        unsigned char bytes[MAPIO__REQ_BACKEND_SPACE];
+    } backend;
+};
+
+_Static_assert(sizeof(struct mapio__req_priv) <= sizeof(((mapio_req_t *)0)->priv),
+               "mapio_req_t.priv too small for the engine's private part");
+
+static inline struct mapio__req_priv *mapio__rp(mapio_req_t *r)
+{
+    return (struct mapio__req_priv *)(void *)&r->priv;
+}
+
+/*
+ * The part of a request still to transfer. A fresh vectored request goes as
+ * its whole vector; a resumed one (after a short transfer) continues with the
+ * rest of the current iovec as a single buffer.
+ */
+struct mapio__seg {
+    bool vectored;
+    bool write;
+    void *buf;
+    size_t len;
+    const mapio_iovec_t *iov;
+    unsigned iovcnt;
+    uint64_t offset;
+};
+
+void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg);
+
+/*
+ * A backend hands every finished operation here, on the polling thread (or in
+ * destroy). res is the syscall-style result: a count or a negative errno.
+ * Short transfers and EINTR/EAGAIN are requeued; everything else is queued for
+ * its callback.
+ */
+void mapio__complete(mapio_req_t *req, int64_t res);
+
+/* The same, for a request the backend already ran to its end with
+ * mapio__do_sync() (short transfers resumed and counted there). */
+void mapio__complete_whole(mapio_req_t *req, int64_t res);
+
+/* Run one request synchronously on the calling thread (pool workers, twins). */
+int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req);
+
+/* ---- Engine ---------------------------------------------------------------- */
+
+struct mapio_engine {
+    const struct mapio__backend_ops *ops;
+    void *be;
+    mapio_engine_opts_t opts;
+    char *fallback_reason;
+    char init_detail[192]; /* a backend's explanation of a failed init */
+
+    pthread_mutex_t lock;
+    mapio_req_t *pend_head, *pend_tail; /* accepted, not yet taken (lock) */
+    mapio_req_t *cancel_head;           /* cancel asked for (lock) */
+    struct mapio__fstate *files;        /* open files (lock) */
+    bool sleeping;                      /* poller blocked in wait (lock) */
+    bool wake_sent;                     /* a wake is on its way (lock) */
+
+    _Atomic bool embedded; /* the engine fd was handed out */
+    _Atomic bool polling;
+    _Atomic bool shutdown;
+    _Atomic uint64_t inflight;
+
+    /* Polling thread only. */
+    mapio_req_t *backlog_head, *backlog_tail; /* to submit (taken, or resumed) */
+    mapio_req_t *done_head, *done_tail;       /* callbacks to run */
+
+    struct mapio__counters counters;
+};
+
+/* Let a backend's init explain a failure ("io_uring_setup: EPERM"). */
+void mapio__engine_detail(mapio_engine_t *eng, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Accept a validated request (it has fs, op and buffers set). */
+int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req);
+
+/* Backend hooks for files (open/close paths). */
+int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs);
+void mapio__engine_forget(mapio_engine_t *eng, struct mapio__fstate *fs);
+
+#endif

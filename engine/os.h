@@ -1,0 +1,52 @@
+/*
+ * engine/os.h - the engine's one door to the operating system.
+ *
+ * Every system call the engine and the worker pool make goes through the
+ * table mapio__os (SQLite's aSyscall idea). Tests - and users testing their
+ * own storage engines - replace entries to inject EIO, ENOSPC, EINTR, short
+ * transfers or failed syncs deterministically, with no linker tricks (which
+ * mingw cannot do). engine/os_posix.c and engine/os_win.c fill it; nothing
+ * else in engine/ knows which OS it runs on.
+ *
+ * Every entry returns a count or 0 on success and a negative errno on failure.
+ * Entries must be safe to call from any thread.
+ */
+#ifndef MAPIO_OS_H
+#define MAPIO_OS_H
+
+#include "common.h"
+#include "mapio/platform.h"
+
+struct mapio__os {
+    /* Open path with MAPIO_OPEN_* flags (translated here). */
+    int (*open)(const char *path, unsigned flags, mapio_fd_t *out);
+    int (*close)(mapio_fd_t fd);
+    int64_t (*pread)(mapio_fd_t fd, void *buf, size_t len, uint64_t off);
+    int64_t (*pwrite)(mapio_fd_t fd, const void *buf, size_t len, uint64_t off);
+    int64_t (*preadv)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
+    int64_t (*pwritev)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
+    int (*fdatasync)(mapio_fd_t fd);
+    int (*fsync)(mapio_fd_t fd);
+    /* Size of a regular file, or of a block device (whose st_size is 0). */
+    int (*size)(mapio_fd_t fd, uint64_t *out);
+    int (*truncate)(mapio_fd_t fd, uint64_t size);
+    /* Monotonic nanoseconds. */
+    uint64_t (*now_ns)(void);
+};
+
+/* The live table. Replace entries only while no I/O is in flight. */
+extern struct mapio__os mapio__os;
+/* The platform's own entries, to restore or to call from a wrapper. */
+extern const struct mapio__os mapio__os_default;
+
+/* getenv that returns NULL in set-uid/set-gid programs. */
+const char *mapio__os_getenv(const char *name);
+
+/* Called first thing by the library's own threads, so that the application's
+ * signals are delivered to the application's threads. */
+void mapio__os_block_signals(void);
+
+/* Largest count handed to one system call (Linux caps at 0x7ffff000). */
+#define MAPIO__IO_CHUNK ((size_t)0x7ffff000)
+
+#endif

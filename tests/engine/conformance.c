@@ -1,0 +1,803 @@
+/*
+ * tests/engine/conformance.c - the semantics every backend must meet.
+ *
+ * One body; meson registers it once per compiled backend with MAPIO_BACKEND
+ * set (conformance-uring, conformance-epoll, ...). Each test checks that the
+ * engine really runs on that backend.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mapio.h"
+#include "engine/internal.h"
+#include "testutil.h"
+
+static const char *backend;
+
+struct ctx {
+    mapio_engine_t *eng;
+    mapio_file_t file;
+    char *path;
+};
+
+/* ---- a callback that records ------------------------------------------------ */
+
+struct rec {
+    int calls;
+    int64_t result;
+    pthread_t thread;
+};
+
+static void rec_cb(mapio_req_t *req)
+{
+    struct rec *r = req->data;
+    r->calls++;
+    r->result = req->result;
+    r->thread = pthread_self();
+}
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof *c);
+    mapio_engine_opts_t o = { .backend = backend };
+    if (mapio_engine_new(&c->eng, &o) != 0)
+        return -1;
+    c->path = tu_path("conf");
+    if (mapio_open(c->eng, c->path, 0, 0, &c->file) != 0)
+        return -1;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    mapio_close(&c->file); /* may already be closed by the test */
+    mapio_engine_free(c->eng);
+    unlink(c->path);
+    free(c->path);
+    free(c);
+    return 0;
+}
+
+static int64_t wait_one(mapio_engine_t *eng, struct rec *r)
+{
+    while (r->calls == 0)
+        assert_true(mapio_engine_poll(eng, -1) >= 0);
+    assert_int_equal(r->calls, 1);
+    return r->result;
+}
+
+static int64_t do_write(struct ctx *c, const void *buf, size_t len, uint64_t off)
+{
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_write_at(&c->file, &req, buf, len, off, rec_cb), 0);
+    return wait_one(c->eng, &r);
+}
+
+static int64_t do_read(struct ctx *c, void *buf, size_t len, uint64_t off)
+{
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, len, off, rec_cb), 0);
+    return wait_one(c->eng, &r);
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void backend_is_the_one_asked_for(void **state)
+{
+    struct ctx *c = *state;
+    assert_string_equal(mapio_engine_backend(c->eng), backend);
+    assert_null(mapio_engine_fallback_reason(c->eng));
+}
+
+static void roundtrip_sizes(void **state)
+{
+    struct ctx *c = *state;
+    static const size_t sizes[] = { 1, 7, 4096, 4097, 12345, 65536 + 3, 1 << 20 };
+    static const uint64_t offsets[] = { 0, 1, 4095, 4096, 1000003 };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        for (size_t j = 0; j < sizeof offsets / sizeof *offsets; j++) {
+            size_t n = sizes[i];
+            unsigned char *w = malloc(n), *rd = malloc(n);
+            tu_fill(w, n, i * 31 + j);
+            memset(rd, 0xEE, n);
+            assert_int_equal(do_write(c, w, n, offsets[j]), (int64_t)n);
+            assert_int_equal(do_read(c, rd, n, offsets[j]), (int64_t)n);
+            assert_memory_equal(w, rd, n);
+            free(w);
+            free(rd);
+        }
+    }
+}
+
+static void vectored_roundtrip(void **state)
+{
+    struct ctx *c = *state;
+    unsigned char a[3], b[4096], d[5000], ra[3], rb[4096], rd[5000];
+    tu_fill(a, sizeof a, 1);
+    tu_fill(b, sizeof b, 2);
+    tu_fill(d, sizeof d, 3);
+    mapio_iovec_t wv[3] = { { a, sizeof a }, { b, sizeof b }, { d, sizeof d } };
+    mapio_iovec_t rv[3] = { { ra, sizeof ra }, { rb, sizeof rb }, { rd, sizeof rd } };
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_writev_at(&c->file, &req, wv, 3, 777, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), (int64_t)(sizeof a + sizeof b + sizeof d));
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_readv_at(&c->file, &req, rv, 3, 777, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), (int64_t)(sizeof a + sizeof b + sizeof d));
+    assert_memory_equal(a, ra, sizeof a);
+    assert_memory_equal(b, rb, sizeof b);
+    assert_memory_equal(d, rd, sizeof d);
+    /* The blocking twin sees the same bytes. */
+    unsigned char all[sizeof a + sizeof b + sizeof d];
+    assert_int_equal(mapio_read_at_sync(&c->file, all, sizeof all, 777), (int64_t)sizeof all);
+    assert_memory_equal(all, a, sizeof a);
+    assert_memory_equal(all + sizeof a + sizeof b, d, sizeof d);
+}
+
+static void read_at_eof_is_short(void **state)
+{
+    struct ctx *c = *state;
+    unsigned char w[1000], rd[4096];
+    tu_fill(w, sizeof w, 9);
+    assert_int_equal(do_write(c, w, sizeof w, 0), 1000);
+    assert_int_equal(do_read(c, rd, sizeof rd, 0), 1000);
+    assert_memory_equal(w, rd, sizeof w);
+    assert_int_equal(do_read(c, rd, sizeof rd, 600), 400);
+    assert_int_equal(do_read(c, rd, sizeof rd, 1000), 0);
+    assert_int_equal(do_read(c, rd, sizeof rd, 1u << 30), 0);
+}
+
+/* Every bad argument is refused before anything reaches the OS or backend. */
+static int os_calls;
+static int64_t counting_pread(mapio_fd_t fd, void *buf, size_t len, uint64_t off)
+{
+    os_calls++;
+    return mapio__os_default.pread(fd, buf, len, off);
+}
+static int64_t counting_pwrite(mapio_fd_t fd, const void *buf, size_t len, uint64_t off)
+{
+    os_calls++;
+    return mapio__os_default.pwrite(fd, buf, len, off);
+}
+
+static void bad_arguments_fail_early(void **state)
+{
+    struct ctx *c = *state;
+    char buf[16] = { 0 };
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    mapio__os.pread = counting_pread;
+    mapio__os.pwrite = counting_pwrite;
+    os_calls = 0;
+
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, 16, UINT64_MAX - 4, rec_cb),
+                     MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_write_at(&c->file, &req, buf, 16, (uint64_t)INT64_MAX - 8, rec_cb),
+                     MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, (size_t)MAPIO_MAX_IO + 1, 0, rec_cb),
+                     MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at(&c->file, &req, NULL, 16, 0, rec_cb), MAPIO_EFAULT);
+    assert_int_equal(mapio_write_at(&c->file, &req, NULL, 16, 0, rec_cb), MAPIO_EFAULT);
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, 0, 0, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, 16, 0, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at(&c->file, NULL, buf, 16, 0, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at(NULL, &req, buf, 16, 0, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_sync_data(&c->file, &req, NULL), MAPIO_EINVAL);
+
+    mapio_iovec_t v[2] = { { buf, 8 }, { NULL, 8 } };
+    assert_int_equal(mapio_readv_at(&c->file, &req, v, 2, 0, rec_cb), MAPIO_EFAULT);
+    assert_int_equal(mapio_readv_at(&c->file, &req, v, 0, 0, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_readv_at(&c->file, &req, v, MAPIO_IOV_MAX + 1, 0, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_writev_at(&c->file, &req, NULL, 1, 0, rec_cb), MAPIO_EINVAL);
+    mapio_iovec_t z[1] = { { buf, 0 } };
+    assert_int_equal(mapio_writev_at(&c->file, &req, z, 1, 0, rec_cb), MAPIO_EINVAL);
+    mapio_iovec_t o[1] = { { buf, 16 } };
+    assert_int_equal(mapio_writev_at(&c->file, &req, o, 1, UINT64_MAX - 1, rec_cb),
+                     MAPIO_EOVERFLOW);
+
+    /* Blocking twins validate the same way. */
+    assert_int_equal(mapio_read_at_sync(&c->file, buf, 16, UINT64_MAX - 4), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_read_at_sync(&c->file, NULL, 16, 0), MAPIO_EFAULT);
+    assert_int_equal(mapio_write_at_sync(&c->file, buf, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_write_at_sync(NULL, buf, 1, 0), MAPIO_EINVAL);
+
+    /* A read-only file refuses writes. */
+    mapio_file_t ro;
+    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY, &ro), 0);
+    assert_int_equal(mapio_write_at(&ro, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_write_at_sync(&ro, buf, 16, 0), MAPIO_EBADF);
+    mapio_iovec_t w1[1] = { { buf, 16 } };
+    assert_int_equal(mapio_writev_at(&ro, &req, w1, 1, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_close(&ro), 0);
+
+    /* A closed file refuses everything, and closing twice is an error. */
+    assert_int_equal(mapio_close(&c->file), 0);
+    assert_int_equal(mapio_close(&c->file), MAPIO_EBADF);
+    assert_int_equal(mapio_read_at(&c->file, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_write_at(&c->file, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_read_at_sync(&c->file, buf, 16, 0), MAPIO_EBADF);
+    assert_int_equal(mapio_sync_data_sync(&c->file), MAPIO_EBADF);
+
+    assert_int_equal(mapio_engine_poll(c->eng, 0), 0);
+    mapio__os = mapio__os_default;
+    assert_int_equal(os_calls, 0);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(mapio_engine_inflight(c->eng), 0);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_engine_metrics(c->eng, &m), 0);
+    assert_int_equal(m.read + m.write + m.sync + m.errors, 0);
+}
+
+static void bad_open_arguments(void **state)
+{
+    struct ctx *c = *state;
+    mapio_file_t f;
+    assert_int_equal(mapio_open(NULL, c->path, 0, 0, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(c->eng, NULL, 0, 0, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(c->eng, c->path, 0, 0, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(c->eng, c->path, 0, 1u << 20, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_TRUNCATE, &f),
+                     MAPIO_EINVAL);
+    assert_int_equal(
+        mapio_open(c->eng, c->path, 0, MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW, &f),
+        MAPIO_EINVAL);
+    assert_int_equal(mapio_open(c->eng, c->path, UINT64_MAX, 0, &f), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_CREATE_NEW, &f), MAPIO_EEXIST);
+    char *missing = tu_path("missing");
+    assert_int_equal(mapio_open(c->eng, missing, 0, MAPIO_OPEN_NO_CREATE, &f), MAPIO_ENOENT);
+    assert_int_equal(mapio_open(c->eng, missing, 0, MAPIO_OPEN_READ_ONLY, &f), MAPIO_ENOENT);
+    free(missing);
+    assert_int_equal(mapio_open(c->eng, tu_dir(), 0, MAPIO_OPEN_READ_ONLY, &f), MAPIO_EISDIR);
+    /* A handle whose open failed reads as closed. */
+    mapio_req_t req;
+    char b[4];
+    assert_int_equal(mapio_read_at(&f, &req, b, 4, 0, rec_cb), MAPIO_EBADF);
+}
+
+static void open_sizes_and_truncate(void **state)
+{
+    struct ctx *c = *state;
+    char *p = tu_path("size");
+    mapio_file_t f;
+    assert_int_equal(mapio_open(c->eng, p, 8192, 0, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 8192);
+    assert_int_equal(mapio_write_at_sync(&f, "abc", 3, 100), 3);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_size(&f), 0); /* closed */
+    /* Reopen with size 0: stat it; never truncates. */
+    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_NO_CREATE, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 8192);
+    char b[3];
+    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 3);
+    assert_memory_equal(b, "abc", 3);
+    assert_int_equal(mapio_close(&f), 0);
+    /* A smaller size never shrinks without TRUNCATE. */
+    assert_int_equal(mapio_open(c->eng, p, 10, 0, &f), 0);
+    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 3);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_open(c->eng, p, 50, MAPIO_OPEN_TRUNCATE, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 50);
+    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 0);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_TRUNCATE, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 0);
+    assert_int_equal(mapio_close(&f), 0);
+    unlink(p);
+    free(p);
+}
+
+static void syncs_complete(void **state)
+{
+    struct ctx *c = *state;
+    assert_int_equal(do_write(c, "x", 1, 0), 1);
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 0);
+    assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
+    assert_int_equal(m.sync, 3);
+    assert_int_equal(m.write, 1);
+    assert_int_equal(m.write_bytes, 1);
+}
+
+/* Many requests in flight: each completes exactly once, on this thread. */
+#define MANY 2000
+static void exactly_once_on_poll_thread(void **state)
+{
+    struct ctx *c = *state;
+    static mapio_req_t reqs[MANY];
+    static struct rec recs[MANY];
+    static unsigned char bufs[MANY][64];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < MANY; i++) {
+        memset(bufs[i], i & 0xff, 64);
+        reqs[i].data = &recs[i];
+        assert_int_equal(mapio_write_at(&c->file, &reqs[i], bufs[i], 64, (uint64_t)i * 64, rec_cb),
+                         0);
+    }
+    assert_int_equal(mapio_engine_inflight(c->eng), MANY);
+    assert_int_equal(mapio_engine_run(c->eng), MANY);
+    assert_int_equal(mapio_engine_inflight(c->eng), 0);
+    for (int i = 0; i < MANY; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_int_equal(recs[i].result, 64);
+        assert_true(pthread_equal(recs[i].thread, pthread_self()));
+    }
+    unsigned char check[64];
+    for (int i = 0; i < MANY; i += 97) {
+        assert_int_equal(mapio_read_at_sync(&c->file, check, 64, (uint64_t)i * 64), 64);
+        assert_int_equal(check[0], i & 0xff);
+        assert_int_equal(check[63], i & 0xff);
+    }
+    mapio_metrics_t m;
+    assert_int_equal(mapio_engine_metrics(c->eng, &m), 0);
+    assert_int_equal(m.write, MANY);
+    assert_int_equal(m.write_bytes, MANY * 64);
+    assert_int_equal(m.read, 21); /* the checks above: i = 0, 97, ..., 1940 */
+    assert_int_equal(m.errors, 0);
+}
+
+static void max_inflight_gives_eagain(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .backend = backend, .max_inflight = 8 };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    mapio_req_t reqs[9];
+    struct rec recs[9] = { { 0 } };
+    for (int i = 0; i < 8; i++) {
+        reqs[i].data = &recs[i];
+        assert_int_equal(mapio_nop(eng, &reqs[i], rec_cb), 0);
+    }
+    reqs[8].data = &recs[8];
+    assert_int_equal(mapio_nop(eng, &reqs[8], rec_cb), MAPIO_EAGAIN);
+    assert_int_equal(mapio_engine_run(eng), 8);
+    assert_int_equal(recs[8].calls, 0);
+    assert_int_equal(mapio_nop(eng, &reqs[8], rec_cb), 0);
+    assert_int_equal(mapio_engine_run(eng), 1);
+    assert_int_equal(recs[8].calls, 1);
+    mapio_engine_free(eng);
+}
+
+static void cancel_everything_completes_once(void **state)
+{
+    struct ctx *c = *state;
+    static mapio_req_t reqs[256];
+    static struct rec recs[256];
+    static unsigned char buf[256][512];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < 256; i++) {
+        reqs[i].data = &recs[i];
+        assert_int_equal(mapio_write_at(&c->file, &reqs[i], buf[i], 512, (uint64_t)i * 512, rec_cb),
+                         0);
+    }
+    int accepted = 0;
+    for (int i = 0; i < 256; i++) {
+        int r = mapio_cancel(&reqs[i]);
+        assert_true(r == 0 || r == MAPIO_ENOENT);
+        accepted += r == 0;
+    }
+    assert_int_equal(accepted, 256); /* nothing ran yet: nobody polled */
+    assert_int_equal(mapio_engine_run(c->eng), 256);
+    int cancelled = 0;
+    for (int i = 0; i < 256; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_true(recs[i].result == 512 || recs[i].result == MAPIO_ECANCELED);
+        cancelled += recs[i].result == MAPIO_ECANCELED;
+        /* Cancelling a completed request says so. */
+        assert_int_equal(mapio_cancel(&reqs[i]), MAPIO_ENOENT);
+    }
+    assert_int_equal(cancelled, 256);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_engine_metrics(c->eng, &m), 0);
+    assert_int_equal(m.cancelled, 256);
+    assert_int_equal(mapio_cancel(NULL), MAPIO_EINVAL);
+}
+
+/* Cancel while the backend holds the requests: exactly once either way. */
+static void cancel_in_flight(void **state)
+{
+    struct ctx *c = *state;
+    static mapio_req_t reqs[128];
+    static struct rec recs[128];
+    static unsigned char buf[128][4096];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < 128; i++) {
+        reqs[i].data = &recs[i];
+        assert_int_equal(
+            mapio_read_at(&c->file, &reqs[i], buf[i], 4096, (uint64_t)i * 4096, rec_cb), 0);
+    }
+    /* Hand them to the backend without waiting, then cancel. */
+    assert_true(mapio_engine_poll(c->eng, 0) >= 0);
+    for (int i = 0; i < 128; i++) {
+        int r = mapio_cancel(&reqs[i]);
+        assert_true(r == 0 || r == MAPIO_ENOENT);
+    }
+    mapio_engine_run(c->eng);
+    for (int i = 0; i < 128; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_true(recs[i].result >= 0 || recs[i].result == MAPIO_ECANCELED);
+    }
+}
+
+static void close_with_requests_in_flight(void **state)
+{
+    struct ctx *c = *state;
+    static mapio_req_t reqs[100];
+    static struct rec recs[100];
+    static unsigned char buf[100][100];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < 100; i++) {
+        reqs[i].data = &recs[i];
+        memset(buf[i], i, 100);
+        assert_int_equal(mapio_write_at(&c->file, &reqs[i], buf[i], 100, (uint64_t)i * 100, rec_cb),
+                         0);
+    }
+    assert_int_equal(mapio_close(&c->file), 0);
+    mapio_req_t late;
+    assert_int_equal(mapio_write_at(&c->file, &late, buf[0], 100, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_engine_run(c->eng), 100);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_int_equal(recs[i].result, 100);
+    }
+    /* The data landed before the descriptor closed. */
+    mapio_file_t f;
+    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY, &f), 0);
+    unsigned char b[100];
+    assert_int_equal(mapio_read_at_sync(&f, b, 100, 99 * 100), 100);
+    assert_int_equal(b[0], 99);
+    assert_int_equal(mapio_close(&f), 0);
+}
+
+static int refused;
+static int again_accepted;
+static struct rec again_rec;
+static mapio_req_t again[300];
+static void free_cb(mapio_req_t *req)
+{
+    struct rec *r = req->data;
+    r->calls++;
+    r->result = req->result;
+    /* Submitting from a callback: accepted while the engine runs, refused
+     * (never lost) once mapio_engine_free has begun. */
+    static char b[1];
+    int idx = again_accepted + refused;
+    again[idx].data = &again_rec;
+    int err = mapio_read_at(req->file, &again[idx], b, 1, 0, rec_cb);
+    if (err == 0)
+        again_accepted++;
+    else if (err == MAPIO_ECANCELED || err == MAPIO_EBADF)
+        refused++;
+}
+
+static void engine_free_with_requests_in_flight(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .backend = backend };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    char *p = tu_path("free");
+    mapio_file_t f;
+    assert_int_equal(mapio_open(eng, p, 1 << 20, 0, &f), 0);
+    static mapio_req_t reqs[300];
+    static struct rec recs[300];
+    static unsigned char buf[300][4096];
+    memset(recs, 0, sizeof recs);
+    refused = again_accepted = 0;
+    memset(&again_rec, 0, sizeof again_rec);
+    for (int i = 0; i < 300; i++) {
+        reqs[i].data = &recs[i];
+        assert_int_equal(mapio_read_at(&f, &reqs[i], buf[i], 4096, (uint64_t)i * 4096, free_cb), 0);
+        if (i == 150)
+            mapio_engine_poll(eng, 0); /* half in the backend, half queued */
+    }
+    mapio_engine_free(eng); /* also closes f */
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_true(recs[i].result >= 0 || recs[i].result == MAPIO_ECANCELED);
+    }
+    assert_int_equal(refused + again_accepted, 300);
+    assert_true(refused > 0);
+    assert_int_equal(again_rec.calls, again_accepted); /* each exactly once */
+    assert_int_equal(mapio_close(&f), MAPIO_EBADF);
+    unlink(p);
+    free(p);
+}
+
+static void nop_roundtrip(void **state)
+{
+    struct ctx *c = *state;
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(mapio_nop(c->eng, &req, rec_cb), 0);
+        assert_int_equal(mapio_engine_poll(c->eng, -1), 1);
+    }
+    assert_int_equal(r.calls, 1000);
+    assert_int_equal(r.result, 0);
+    assert_int_equal(mapio_nop(NULL, &req, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_nop(c->eng, &req, NULL), MAPIO_EINVAL);
+}
+
+static int nested_poll_result;
+static void nested_cb(mapio_req_t *req)
+{
+    nested_poll_result = mapio_engine_poll(req->data, 0);
+}
+
+static void poll_inside_callback_is_busy(void **state)
+{
+    struct ctx *c = *state;
+    mapio_req_t req;
+    req.data = c->eng;
+    assert_int_equal(mapio_nop(c->eng, &req, nested_cb), 0);
+    assert_int_equal(mapio_engine_run(c->eng), 1);
+    assert_int_equal(nested_poll_result, MAPIO_EBUSY);
+    assert_int_equal(mapio_engine_poll(NULL, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_engine_poll(c->eng, 0), 0);
+    assert_int_equal(mapio_engine_poll(c->eng, 20), 0); /* timeout with nothing to do */
+}
+
+static void engine_fd_becomes_readable(void **state)
+{
+    struct ctx *c = *state;
+    int fd = mapio_engine_fd(c->eng);
+    assert_true(fd >= 0);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    unsigned char b[512];
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    /* Submitted outside poll: the fd alone must tell the host loop to poll. */
+    assert_int_equal(mapio_write_at(&c->file, &req, b, sizeof b, 0, rec_cb), 0);
+    int rounds = 0;
+    while (r.calls == 0) {
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        assert_true(mapio_engine_poll(c->eng, 0) >= 0);
+        assert_true(++rounds < 100);
+    }
+    assert_int_equal(r.result, 512);
+}
+
+/* Submitting from other threads while this one polls. */
+struct submitter {
+    struct ctx *c;
+    int id;
+    _Atomic int *done;
+};
+#define THREADS 4
+#define PER_THREAD 500
+static _Atomic int thread_calls;
+static void count_cb(mapio_req_t *req)
+{
+    assert_int_equal(req->result, 32);
+    atomic_fetch_add(&thread_calls, 1);
+}
+
+static void *submit_thread(void *arg)
+{
+    struct submitter *s = arg;
+    static mapio_req_t reqs[THREADS][PER_THREAD];
+    static unsigned char bufs[THREADS][PER_THREAD][32];
+    for (int i = 0; i < PER_THREAD; i++) {
+        memset(bufs[s->id][i], s->id, 32);
+        uint64_t off = ((uint64_t)s->id * PER_THREAD + (uint64_t)i) * 32;
+        int r;
+        while ((r = mapio_write_at(&s->c->file, &reqs[s->id][i], bufs[s->id][i], 32, off,
+                                   count_cb)) == MAPIO_EAGAIN)
+            sched_yield();
+        assert_int_equal(r, 0);
+    }
+    atomic_fetch_add(s->done, 1);
+    return NULL;
+}
+
+static void submit_from_many_threads(void **state)
+{
+    struct ctx *c = *state;
+    pthread_t t[THREADS];
+    struct submitter s[THREADS];
+    _Atomic int done = 0;
+    thread_calls = 0;
+    for (int i = 0; i < THREADS; i++) {
+        s[i] = (struct submitter){ c, i, &done };
+        assert_int_equal(pthread_create(&t[i], NULL, submit_thread, &s[i]), 0);
+    }
+    while (atomic_load(&thread_calls) < THREADS * PER_THREAD)
+        assert_true(mapio_engine_poll(c->eng, 100) >= 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&thread_calls), THREADS * PER_THREAD);
+    unsigned char b[32];
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(mapio_read_at_sync(&c->file, b, 32, ((uint64_t)i * PER_THREAD + 7) * 32),
+                         32);
+        assert_int_equal(b[31], i);
+    }
+}
+
+/* Blocking twins from many threads on one file. */
+struct twin_arg {
+    mapio_file_t *f;
+    int id;
+};
+static void *twin_thread(void *arg)
+{
+    struct twin_arg *a = arg;
+    unsigned char w[1000], rd[1000];
+    for (int i = 0; i < 200; i++) {
+        uint64_t off = ((uint64_t)a->id * 200 + (uint64_t)i) * 1000;
+        tu_fill(w, sizeof w, off);
+        if (mapio_write_at_sync(a->f, w, sizeof w, off) != 1000)
+            return (void *)1;
+        if (mapio_read_at_sync(a->f, rd, sizeof rd, off) != 1000 || memcmp(w, rd, sizeof w))
+            return (void *)1;
+        if (i % 50 == 0 && mapio_sync_data_sync(a->f) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void blocking_twins_from_many_threads(void **state)
+{
+    struct ctx *c = *state;
+    pthread_t t[THREADS];
+    struct twin_arg a[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        a[i] = (struct twin_arg){ &c->file, i };
+        assert_int_equal(pthread_create(&t[i], NULL, twin_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        assert_null(ret);
+    }
+    mapio_metrics_t m;
+    assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
+    assert_int_equal(m.write, THREADS * 200);
+    assert_int_equal(m.read, THREADS * 200);
+    assert_int_equal(m.sync, THREADS * 4);
+}
+
+/* No heap allocation per operation: 100 000 of them, counted. */
+static void counting_cb(mapio_req_t *req)
+{
+    (*(int *)req->data)++;
+}
+
+static void no_allocation_per_operation(void **state)
+{
+    struct ctx *c = *state;
+    enum { DEPTH = 32, TOTAL = 100000 };
+    static mapio_req_t reqs[DEPTH];
+    static unsigned char bufs[DEPTH][4096];
+    int done = 0;
+    /* Warm up: first use may set up lazily-created state. */
+    for (int i = 0; i < DEPTH; i++) {
+        reqs[i].data = &done;
+        assert_int_equal(
+            mapio_write_at(&c->file, &reqs[i], bufs[i], 4096, (uint64_t)i * 4096, counting_cb), 0);
+    }
+    mapio_engine_run(c->eng);
+    uint64_t before = mapio__alloc_count();
+    int submitted = 0;
+    done = 0;
+    while (done < TOTAL) {
+        for (int i = 0; i < DEPTH && submitted < TOTAL; i++) {
+            int r;
+            mapio_op_t kind = (mapio_op_t)(submitted % 3);
+            if (kind == 0)
+                r = mapio_read_at(&c->file, &reqs[i], bufs[i], 4096, (uint64_t)i * 4096,
+                                  counting_cb);
+            else if (kind == 1)
+                r = mapio_write_at(&c->file, &reqs[i], bufs[i], 4096, (uint64_t)i * 4096,
+                                   counting_cb);
+            else
+                r = mapio_nop(c->eng, &reqs[i], counting_cb);
+            assert_int_equal(r, 0);
+            submitted++;
+        }
+        assert_true(mapio_engine_run(c->eng) > 0);
+        if (submitted % 9600 == 0)
+            assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+    }
+    assert_int_equal(done, TOTAL);
+    assert_int_equal(mapio__alloc_count() - before, 0);
+}
+
+static void strerror_covers_every_code(void **state)
+{
+    (void)state;
+#define CHECK_CODE(name, text)                                                                     \
+    assert_string_equal(mapio_strerror(MAPIO_##name), text);                                       \
+    assert_string_equal(mapio_strerror(name), text);                                               \
+    assert_string_equal(mapio_err_name(MAPIO_##name), #name);
+    MAPIO_ERRNO_MAP(CHECK_CODE)
+#undef CHECK_CODE
+    assert_string_equal(mapio_strerror(0), "success");
+    assert_string_equal(mapio_strerror(-99999), "unknown error");
+    assert_string_equal(mapio_err_name(-99999), "UNKNOWN");
+    assert_string_equal(mapio_op_name(MAPIO_OP_READ), "read");
+    assert_string_equal(mapio_op_name(MAPIO_OP_COUNT), "unknown");
+}
+
+static void engine_options_are_checked(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng = (mapio_engine_t *)1;
+    assert_int_equal(mapio_engine_new(NULL, NULL), MAPIO_EINVAL);
+    mapio_engine_opts_t o = { .backend = "no-such-backend" };
+    assert_int_equal(mapio_engine_new(&eng, &o), MAPIO_EINVAL);
+    assert_null(eng);
+    o = (mapio_engine_opts_t){ .backend = backend, .flags = 1u << 30 };
+    assert_int_equal(mapio_engine_new(&eng, &o), MAPIO_EINVAL);
+    o = (mapio_engine_opts_t){ .backend = backend, .workers = 100000 };
+    assert_int_equal(mapio_engine_new(&eng, &o), MAPIO_EINVAL);
+    mapio_engine_free(NULL);
+    assert_string_equal(mapio_engine_backend(NULL), "none");
+    assert_null(mapio_engine_fallback_reason(NULL));
+    mapio_metrics_t m;
+    assert_int_equal(mapio_engine_metrics(NULL, &m), MAPIO_EINVAL);
+}
+
+int main(void)
+{
+    backend = getenv("MAPIO_BACKEND");
+    if (backend == NULL || backend[0] == '\0') {
+        fprintf(stderr, "conformance: set MAPIO_BACKEND to the backend under test\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(backend_is_the_one_asked_for, setup, teardown),
+        cmocka_unit_test_setup_teardown(roundtrip_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(vectored_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_at_eof_is_short, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_arguments_fail_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_open_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_sizes_and_truncate, setup, teardown),
+        cmocka_unit_test_setup_teardown(syncs_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(exactly_once_on_poll_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_inflight_gives_eagain, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancel_everything_completes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancel_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
+        cmocka_unit_test(engine_free_with_requests_in_flight),
+        cmocka_unit_test_setup_teardown(nop_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(poll_inside_callback_is_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(engine_fd_becomes_readable, setup, teardown),
+        cmocka_unit_test_setup_teardown(submit_from_many_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(blocking_twins_from_many_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_allocation_per_operation, setup, teardown),
+        cmocka_unit_test(strerror_covers_every_code),
+        cmocka_unit_test(engine_options_are_checked),
+    };
+    return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
+}
