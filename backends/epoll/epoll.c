@@ -24,6 +24,9 @@ struct epoll_state {
     int epfd;
     int efd;
     struct mapio__pool *pool;
+    /* Set after each write to efd: a wait drains efd only when it was written,
+     * so the engine fd is readable exactly while there is work to collect. */
+    _Atomic bool written;
 };
 
 static void signal_efd(void *arg)
@@ -33,6 +36,7 @@ static void signal_efd(void *arg)
     /* EAGAIN means the counter is already non-zero: the loop will wake anyway. */
     while (write(s->efd, &one, sizeof one) < 0 && errno == EINTR)
         ;
+    atomic_store(&s->written, true);
 }
 
 static void drain_efd(struct epoll_state *s)
@@ -115,6 +119,8 @@ static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 static int epoll_be_wait(void *state, int timeout_ms)
 {
     struct epoll_state *s = state;
+    if (atomic_exchange(&s->written, false))
+        drain_efd(s);
     /* Completions already waiting need no system call to collect. */
     if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0)
         return 0;
@@ -122,8 +128,10 @@ static int epoll_be_wait(void *state, int timeout_ms)
     int n = epoll_wait(s->epfd, ev, 4, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    if (n > 0)
+    if (n > 0) {
+        atomic_store(&s->written, false);
         drain_efd(s);
+    }
     mapio__pool_reap(s->pool);
     return 0;
 }
