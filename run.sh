@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# run.sh - the two commands of the README.
+#   ./run.sh demo   install what is missing, build, run examples/records on a temp file
+#   ./run.sh test   install what is missing, then build and run every test suite:
+#                   ASan+UBSan (uring+epoll), TSan (threaded suites), the
+#                   single-backend epoll build, the portable mmap paths, format
+#                   and exported-symbol checks.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libcmocka-dev libev-dev libaio-dev
+      clang-format binutils)
+
+install_deps() {
+    local missing=()
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup() { # dir, meson options...
+    local dir=$1; shift
+    if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi
+    ninja -C "$dir" >/dev/null
+}
+
+PASSED=0; FAILED=0; SKIPPED=0
+mtest() { # dir, meson test options...
+    local dir=$1; shift
+    local out rc=0
+    out=$(meson test -C "$dir" --print-errorlogs "$@" 2>&1) || rc=$?
+    echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
+    local ok xf fail skip to up
+    ok=$(echo "$out" | awk '/^Ok:/{print $2}'); xf=$(echo "$out" | awk '/^Expected Fail:/{print $3}')
+    fail=$(echo "$out" | awk '/^Fail:/{print $2}'); skip=$(echo "$out" | awk '/^Skipped:/{print $2}')
+    to=$(echo "$out" | awk '/^Timeout:/{print $2}'); up=$(echo "$out" | awk '/^Unexpected Pass:/{print $3}')
+    PASSED=$((PASSED + ${ok:-0} + ${xf:-0})); SKIPPED=$((SKIPPED + ${skip:-0}))
+    FAILED=$((FAILED + ${fail:-0} + ${to:-0} + ${up:-0}))
+    if [ $rc -ne 0 ]; then
+        echo "$out" | sed -n '/Summary of Failures/,$p'
+        [ "${fail:-0}${to:-0}${up:-0}" = "000" ] && FAILED=$((FAILED + 1))
+    fi
+}
+
+check_format() {
+    local bad
+    bad=$(git ls-files '*.c' '*.h' 2>/dev/null | while read -r f; do
+        clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
+    if [ -n "$bad" ]; then echo "clang-format would change:"; echo "$bad"; FAILED=$((FAILED + 1)); else PASSED=$((PASSED + 1)); echo "format: ok"; fi
+}
+
+check_symbols() { # only mapio_ names may leave the shared library
+    local leaked
+    leaked=$(nm -D --defined-only "$1/libmapio.so" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^mapio_' || true)
+    if [ -n "$leaked" ]; then echo "exported non-mapio symbols:"; echo "$leaked"; FAILED=$((FAILED + 1)); else PASSED=$((PASSED + 1)); echo "symbols: only mapio_* exported"; fi
+}
+
+case "${1:-}" in
+demo)
+    install_deps
+    setup build -Dbuildtype=release
+    ./build/examples/records "${@:2}"
+    ;;
+test)
+    install_deps
+    echo "== ASan+UBSan build, io_uring + epoll"
+    setup build-ci -Dwerror=true -Db_sanitize=address,undefined
+    mtest build-ci
+    check_symbols build-ci
+    echo "== single-backend build (-Dbackends=epoll: direct calls, no ops table)"
+    setup build-ci-epoll -Dwerror=true -Dbackends=epoll -Db_sanitize=address,undefined
+    mtest build-ci-epoll
+    echo "== portable mmap paths (-Dportable=true: no mremap, memfd, MAP_POPULATE, sync_file_range)"
+    setup build-ci-portable -Dwerror=true -Dportable=true -Db_sanitize=address,undefined
+    mtest build-ci-portable --suite mmap
+    echo "== TSan, threaded suites"
+    setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+    # TSan's shadow memory needs the older mmap layout on kernels with large ASLR entropy.
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" setarch "$(uname -m)" -R \
+        meson test -C build-ci-tsan --suite threads --print-errorlogs >/tmp/mapio-tsan.log 2>&1 && tsan_rc=0 || tsan_rc=$?
+    grep -E '^ *[0-9]+/[0-9]+ ' /tmp/mapio-tsan.log || true
+    ok=$(awk '/^Ok:/{print $2}' /tmp/mapio-tsan.log); fail=$(awk '/^Fail:/{print $2}' /tmp/mapio-tsan.log)
+    PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
+    [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' /tmp/mapio-tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
+    echo "== style"
+    check_format
+    echo
+    echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+    [ "$FAILED" -eq 0 ]
+    ;;
+*)
+    echo "usage: $0 demo [path count record-size queue-depth] | test" >&2
+    exit 2
+    ;;
+esac
