@@ -107,12 +107,16 @@ static int epoll_be_detach(void *state, struct mapio__fstate *f)
 static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct epoll_state *s = state;
+    unsigned from = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (reqs[i]->op == MAPIO_OP_NOP)
-            mapio__complete(reqs[i], 0); /* nothing for a worker to do */
-        else
-            mapio__pool_push(s->pool, reqs[i]);
+        if (reqs[i]->op != MAPIO_OP_NOP)
+            continue;
+        /* Nothing for a worker to do; keep the others in order around it. */
+        mapio__pool_push(s->pool, reqs + from, i - from);
+        mapio__complete(reqs[i], 0);
+        from = i + 1;
     }
+    mapio__pool_push(s->pool, reqs + from, n - from);
     return (int)n;
 }
 
@@ -124,8 +128,13 @@ static int epoll_be_wait(void *state, int timeout_ms)
     /* Completions already waiting need no system call to collect. */
     if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0)
         return 0;
+    if (!mapio__pool_sleep(s->pool)) {
+        mapio__pool_reap(s->pool);
+        return 0;
+    }
     struct epoll_event ev[4];
     int n = epoll_wait(s->epfd, ev, 4, timeout_ms);
+    mapio__pool_awake(s->pool);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     if (n > 0) {
@@ -151,6 +160,7 @@ static int epoll_be_wake(void *state)
 static int epoll_be_fd(void *state)
 {
     struct epoll_state *s = state;
+    mapio__pool_always_notify(s->pool);
     return s->epfd;
 }
 

@@ -1,0 +1,235 @@
+/*
+ * bench/mapio_bench.c - the bench CLI.
+ *
+ *   mapio-bench randread  FILE [--backend B] [--qd N] [--bs N] [--seconds S] [--workers N]
+ *   mapio-bench roundtrip FILE [--backend B] [--seconds S] [--op nop|read1]
+ *   mapio-bench raw-uring FILE [--seconds S] [--op nop|read1]   (the peer: liburing, no mapio)
+ *
+ * Each prints one line "name=value ..." with ops/s, so a script can compare
+ * it with fio or with the raw loop measured in the same run (bench/compare.sh).
+ */
+#include <inttypes.h>
+#include <liburing.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mapio.h"
+
+struct opts {
+    const char *mode, *file, *backend, *op;
+    unsigned qd, bs, workers;
+    double seconds;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* ---- random reads through the engine ------------------------------------- */
+
+struct rr {
+    mapio_file_t file;
+    uint64_t blocks, seed, done, deadline;
+    unsigned bs;
+    int stop, failed;
+};
+
+struct rr_slot {
+    mapio_req_t req;
+    struct rr *rr;
+    unsigned char *buf;
+};
+
+static void rr_issue(struct rr_slot *s);
+
+static void rr_done(mapio_req_t *req)
+{
+    struct rr_slot *s = req->data;
+    struct rr *rr = s->rr;
+    if (req->result != (int64_t)rr->bs)
+        rr->failed = 1;
+    rr->done++;
+    if ((rr->done & 1023) == 0 && now_ns() >= rr->deadline)
+        rr->stop = 1;
+    if (!rr->stop && !rr->failed)
+        rr_issue(s);
+}
+
+static void rr_issue(struct rr_slot *s)
+{
+    struct rr *rr = s->rr;
+    uint64_t off = (rng(&rr->seed) % rr->blocks) * rr->bs;
+    s->req.data = s;
+    if (mapio_read_at(&rr->file, &s->req, s->buf, rr->bs, off, rr_done) != 0)
+        rr->failed = 1;
+}
+
+static mapio_engine_t *engine(const struct opts *o)
+{
+    mapio_engine_opts_t eo = { .backend = o->backend, .workers = o->workers };
+    mapio_engine_t *eng;
+    int err = mapio_engine_new(&eng, &eo);
+    if (err != 0) {
+        fprintf(stderr, "engine: %s\n", mapio_strerror(err));
+        exit(1);
+    }
+    return eng;
+}
+
+static int randread(const struct opts *o)
+{
+    mapio_engine_t *eng = engine(o);
+    struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
+    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &rr.file);
+    if (err != 0) {
+        fprintf(stderr, "open %s: %s\n", o->file, mapio_strerror(err));
+        return 1;
+    }
+    rr.blocks = mapio_file_size(&rr.file) / o->bs;
+    if (rr.blocks == 0) {
+        fprintf(stderr, "file smaller than one block\n");
+        return 1;
+    }
+    struct rr_slot *slots = calloc(o->qd, sizeof *slots);
+    for (unsigned i = 0; i < o->qd; i++) {
+        slots[i].rr = &rr;
+        slots[i].buf = aligned_alloc(4096, o->bs);
+    }
+    uint64_t t0 = now_ns();
+    rr.deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    for (unsigned i = 0; i < o->qd; i++)
+        rr_issue(&slots[i]);
+    mapio_engine_run(eng);
+    double secs = (double)(now_ns() - t0) / 1e9;
+    printf("mode=randread backend=%s qd=%u bs=%u ops=%" PRIu64 " iops=%.0f failed=%d\n",
+           mapio_engine_backend(eng), o->qd, o->bs, rr.done, (double)rr.done / secs, rr.failed);
+    mapio_close(&rr.file);
+    mapio_engine_free(eng);
+    for (unsigned i = 0; i < o->qd; i++)
+        free(slots[i].buf);
+    free(slots);
+    return rr.failed;
+}
+
+/* ---- QD1 round trip through the engine ------------------------------------ */
+
+static void rt_done(mapio_req_t *req)
+{
+    (*(uint64_t *)req->data)++;
+}
+
+static int roundtrip(const struct opts *o)
+{
+    mapio_engine_t *eng = engine(o);
+    mapio_file_t f;
+    if (mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &f) != 0)
+        return 1;
+    int read1 = strcmp(o->op, "read1") == 0;
+    unsigned char b[1];
+    mapio_req_t req;
+    uint64_t done = 0;
+    req.data = &done;
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    while ((done & 1023) != 0 || now_ns() < deadline) {
+        int err = read1 ? mapio_read_at(&f, &req, b, 1, 0, rt_done) : mapio_nop(eng, &req, rt_done);
+        if (err != 0 || mapio_engine_poll(eng, -1) != 1)
+            return 1;
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    printf("mode=roundtrip backend=%s op=%s ops=%" PRIu64 " ops_per_s=%.0f\n",
+           mapio_engine_backend(eng), o->op, done, (double)done / secs);
+    mapio_close(&f);
+    mapio_engine_free(eng);
+    return 0;
+}
+
+/* ---- the peer: the same round trip on bare liburing ----------------------- */
+
+static int raw_uring(const struct opts *o)
+{
+    struct io_uring ring;
+    if (io_uring_queue_init(256, &ring, 0) != 0)
+        return 1;
+    int fd = open(o->file, O_RDONLY);
+    if (fd < 0)
+        return 1;
+    int read1 = strcmp(o->op, "read1") == 0;
+    unsigned char b[1];
+    uint64_t done = 0;
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    while ((done & 1023) != 0 || now_ns() < deadline) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+        if (read1)
+            io_uring_prep_read(sqe, fd, b, 1, 0);
+        else
+            io_uring_prep_nop(sqe);
+        struct io_uring_cqe *cqe;
+        if (io_uring_submit_and_wait(&ring, 1) < 0 || io_uring_peek_cqe(&ring, &cqe) != 0 ||
+            cqe->res < 0)
+            return 1;
+        io_uring_cqe_seen(&ring, cqe);
+        done++;
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    printf("mode=raw-uring op=%s ops=%" PRIu64 " ops_per_s=%.0f\n", o->op, done,
+           (double)done / secs);
+    close(fd);
+    io_uring_queue_exit(&ring);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = { .qd = 32, .bs = 4096, .workers = 2, .seconds = 5, .op = "nop" };
+    if (argc < 3) {
+        fprintf(stderr, "usage: mapio-bench randread|roundtrip|raw-uring FILE [--backend B] "
+                        "[--qd N] [--bs N] [--seconds S] [--workers N] [--op nop|read1]\n");
+        return 2;
+    }
+    o.mode = argv[1];
+    o.file = argv[2];
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--backend") == 0)
+            o.backend = argv[i + 1];
+        else if (strcmp(argv[i], "--qd") == 0)
+            o.qd = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--bs") == 0)
+            o.bs = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--workers") == 0)
+            o.workers = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--seconds") == 0)
+            o.seconds = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--op") == 0)
+            o.op = argv[i + 1];
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (o.qd == 0 || o.bs == 0 || o.seconds <= 0)
+        return 2;
+    if (strcmp(o.mode, "randread") == 0)
+        return randread(&o);
+    if (strcmp(o.mode, "roundtrip") == 0)
+        return roundtrip(&o);
+    if (strcmp(o.mode, "raw-uring") == 0)
+        return raw_uring(&o);
+    fprintf(stderr, "unknown mode %s\n", o.mode);
+    return 2;
+}
