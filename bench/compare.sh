@@ -33,6 +33,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 declare -A R
 for run in $(seq 1 "$RUNS"); do
     R[fio_uring]+="$(fio_iops --ioengine=io_uring --iodepth=32) "
+    R[fio_uring_b]+="$(fio_iops --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 --iodepth_batch_complete_min=1 --iodepth_batch_complete_max=32) "
     R[mapio_uring]+="$("$BENCH" randread "$FILE" --backend uring --qd 32 --seconds "$SECS" | field iops) "
     R[fio_psync2]+="$(fio_iops --ioengine=psync --numjobs=2) "
     R[mapio_epoll]+="$("$BENCH" randread "$FILE" --backend epoll --workers 2 --qd 32 --seconds "$SECS" | field iops) "
@@ -53,6 +54,7 @@ row() { # label, ours, peer, target
 echo "| workload | per-round figures (mapio / peer) | mapio median | peer median | ratio | target |"
 echo "|---|---|---|---|---|---|"
 row "4 KiB randread QD32, io_uring backend vs fio io_uring iodepth=32" mapio_uring fio_uring "≥ 1.0"
+row "same, vs fio io_uring iodepth=32 batched (iodepth_batch_submit=32)" mapio_uring fio_uring_b "≥ 1.0"
 row "4 KiB randread, epoll+2 workers QD32 vs fio psync numjobs=2" mapio_epoll fio_psync2 "≥ 0.9"
 row "QD1 round trip, nop: engine vs raw liburing loop" mapio_nop raw_nop "≥ 0.9"
 row "QD1 round trip, 1-byte cached read: engine vs raw liburing" mapio_read1 raw_read1 "≥ 0.9"

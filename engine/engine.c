@@ -3,7 +3,8 @@
  * shutdown.
  *
  * Queues:
- *   pending  - requests accepted from any thread (engine lock).
+ *   pending  - requests accepted from any thread: a lock-free stack (one CAS
+ *              per submission), taken whole by the polling thread.
  *   backlog  - polling thread only: taken from pending, or resumed after a
  *              short transfer, waiting for the backend to take them.
  *   done     - polling thread only: finished, callbacks not yet run.
@@ -60,9 +61,12 @@ static mapio_req_t *list_pop(mapio_req_t **head, mapio_req_t **tail)
 
 /* ---- metrics -------------------------------------------------------------- */
 
-void mapio__counters_read(const struct mapio__counters *c, mapio_metrics_t *out)
+void mapio__counters_read(const struct mapio__counters *a, const struct mapio__counters *b,
+                          mapio_metrics_t *out)
 {
-#define MAPIO__COUNTER_LOAD(name) out->name = atomic_load_explicit(&c->name, memory_order_relaxed);
+#define MAPIO__COUNTER_LOAD(name)                                                                  \
+    out->name = atomic_load_explicit(&a->name, memory_order_relaxed) +                             \
+                atomic_load_explicit(&b->name, memory_order_relaxed);
     MAPIO_COUNTER_MAP(MAPIO__COUNTER_LOAD)
 #undef MAPIO__COUNTER_LOAD
 }
@@ -72,42 +76,51 @@ int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t *out)
     if (eng == NULL || out == NULL)
         return MAPIO_EINVAL;
     memset(out, 0, sizeof *out);
-    mapio__counters_read(&eng->counters, out);
+    mapio__counters_read(&eng->counters, &eng->counters_mt, out);
     out->backend = eng->ops->name;
     out->fallback_reason = eng->fallback_reason;
     return 0;
 }
 
-void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us)
+void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us,
+                    bool single_writer)
 {
+#define ADD(field, n)                                                                              \
+    do {                                                                                           \
+        if (single_writer)                                                                         \
+            MAPIO__COUNT1(c, field, n);                                                            \
+        else                                                                                       \
+            MAPIO__COUNT(c, field, n);                                                             \
+    } while (0)
     int64_t res = req->result;
     if (res < 0) {
-        MAPIO__COUNT(c, errors, 1);
+        ADD(errors, 1);
         if (res == MAPIO_ECANCELED)
-            MAPIO__COUNT(c, cancelled, 1);
+            ADD(cancelled, 1);
         return;
     }
     switch (req->op) {
     case MAPIO_OP_READ:
     case MAPIO_OP_READV:
-        MAPIO__COUNT(c, read, 1);
-        MAPIO__COUNT(c, read_bytes, (uint64_t)res);
-        MAPIO__COUNT(c, read_us, us);
+        ADD(read, 1);
+        ADD(read_bytes, (uint64_t)res);
+        ADD(read_us, us);
         break;
     case MAPIO_OP_WRITE:
     case MAPIO_OP_WRITEV:
-        MAPIO__COUNT(c, write, 1);
-        MAPIO__COUNT(c, write_bytes, (uint64_t)res);
-        MAPIO__COUNT(c, write_us, us);
+        ADD(write, 1);
+        ADD(write_bytes, (uint64_t)res);
+        ADD(write_us, us);
         break;
     case MAPIO_OP_FDATASYNC:
     case MAPIO_OP_FSYNC:
-        MAPIO__COUNT(c, sync, 1);
-        MAPIO__COUNT(c, sync_us, us);
+        ADD(sync, 1);
+        ADD(sync_us, us);
         break;
     default:
         break;
     }
+#undef ADD
 }
 
 const char *mapio_op_name(mapio_op_t op)
@@ -287,21 +300,20 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
     atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
     req->result = 0;
 
-    bool wake = false;
-    pthread_mutex_lock(&eng->lock);
-    bool was_empty = eng->pend_head == NULL;
-    list_push(&eng->pend_head, &eng->pend_tail, req);
-    /* Wake a poller asleep in the backend; or, when the engine fd is embedded
-     * in someone else's loop and nobody polls, make that fd readable. */
-    if (!eng->wake_sent &&
-        (eng->sleeping ||
-         (was_empty && atomic_load_explicit(&eng->embedded, memory_order_relaxed) &&
-          !atomic_load_explicit(&eng->polling, memory_order_relaxed)))) {
-        eng->wake_sent = true;
-        wake = true;
-    }
-    pthread_mutex_unlock(&eng->lock);
-    if (wake)
+    mapio_req_t *head = atomic_load_explicit(&eng->pending, memory_order_relaxed);
+    do
+        rp->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&eng->pending, &head, req, memory_order_release,
+                                                  memory_order_relaxed));
+    /* Pairs with the fence in poll_once(): either the poller sees this request
+     * before it sleeps, or this sees it sleeping and wakes it. When the engine
+     * fd is embedded in someone else's loop and nobody polls, the first
+     * submission makes that fd readable. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if ((atomic_load_explicit(&eng->sleeping, memory_order_relaxed) ||
+         (head == NULL && atomic_load_explicit(&eng->embedded, memory_order_relaxed) &&
+          !atomic_load_explicit(&eng->polling, memory_order_relaxed))) &&
+        !atomic_exchange(&eng->wake_sent, true))
         MAPIO__BE(eng, wake, eng->be);
     return 0;
 }
@@ -336,8 +348,10 @@ int mapio_cancel(mapio_req_t *req)
     mapio_engine_t *eng = rp->eng;
     bool wake = false;
     pthread_mutex_lock(&eng->lock);
-    /* Re-check under the lock: the polling thread marks requests DONE under it
-     * before running their callbacks, so a DONE request is never listed here. */
+    /* Announce first, then look (pairs with the fence in run_done()): either
+     * this sees DONE, or the polling thread sees cancels_pending and takes
+     * the list before running any callback that could free the request. */
+    atomic_store(&eng->cancels_pending, true);
     st = atomic_load(&rp->state);
     if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND) {
         pthread_mutex_unlock(&eng->lock);
@@ -348,10 +362,7 @@ int mapio_cancel(mapio_req_t *req)
         rp->cancel_queued = 1;
         rp->cancel_next = eng->cancel_head;
         eng->cancel_head = req;
-        if (eng->sleeping && !eng->wake_sent) {
-            eng->wake_sent = true;
-            wake = true;
-        }
+        wake = atomic_load(&eng->sleeping) && !atomic_exchange(&eng->wake_sent, true);
     }
     pthread_mutex_unlock(&eng->lock);
     if (wake)
@@ -393,9 +404,9 @@ void mapio__complete(mapio_req_t *req, int64_t res)
 
     if (res == MAPIO_EINTR || res == MAPIO_EAGAIN) {
         /* Invisible to the caller: try again (counted). */
-        MAPIO__COUNT(&eng->counters, retries, 1);
+        MAPIO__COUNT1(&eng->counters, retries, 1);
         if (fc != NULL)
-            MAPIO__COUNT(fc, retries, 1);
+            MAPIO__COUNT1(fc, retries, 1);
         if (!stopping) {
             requeue(eng, req);
             return;
@@ -407,9 +418,9 @@ void mapio__complete(mapio_req_t *req, int64_t res)
         if (res > 0) {
             rp->done += (uint64_t)res;
             if (rp->done < req->len) {
-                MAPIO__COUNT(&eng->counters, short_io_resumed, 1);
+                MAPIO__COUNT1(&eng->counters, short_io_resumed, 1);
                 if (fc != NULL)
-                    MAPIO__COUNT(fc, short_io_resumed, 1);
+                    MAPIO__COUNT1(fc, short_io_resumed, 1);
                 if (!stopping) {
                     requeue(eng, req);
                     return;
@@ -467,23 +478,17 @@ void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg)
 
 /* ---- the polling thread --------------------------------------------------- */
 
-/* Move pending into the backlog and act on cancel requests. */
-static void take_shared(mapio_engine_t *eng)
+/* Act on cancel requests (polling thread). DONE ones are past saving. */
+static void take_cancels(mapio_engine_t *eng)
 {
+    if (!atomic_load(&eng->cancels_pending))
+        return;
     pthread_mutex_lock(&eng->lock);
-    if (eng->pend_head != NULL) {
-        if (eng->backlog_tail != NULL)
-            mapio__rp(eng->backlog_tail)->next = eng->pend_head;
-        else
-            eng->backlog_head = eng->pend_head;
-        eng->backlog_tail = eng->pend_tail;
-        eng->pend_head = eng->pend_tail = NULL;
-    }
     mapio_req_t *cancels = eng->cancel_head;
     eng->cancel_head = NULL;
+    atomic_store(&eng->cancels_pending, false);
     for (mapio_req_t *r = cancels; r != NULL; r = mapio__rp(r)->cancel_next)
         mapio__rp(r)->cancel_queued = 0;
-    eng->wake_sent = false;
     pthread_mutex_unlock(&eng->lock);
 
     while (cancels != NULL) {
@@ -493,6 +498,28 @@ static void take_shared(mapio_engine_t *eng)
         if (atomic_load(&mapio__rp(r)->state) == MAPIO__REQ_BACKEND)
             MAPIO__BE(eng, cancel, eng->be, r);
     }
+}
+
+/* Move pending into the backlog (in submission order) and act on cancels. */
+static void take_shared(mapio_engine_t *eng)
+{
+    atomic_store_explicit(&eng->wake_sent, false, memory_order_relaxed);
+    mapio_req_t *stack = atomic_exchange_explicit(&eng->pending, NULL, memory_order_acquire);
+    mapio_req_t *list = NULL, *last = stack;
+    while (stack != NULL) {
+        mapio_req_t *next = mapio__rp(stack)->next;
+        mapio__rp(stack)->next = list;
+        list = stack;
+        stack = next;
+    }
+    if (list != NULL) {
+        if (eng->backlog_tail != NULL)
+            mapio__rp(eng->backlog_tail)->next = list;
+        else
+            eng->backlog_head = list;
+        eng->backlog_tail = last;
+    }
+    take_cancels(eng);
 }
 
 /* Hand the backlog to the backend in batches. */
@@ -535,12 +562,12 @@ static int run_done(mapio_engine_t *eng)
     mapio_req_t *list = eng->done_head;
     eng->done_head = eng->done_tail = NULL;
 
-    /* Mark DONE under the lock so that mapio_cancel() cannot list a request
-     * whose callback may free it; act on cancels that raced with completion. */
-    pthread_mutex_lock(&eng->lock);
+    /* Mark DONE, then take any cancel list before running a callback that
+     * may free its request (pairs with mapio_cancel()). */
     for (mapio_req_t *r = list; r != NULL; r = mapio__rp(r)->next)
         atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_DONE, memory_order_relaxed);
-    pthread_mutex_unlock(&eng->lock);
+    atomic_thread_fence(memory_order_seq_cst);
+    take_cancels(eng);
 
     uint64_t now = mapio__os.now_ns();
     int n = 0;
@@ -549,9 +576,9 @@ static int run_done(mapio_engine_t *eng)
         struct mapio__req_priv *rp = mapio__rp(r);
         list = rp->next;
         uint64_t us = (now - rp->start_ns) / 1000;
-        mapio__account(&eng->counters, r, us);
+        mapio__account(&eng->counters, r, us, true);
         if (rp->fs != NULL) {
-            mapio__account(&rp->fs->counters, r, us);
+            mapio__account(&rp->fs->counters, r, us, true);
             mapio__file_release(r->file);
         }
         atomic_fetch_sub(&eng->inflight, 1);
@@ -565,23 +592,17 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
 {
     take_shared(eng);
     flush(eng);
-    int t = timeout_ms;
-    if (eng->done_head != NULL)
-        t = 0;
+    int t = eng->done_head != NULL ? 0 : timeout_ms;
     if (t != 0) {
-        pthread_mutex_lock(&eng->lock);
-        if (eng->pend_head != NULL || eng->cancel_head != NULL)
+        /* Pairs with the fence in mapio__engine_submit(). */
+        atomic_store_explicit(&eng->sleeping, true, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&eng->pending, memory_order_relaxed) != NULL ||
+            atomic_load_explicit(&eng->cancels_pending, memory_order_relaxed))
             t = 0;
-        else
-            eng->sleeping = true;
-        pthread_mutex_unlock(&eng->lock);
     }
     int r = MAPIO__BE(eng, wait, eng->be, t);
-    if (t != 0) {
-        pthread_mutex_lock(&eng->lock);
-        eng->sleeping = false;
-        pthread_mutex_unlock(&eng->lock);
-    }
+    atomic_store_explicit(&eng->sleeping, false, memory_order_relaxed);
     return r == MAPIO_EINTR || r == MAPIO_ETIMEDOUT ? 0 : r;
 }
 

@@ -133,7 +133,7 @@ int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out)
     if (fs == NULL)
         return MAPIO_EBADF;
     memset(out, 0, sizeof *out);
-    mapio__counters_read(&fs->counters, out);
+    mapio__counters_read(&fs->counters, &fs->counters_mt, out);
     out->backend = mapio_engine_backend(fs->eng);
     mapio__file_release(file);
     return 0;
@@ -302,8 +302,8 @@ int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req)
     for (;;) {
         int64_t r = syscall_once(fs, req);
         if (r == MAPIO_EINTR || r == MAPIO_EAGAIN) {
-            MAPIO__COUNT(&fs->counters, retries, 1);
-            MAPIO__COUNT(&fs->eng->counters, retries, 1);
+            MAPIO__COUNT(&fs->counters_mt, retries, 1);
+            MAPIO__COUNT(&fs->eng->counters_mt, retries, 1);
             continue;
         }
         if (!transfer)
@@ -312,8 +312,8 @@ int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req)
             rp->done += (uint64_t)r;
             if (rp->done >= req->len)
                 return (int64_t)rp->done;
-            MAPIO__COUNT(&fs->counters, short_io_resumed, 1);
-            MAPIO__COUNT(&fs->eng->counters, short_io_resumed, 1);
+            MAPIO__COUNT(&fs->counters_mt, short_io_resumed, 1);
+            MAPIO__COUNT(&fs->eng->counters_mt, short_io_resumed, 1);
             continue;
         }
         if (r == 0)
@@ -353,8 +353,8 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     uint64_t t0 = mapio__os.now_ns();
     req.result = mapio__do_sync(fs, &req);
     uint64_t us = (mapio__os.now_ns() - t0) / 1000;
-    mapio__account(&fs->eng->counters, &req, us);
-    mapio__account(&fs->counters, &req, us);
+    mapio__account(&fs->eng->counters_mt, &req, us, false);
+    mapio__account(&fs->counters_mt, &req, us, false);
     mapio__file_release(file);
     return req.result;
 }

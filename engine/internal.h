@@ -20,12 +20,25 @@ struct mapio__counters {
 #undef MAPIO__COUNTER_ATOMIC
 };
 
-/* Statistics, not synchronisation: relaxed is enough and costs one add. */
+/*
+ * Statistics, not synchronisation: relaxed is enough. Each engine and file
+ * keeps two sets: one written only by the polling thread (a plain load and
+ * store, no locked instruction on the hot path) and one any thread may add
+ * to (worker pool, blocking twins). Snapshots add them up.
+ */
 #define MAPIO__COUNT(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
+#define MAPIO__COUNT1(c, field, n)                                                                 \
+    atomic_store_explicit(&(c)->field,                                                             \
+                          atomic_load_explicit(&(c)->field, memory_order_relaxed) + (n),           \
+                          memory_order_relaxed)
 
-void mapio__counters_read(const struct mapio__counters *c, mapio_metrics_t *out);
-/* Count one finished request (its result and latency) into c. */
-void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us);
+/* out = a + b, field by field. */
+void mapio__counters_read(const struct mapio__counters *a, const struct mapio__counters *b,
+                          mapio_metrics_t *out);
+/* Count one finished request (its result and latency) into the polling
+ * thread's set (single_writer) or a shared set. */
+void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us,
+                    bool single_writer);
 
 /* ---- Files ----------------------------------------------------------------- */
 
@@ -33,12 +46,13 @@ void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t 
 struct mapio__fstate {
     mapio_engine_t *eng;
     mapio_fd_t fd;
-    unsigned flags;  /* MAPIO_OPEN_* */
-    uint64_t size;   /* as given to / found by mapio_open */
-    int fixed_index; /* io_uring registered-file slot, or -1 */
-    void *backend;   /* backend's per-file data, if any */
-    struct mapio__counters counters;
-    struct mapio__fstate *prev, *next; /* engine's list of open files (engine lock) */
+    unsigned flags;                     /* MAPIO_OPEN_* */
+    uint64_t size;                      /* as given to / found by mapio_open */
+    int fixed_index;                    /* io_uring registered-file slot, or -1 */
+    void *backend;                      /* backend's per-file data, if any */
+    struct mapio__counters counters;    /* polling thread */
+    struct mapio__counters counters_mt; /* any thread */
+    struct mapio__fstate *prev, *next;  /* engine's list of open files (engine lock) */
     mapio_file_t *handle;
 };
 
@@ -140,12 +154,15 @@ struct mapio_engine {
     char *fallback_reason;
     char init_detail[192]; /* a backend's explanation of a failed init */
 
+    /* Accepted from any thread, newest first: one CAS to submit. */
+    _Atomic(mapio_req_t *) pending;
+    _Atomic bool sleeping;        /* the poller is about to block in wait */
+    _Atomic bool wake_sent;       /* a wake is on its way */
+    _Atomic bool cancels_pending; /* the cancel list may hold requests */
+
     pthread_mutex_t lock;
-    mapio_req_t *pend_head, *pend_tail; /* accepted, not yet taken (lock) */
-    mapio_req_t *cancel_head;           /* cancel asked for (lock) */
-    struct mapio__fstate *files;        /* open files (lock) */
-    bool sleeping;                      /* poller blocked in wait (lock) */
-    bool wake_sent;                     /* a wake is on its way (lock) */
+    mapio_req_t *cancel_head;    /* cancel asked for (lock) */
+    struct mapio__fstate *files; /* open files (lock) */
 
     _Atomic bool embedded; /* the engine fd was handed out */
     _Atomic bool polling;
@@ -156,7 +173,8 @@ struct mapio_engine {
     mapio_req_t *backlog_head, *backlog_tail; /* to submit (taken, or resumed) */
     mapio_req_t *done_head, *done_tail;       /* callbacks to run */
 
-    struct mapio__counters counters;
+    struct mapio__counters counters;    /* polling thread */
+    struct mapio__counters counters_mt; /* any thread */
 };
 
 /* Let a backend's init explain a failure ("io_uring_setup: EPERM"). */
