@@ -302,27 +302,43 @@ MAPIO_EXTERN int mapio_sync_data_sync(mapio_file_t *file);
 
 /* ---- Metrics ------------------------------------------------------------ */
 
-/* Counters kept per engine and per file (relaxed atomics: cheap, not a lock). */
+/* Counters kept per engine and per file (relaxed atomics: cheap, not a lock).
+ * The first nine are seekable-async-file's, with the same meaning. */
 #define MAPIO_COUNTER_MAP(X)                                                                       \
-    X(read)             /* reads completed */                                                      \
-    X(read_bytes)       /* bytes read */                                                           \
-    X(read_us)          /* total submit-to-completion time of reads */                             \
-    X(write)            /* writes completed */                                                     \
-    X(write_bytes)      /* bytes written */                                                        \
-    X(write_us)         /* total submit-to-completion time of writes */                            \
-    X(sync)             /* fdatasync/fsync calls completed */                                      \
-    X(sync_us)          /* total time of those */                                                  \
-    X(errors)           /* requests completed with an error */                                     \
-    X(short_io_resumed) /* short transfers resumed inside the engine */                            \
-    X(retries)          /* EINTR/EAGAIN retried inside the engine */                               \
-    X(cancelled)        /* requests completed with MAPIO_ECANCELED */
+    X(sync_background_loops)  /* group-commit syncs started */                                     \
+    X(sync)                   /* fdatasync/fsync calls completed (all kinds) */                    \
+    X(sync_delayed)           /* writes whose sync was deferred to a group commit */               \
+    X(sync_longest_delay_us)  /* sum over group syncs: start - earliest waiter */                  \
+    X(sync_shortest_delay_us) /* sum over group syncs: start - latest waiter */                    \
+    X(sync_us)                /* total time of the syncs */                                        \
+    X(write_bytes)            /* bytes written */                                                  \
+    X(write)                  /* writes completed */                                               \
+    X(write_us)               /* total submit-to-completion time of writes */                      \
+    X(read)                   /* reads completed */                                                \
+    X(read_bytes)             /* bytes read */                                                     \
+    X(read_us)                /* total submit-to-completion time of reads */                       \
+    X(commit)                 /* group commits acknowledged (delayed-sync writes) */               \
+    X(errors)                 /* requests completed with an error */                               \
+    X(short_io_resumed)       /* short transfers resumed inside the engine */                      \
+    X(retries)                /* EINTR/EAGAIN retried inside the engine */                         \
+    X(cancelled)              /* requests completed with MAPIO_ECANCELED */
+
+/* Latency percentiles from a log-linear histogram (<= 1 % relative error). */
+typedef struct mapio_latency {
+    uint64_t count;
+    uint64_t p50_ns, p99_ns, p999_ns, max_ns;
+} mapio_latency_t;
 
 typedef struct mapio_metrics {
 #define MAPIO__COUNTER_FIELD(name) uint64_t name;
     MAPIO_COUNTER_MAP(MAPIO__COUNTER_FIELD)
 #undef MAPIO__COUNTER_FIELD
-    const char *backend;         /* engine only: backend in use */
-    const char *fallback_reason; /* engine only: NULL unless it fell back */
+    mapio_latency_t read_latency;   /* submit to completion */
+    mapio_latency_t write_latency;  /* submit to completion */
+    mapio_latency_t sync_latency;   /* one fdatasync/fsync */
+    mapio_latency_t commit_latency; /* delayed-sync write: submit to "durable" */
+    const char *backend;            /* engine only: backend in use */
+    const char *fallback_reason;    /* engine only: NULL unless it fell back */
 } mapio_metrics_t;
 
 /* Snapshot of the engine's counters (every file together). Returns 0 or
