@@ -24,6 +24,7 @@
 
 #include "mapio/platform.h"
 #include "mapio/errno.h"
+#include "mapio/fault.h"
 #include "mapio/map.h"
 #include "mapio/ranges.h"
 #include "mapio/ring.h"
@@ -66,6 +67,13 @@ typedef struct mapio_engine_opts {
     unsigned flags;
     /* SQPOLL idle time before the kernel thread sleeps, in ms. 0 = 1000. */
     unsigned sq_thread_idle_ms;
+    /* Group commit (mapio_write_at_delayed_sync): with 0, a sync starts as
+     * soon as none is running - a lone committer waits for one fdatasync,
+     * never for a timer. Otherwise a sync waits up to commit_delay_us after
+     * its first waiter for more to gather (PostgreSQL's commit_delay), unless
+     * commit_max_batch waiters are already there (0 = no limit). */
+    unsigned commit_delay_us;
+    unsigned commit_max_batch;
 } mapio_engine_opts_t;
 
 /*
@@ -188,7 +196,9 @@ MAPIO_EXTERN uint64_t mapio_file_size(const mapio_file_t *file);
     X(READV, "readv")                                                                              \
     X(WRITEV, "writev")                                                                            \
     X(FDATASYNC, "fdatasync")                                                                      \
-    X(FSYNC, "fsync")
+    X(FSYNC, "fsync")                                                                              \
+    X(FALLOCATE, "fallocate")                                                                      \
+    X(COMMIT, "commit")
 
 typedef enum mapio_op {
 #define MAPIO__OP_ENUM(name, text) MAPIO_OP_##name,
@@ -221,7 +231,7 @@ struct mapio_req {
     union {
         uint64_t align;
         void *ptr;
-        unsigned char bytes[192];
+        unsigned char bytes[256];
     } priv; /* the engine's and the backend's */
 };
 
@@ -267,6 +277,86 @@ MAPIO_EXTERN int mapio_writev_at(mapio_file_t *file, mapio_req_t *req, const map
  */
 MAPIO_EXTERN int mapio_sync_data(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
 MAPIO_EXTERN int mapio_sync_all(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
+
+/* Per-write flags (mapio_write_at_flags). */
+enum {
+    /* The write is durable when it completes: RWF_DSYNC where the backend has
+     * it (io_uring, pwritev2), else the write followed by fdatasync. */
+    MAPIO_WRITE_DSYNC = 1u << 0,
+};
+
+/*
+ * mapio_write_at_flags - mapio_write_at with MAPIO_WRITE_* flags.
+ * Same results and errors, plus MAPIO_EINVAL for unknown flags.
+ */
+MAPIO_EXTERN int mapio_write_at_flags(mapio_file_t *file, mapio_req_t *req, const void *buf,
+                                      size_t len, uint64_t offset, unsigned flags, mapio_cb_t cb);
+
+/* One write of a delayed-sync batch. */
+typedef struct mapio_write {
+    const void *buf;
+    size_t len;
+    uint64_t offset;
+} mapio_write_t;
+
+/*
+ * mapio_write_at_delayed_sync - group commit. Apply the n writes (overlaps
+ * within the batch merged first, the later write winning byte for byte), then
+ * run cb only after an fdatasync that *started after the writes completed* has
+ * succeeded. Syncs are shared: one covers every batch whose writes completed
+ * before it started, so many concurrent committers cost a handful of syncs.
+ * With commit_delay_us 0 (the default) a sync starts at once when none is
+ * running; batches that finish while one runs wait for the next, which starts
+ * as soon as the current one ends.
+ * writes (and every buffer in it) must stay valid until cb runs. n may be 0
+ * (wait for everything completed so far to be durable).
+ * Result: 0 once durable; a write's error; the failed sync's error for every
+ * batch that sync covered; MAPIO_EIO for every later sync or delayed-sync write
+ * on the file, until it is closed and reopened (a failed fdatasync may have
+ * dropped dirty pages: nothing written before it can be called durable).
+ * Returns 0 if accepted, else (cb never runs) MAPIO_EINVAL (NULL file, req or
+ * cb; NULL writes with n > 0; n > MAPIO_IOV_MAX), MAPIO_EFAULT (NULL buffer
+ * with a length), MAPIO_EOVERFLOW (a write's offset + len), MAPIO_EBADF (closed
+ * or read-only file), MAPIO_EIO (the file's sync already failed), MAPIO_EAGAIN,
+ * MAPIO_ECANCELED. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_write_at_delayed_sync(mapio_file_t *file, mapio_req_t *req,
+                                             const mapio_write_t *writes, unsigned n,
+                                             mapio_cb_t cb);
+
+/* mapio_fallocate flags. */
+enum {
+    MAPIO_FALLOCATE_KEEP_SIZE = 1u << 0, /* allocate blocks, leave the size alone */
+};
+
+/*
+ * mapio_fallocate - queue a preallocation of [offset, offset + len). Without
+ * MAPIO_FALLOCATE_KEEP_SIZE the file grows to cover it. Overwriting
+ * preallocated blocks in place is much cheaper to fdatasync than appending
+ * (no metadata to journal). Result 0 or an error (MAPIO_ENOTSUP where the
+ * file system cannot). Errors as mapio_write_at, plus MAPIO_EINVAL for unknown
+ * flags. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_fallocate(mapio_file_t *file, mapio_req_t *req, uint64_t offset,
+                                 uint64_t len, unsigned flags, mapio_cb_t cb);
+
+/*
+ * mapio_file_alignment - what O_DIRECT (MAPIO_OPEN_DIRECT) requires of this
+ * file's buffers (*mem) and offsets and lengths (*io), discovered at open from
+ * statx(STATX_DIOALIGN), else the device's logical block size, else 4096; both
+ * 1 for a buffered file. Misaligned requests on a direct file fail with
+ * MAPIO_EINVAL before submission. Either pointer may be NULL. Returns 0,
+ * MAPIO_EINVAL or MAPIO_EBADF. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_alignment(const mapio_file_t *file, uint32_t *mem, uint32_t *io);
+
+/*
+ * mapio_alloc_aligned - size bytes aligned to align (a power of two; 0 means
+ * 4096), suitable for O_DIRECT. NULL on failure or bad arguments. Free with
+ * mapio_free_aligned (NULL is fine). Thread-safe.
+ */
+MAPIO_EXTERN void *mapio_alloc_aligned(size_t size, size_t align);
+MAPIO_EXTERN void mapio_free_aligned(void *p);
 
 /*
  * mapio_nop - queue a request that does nothing but travel through the

@@ -117,6 +117,13 @@ void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t 
         ADD(sync, 1);
         ADD(sync_us, us);
         break;
+    case MAPIO_OP_COMMIT: {
+        const struct mapio__req_priv *rp = (const struct mapio__req_priv *)(const void *)&req->priv;
+        ADD(commit, 1);
+        ADD(write, rp->commit_pieces);
+        ADD(write_bytes, rp->commit_bytes);
+        break;
+    }
     default:
         break;
     }
@@ -281,24 +288,25 @@ int mapio_engine_fd(mapio_engine_t *eng)
 
 /* ---- submission (any thread) ----------------------------------------------- */
 
-int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
+/* Reset the engine's part of a request and push it on the pending stack. */
+static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal)
 {
-    if (atomic_load_explicit(&eng->shutdown, memory_order_acquire))
-        return MAPIO_ECANCELED;
-    uint64_t n = atomic_fetch_add(&eng->inflight, 1);
-    if (n >= eng->opts.max_inflight) {
-        atomic_fetch_sub(&eng->inflight, 1);
-        return MAPIO_EAGAIN;
-    }
     struct mapio__req_priv *rp = mapio__rp(req);
     rp->eng = eng;
     rp->done = 0;
     rp->retries = 0;
     rp->cancel_queued = 0;
+    rp->internal = internal;
+    rp->span.len = 0;
+    rp->span.offset = 0;
+    rp->commit_bytes = 0;
+    rp->commit_pieces = 0;
     rp->start_ns = mapio__os.now_ns();
     atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
     atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
     req->result = 0;
+    if (req->op == MAPIO_OP_COMMIT && !mapio__merge_next(req->buf, req->iovcnt, 0, &rp->span))
+        rp->span.len = 0; /* nothing to write: straight to the sync */
 
     mapio_req_t *head = atomic_load_explicit(&eng->pending, memory_order_relaxed);
     do
@@ -315,7 +323,25 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
           !atomic_load_explicit(&eng->polling, memory_order_relaxed))) &&
         !atomic_exchange(&eng->wake_sent, true))
         MAPIO__BE(eng, wake, eng->be);
+}
+
+int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
+{
+    if (atomic_load_explicit(&eng->shutdown, memory_order_acquire))
+        return MAPIO_ECANCELED;
+    uint64_t n = atomic_fetch_add(&eng->inflight, 1);
+    if (n >= eng->opts.max_inflight) {
+        atomic_fetch_sub(&eng->inflight, 1);
+        return MAPIO_EAGAIN;
+    }
+    enqueue(eng, req, false);
     return 0;
+}
+
+void mapio__engine_submit_internal(mapio_engine_t *eng, mapio_req_t *req)
+{
+    atomic_fetch_add(&eng->inflight, 1);
+    enqueue(eng, req, true);
 }
 
 int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
@@ -343,7 +369,7 @@ int mapio_cancel(mapio_req_t *req)
         return MAPIO_EINVAL;
     struct mapio__req_priv *rp = mapio__rp(req);
     uint32_t st = atomic_load(&rp->state);
-    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND)
+    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND && st != MAPIO__REQ_SYNCWAIT)
         return MAPIO_ENOENT;
     mapio_engine_t *eng = rp->eng;
     bool wake = false;
@@ -353,7 +379,7 @@ int mapio_cancel(mapio_req_t *req)
      * the list before running any callback that could free the request. */
     atomic_store(&eng->cancels_pending, true);
     st = atomic_load(&rp->state);
-    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND) {
+    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND && st != MAPIO__REQ_SYNCWAIT) {
         pthread_mutex_unlock(&eng->lock);
         return MAPIO_ENOENT;
     }
@@ -375,13 +401,27 @@ int mapio_cancel(mapio_req_t *req)
 static bool is_transfer(mapio_op_t op)
 {
     return op == MAPIO_OP_READ || op == MAPIO_OP_WRITE || op == MAPIO_OP_READV ||
-           op == MAPIO_OP_WRITEV;
+           op == MAPIO_OP_WRITEV || op == MAPIO_OP_COMMIT;
+}
+
+static bool is_write(mapio_op_t op)
+{
+    return op == MAPIO_OP_WRITE || op == MAPIO_OP_WRITEV || op == MAPIO_OP_COMMIT;
+}
+
+void mapio__finish(mapio_req_t *req, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if ((req->op == MAPIO_OP_FDATASYNC || req->op == MAPIO_OP_FSYNC) && rp->fs != NULL)
+        res = mapio__sync_result(rp->fs, res);
+    req->result = res;
+    list_push(&rp->eng->done_head, &rp->eng->done_tail, req);
 }
 
 static void finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
 {
-    req->result = res;
-    list_push(&eng->done_head, &eng->done_tail, req);
+    (void)eng;
+    mapio__finish(req, res);
 }
 
 static void requeue(mapio_engine_t *eng, mapio_req_t *req)
@@ -392,7 +432,10 @@ static void requeue(mapio_engine_t *eng, mapio_req_t *req)
 
 void mapio__complete_whole(mapio_req_t *req, int64_t res)
 {
-    finish(mapio__rp(req)->eng, req, res);
+    if (req->op == MAPIO_OP_COMMIT)
+        mapio__commit_written(req, res);
+    else
+        mapio__finish(req, res);
 }
 
 void mapio__complete(mapio_req_t *req, int64_t res)
@@ -413,8 +456,33 @@ void mapio__complete(mapio_req_t *req, int64_t res)
         }
         res = MAPIO_ECANCELED;
     }
+    if (req->op == MAPIO_OP_COMMIT) {
+        /* One piece of the merged batch at a time; then the group sync. */
+        if (res > 0 || (res == 0 && rp->span.len == 0)) {
+            rp->done += (uint64_t)res;
+            if (rp->done < rp->span.len) {
+                MAPIO__COUNT1(&eng->counters, short_io_resumed, 1);
+                MAPIO__COUNT1(fc, short_io_resumed, 1);
+                requeue(eng, req);
+                return;
+            }
+            uint64_t next_from = rp->span.offset + rp->span.len;
+            rp->commit_bytes += rp->span.len;
+            rp->commit_pieces += rp->span.len != 0;
+            if (rp->span.len != 0 &&
+                mapio__merge_next(req->buf, req->iovcnt, next_from, &rp->span)) {
+                rp->done = 0;
+                requeue(eng, req);
+                return;
+            }
+            mapio__commit_written(req, 0);
+        } else {
+            mapio__commit_written(req, res == 0 ? MAPIO_EIO : res);
+        }
+        return;
+    }
     if (is_transfer(req->op)) {
-        bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV;
+        bool write = is_write(req->op);
         if (res > 0) {
             rp->done += (uint64_t)res;
             if (rp->done < req->len) {
@@ -443,10 +511,17 @@ void mapio__complete(mapio_req_t *req, int64_t res)
 void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    seg->write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV;
+    seg->write = is_write(req->op);
     seg->offset = req->offset + rp->done;
     seg->iov = NULL;
     seg->iovcnt = 0;
+    if (req->op == MAPIO_OP_COMMIT) {
+        seg->vectored = false;
+        seg->offset = rp->span.offset + rp->done;
+        seg->buf = (void *)(uintptr_t)(rp->span.src + rp->done);
+        seg->len = (size_t)MAPIO__MIN(rp->span.len - rp->done, MAPIO__IO_CHUNK);
+        return;
+    }
     if (req->op == MAPIO_OP_READ || req->op == MAPIO_OP_WRITE) {
         seg->vectored = false;
         seg->buf = (char *)req->buf + rp->done;
@@ -554,36 +629,37 @@ static void flush(mapio_engine_t *eng)
     }
 }
 
-/* Run the callbacks of everything finished. */
+/* Run the callbacks of everything finished, including what finishes while
+ * they run (a group sync's callback completes its waiters). */
 static int run_done(mapio_engine_t *eng)
 {
-    if (eng->done_head == NULL)
-        return 0;
-    mapio_req_t *list = eng->done_head;
-    eng->done_head = eng->done_tail = NULL;
-
-    /* Mark DONE, then take any cancel list before running a callback that
-     * may free its request (pairs with mapio_cancel()). */
-    for (mapio_req_t *r = list; r != NULL; r = mapio__rp(r)->next)
-        atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_DONE, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    take_cancels(eng);
-
-    uint64_t now = mapio__os.now_ns();
     int n = 0;
-    while (list != NULL) {
-        mapio_req_t *r = list;
-        struct mapio__req_priv *rp = mapio__rp(r);
-        list = rp->next;
-        uint64_t us = (now - rp->start_ns) / 1000;
-        mapio__account(&eng->counters, r, us, true);
-        if (rp->fs != NULL) {
-            mapio__account(&rp->fs->counters, r, us, true);
-            mapio__file_release(r->file);
+    while (eng->done_head != NULL) {
+        mapio_req_t *list = eng->done_head;
+        eng->done_head = eng->done_tail = NULL;
+
+        /* Mark DONE, then take any cancel list before running a callback that
+         * may free its request (pairs with mapio_cancel()). */
+        for (mapio_req_t *r = list; r != NULL; r = mapio__rp(r)->next)
+            atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_DONE, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        take_cancels(eng);
+
+        uint64_t now = mapio__os.now_ns();
+        while (list != NULL) {
+            mapio_req_t *r = list;
+            struct mapio__req_priv *rp = mapio__rp(r);
+            list = rp->next;
+            uint64_t us = (now - rp->start_ns) / 1000;
+            mapio__account(&eng->counters, r, us, true);
+            if (rp->fs != NULL) {
+                mapio__account(&rp->fs->counters, r, us, true);
+                mapio__file_release(r->file);
+            }
+            atomic_fetch_sub(&eng->inflight, 1);
+            r->cb(r);
+            n += !rp->internal;
         }
-        atomic_fetch_sub(&eng->inflight, 1);
-        r->cb(r);
-        n++;
     }
     return n;
 }
@@ -593,6 +669,9 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
     take_shared(eng);
     flush(eng);
     int t = eng->done_head != NULL ? 0 : timeout_ms;
+    int timer = mapio__commit_timers(eng, false);
+    if (timer >= 0 && (t < 0 || timer < t))
+        t = timer;
     if (t != 0) {
         /* Pairs with the fence in mapio__engine_submit(). */
         atomic_store_explicit(&eng->sleeping, true, memory_order_relaxed);
@@ -603,6 +682,8 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
     }
     int r = MAPIO__BE(eng, wait, eng->be, t);
     atomic_store_explicit(&eng->sleeping, false, memory_order_relaxed);
+    if (timer >= 0)
+        mapio__commit_timers(eng, false);
     return r == MAPIO_EINTR || r == MAPIO_ETIMEDOUT ? 0 : r;
 }
 
@@ -696,6 +777,21 @@ void mapio__engine_forget(mapio_engine_t *eng, struct mapio__fstate *fs)
 
 /* ---- shutdown ---------------------------------------------------------------- */
 
+/* Cancel what the backend has not seen, except the engine's own syncs. */
+static void cancel_backlog(mapio_engine_t *eng)
+{
+    mapio_req_t *keep = NULL, *keep_tail = NULL;
+    while (eng->backlog_head != NULL) {
+        mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
+        if (mapio__rp(r)->internal)
+            list_push(&keep, &keep_tail, r);
+        else
+            mapio__finish(r, MAPIO_ECANCELED);
+    }
+    eng->backlog_head = keep;
+    eng->backlog_tail = keep_tail;
+}
+
 void mapio_engine_free(mapio_engine_t *eng)
 {
     if (eng == NULL)
@@ -706,14 +802,16 @@ void mapio_engine_free(mapio_engine_t *eng)
      * backend holds is asked to cancel, then drained. */
     atomic_store(&eng->polling, true);
     take_shared(eng);
-    while (eng->backlog_head != NULL)
-        finish(eng, list_pop(&eng->backlog_head, &eng->backlog_tail), MAPIO_ECANCELED);
+    cancel_backlog(eng);
     MAPIO__BE(eng, cancel, eng->be, NULL);
     run_done(eng);
     while (atomic_load(&eng->inflight) > 0) {
+        /* Group syncs still start (and delays are cut short), so committers
+         * whose writes are done learn whether they are durable. */
+        mapio__commit_timers(eng, true);
         take_shared(eng);
-        while (eng->backlog_head != NULL)
-            finish(eng, list_pop(&eng->backlog_head, &eng->backlog_tail), MAPIO_ECANCELED);
+        cancel_backlog(eng);
+        flush(eng);
         if (eng->done_head == NULL && MAPIO__BE(eng, wait, eng->be, 100) < 0)
             break;
         run_done(eng);
@@ -729,6 +827,7 @@ void mapio_engine_free(mapio_engine_t *eng)
         mapio_close(fs->handle);
     }
     MAPIO__BE(eng, destroy, eng->be);
+    mapio__fault_free(eng);
     pthread_mutex_destroy(&eng->lock);
     mapio__free(eng->fallback_reason);
     mapio__free(eng);

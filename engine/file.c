@@ -88,6 +88,9 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         err = mapio__os.truncate(fs->fd, 0);
     if (err == 0)
         fs->size = size != 0 ? size : ((flags & MAPIO_OPEN_TRUNCATE) ? 0 : cur);
+    fs->mem_align = fs->io_align = 1;
+    if (err == 0 && (flags & MAPIO_OPEN_DIRECT))
+        err = mapio__os.dio_align(fs->fd, &fs->mem_align, &fs->io_align);
     if (err == 0)
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {
@@ -139,7 +142,40 @@ int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out)
     return 0;
 }
 
+int mapio_file_alignment(const mapio_file_t *file, uint32_t *mem, uint32_t *io)
+{
+    if (file == NULL)
+        return MAPIO_EINVAL;
+    struct mapio__fstate *fs = mapio__file_acquire(file);
+    if (fs == NULL)
+        return MAPIO_EBADF;
+    if (mem != NULL)
+        *mem = fs->mem_align;
+    if (io != NULL)
+        *io = fs->io_align;
+    mapio__file_release(file);
+    return 0;
+}
+
 /* ---- validation (before any system call) ------------------------------------- */
+
+/* O_DIRECT: the engine's own check, because some platforms (and Wine) do not
+ * reject misaligned unbuffered I/O themselves. */
+static bool misaligned(const struct mapio__fstate *fs, const void *buf, uint64_t len,
+                       uint64_t offset)
+{
+    return ((uintptr_t)buf & (fs->mem_align - 1)) != 0 || (len & (fs->io_align - 1)) != 0 ||
+           (offset & (fs->io_align - 1)) != 0;
+}
+
+static bool misaligned_iov(const struct mapio__fstate *fs, const mapio_iovec_t *iov, unsigned n,
+                           uint64_t offset)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (misaligned(fs, iov[i].iov_base, iov[i].iov_len, offset))
+            return true;
+    return false;
+}
 
 static int check_span(uint64_t len, uint64_t offset)
 {
@@ -170,15 +206,28 @@ static int check_iov(const mapio_iovec_t *iov, unsigned iovcnt, size_t *total)
 
 /* Fill the request and hand it to the engine; on error the file ref is dropped. */
 static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf, size_t len,
-                  const mapio_iovec_t *iov, unsigned iovcnt, uint64_t offset, mapio_cb_t cb)
+                  const mapio_iovec_t *iov, unsigned iovcnt, uint64_t offset, unsigned flags,
+                  mapio_cb_t cb)
 {
     struct mapio__fstate *fs = mapio__file_acquire(file);
     if (fs == NULL)
         return MAPIO_EBADF;
-    bool write = op == MAPIO_OP_WRITE || op == MAPIO_OP_WRITEV;
-    if (write && (fs->flags & MAPIO_OPEN_READ_ONLY)) {
+    bool write = op == MAPIO_OP_WRITE || op == MAPIO_OP_WRITEV || op == MAPIO_OP_COMMIT ||
+                 op == MAPIO_OP_FALLOCATE;
+    bool syncs = op == MAPIO_OP_FDATASYNC || op == MAPIO_OP_FSYNC || op == MAPIO_OP_COMMIT;
+    int err = 0;
+    if (write && (fs->flags & MAPIO_OPEN_READ_ONLY))
+        err = MAPIO_EBADF;
+    else if (syncs && atomic_load(&fs->sticky) != 0)
+        err = MAPIO_EIO;
+    else if ((fs->flags & MAPIO_OPEN_DIRECT) && op != MAPIO_OP_FALLOCATE &&
+             op != MAPIO_OP_COMMIT && /* its writes are checked one by one */
+             (iov != NULL ? misaligned_iov(fs, iov, iovcnt, offset)
+                          : buf != NULL && misaligned(fs, buf, len, offset)))
+        err = MAPIO_EINVAL;
+    if (err != 0) {
         mapio__file_release(file);
-        return MAPIO_EBADF;
+        return err;
     }
     req->op = op;
     req->cb = cb;
@@ -188,38 +237,44 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
     req->len = len;
     req->iov = iov;
     req->iovcnt = iovcnt;
-    req->flags = 0;
+    req->flags = flags;
     mapio__rp(req)->fs = fs;
-    int err = mapio__engine_submit(fs->eng, req);
+    err = mapio__engine_submit(fs->eng, req);
     if (err != 0)
         mapio__file_release(file);
     return err;
 }
 
 static int rw_at(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf, size_t len,
-                 uint64_t offset, mapio_cb_t cb)
+                 uint64_t offset, unsigned flags, mapio_cb_t cb)
 {
-    if (file == NULL || req == NULL || cb == NULL)
+    if (file == NULL || req == NULL || cb == NULL || (flags & ~(unsigned)MAPIO_WRITE_DSYNC))
         return MAPIO_EINVAL;
     int err = check_span(len, offset);
     if (err != 0)
         return err;
     if (buf == NULL)
         return MAPIO_EFAULT;
-    return submit(file, req, op, buf, len, NULL, 0, offset, cb);
+    return submit(file, req, op, buf, len, NULL, 0, offset, flags, cb);
 }
 
 int mapio_read_at(mapio_file_t *file, mapio_req_t *req, void *buf, size_t len, uint64_t offset,
                   mapio_cb_t cb)
 {
-    return rw_at(file, req, MAPIO_OP_READ, buf, len, offset, cb);
+    return rw_at(file, req, MAPIO_OP_READ, buf, len, offset, 0, cb);
 }
 
 int mapio_write_at(mapio_file_t *file, mapio_req_t *req, const void *buf, size_t len,
                    uint64_t offset, mapio_cb_t cb)
 {
     /* The engine never writes through buf; the cast only shares one field. */
-    return rw_at(file, req, MAPIO_OP_WRITE, (void *)(uintptr_t)buf, len, offset, cb);
+    return rw_at(file, req, MAPIO_OP_WRITE, (void *)(uintptr_t)buf, len, offset, 0, cb);
+}
+
+int mapio_write_at_flags(mapio_file_t *file, mapio_req_t *req, const void *buf, size_t len,
+                         uint64_t offset, unsigned flags, mapio_cb_t cb)
+{
+    return rw_at(file, req, MAPIO_OP_WRITE, (void *)(uintptr_t)buf, len, offset, flags, cb);
 }
 
 static int rwv_at(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, const mapio_iovec_t *iov,
@@ -233,7 +288,7 @@ static int rwv_at(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, const map
         err = check_span(total, offset);
     if (err != 0)
         return err;
-    return submit(file, req, op, NULL, total, iov, iovcnt, offset, cb);
+    return submit(file, req, op, NULL, total, iov, iovcnt, offset, 0, cb);
 }
 
 int mapio_readv_at(mapio_file_t *file, mapio_req_t *req, const mapio_iovec_t *iov, unsigned iovcnt,
@@ -252,7 +307,7 @@ static int sync_op(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, mapio_cb
 {
     if (file == NULL || req == NULL || cb == NULL)
         return MAPIO_EINVAL;
-    return submit(file, req, op, NULL, 0, NULL, 0, 0, cb);
+    return submit(file, req, op, NULL, 0, NULL, 0, 0, 0, cb);
 }
 
 int mapio_sync_data(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb)
@@ -265,10 +320,49 @@ int mapio_sync_all(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb)
     return sync_op(file, req, MAPIO_OP_FSYNC, cb);
 }
 
+int mapio_write_at_delayed_sync(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writes,
+                                unsigned n, mapio_cb_t cb)
+{
+    if (file == NULL || req == NULL || cb == NULL || (writes == NULL && n > 0) || n > MAPIO_IOV_MAX)
+        return MAPIO_EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        if (writes[i].len == 0)
+            continue;
+        if (writes[i].buf == NULL)
+            return MAPIO_EFAULT;
+        if (writes[i].len > MAPIO_MAX_IO ||
+            !mapio__range_ok(writes[i].offset, writes[i].len, (uint64_t)INT64_MAX))
+            return MAPIO_EOVERFLOW;
+    }
+    struct mapio__fstate *fs = mapio__file_acquire(file);
+    if (fs == NULL)
+        return MAPIO_EBADF;
+    bool direct = (fs->flags & MAPIO_OPEN_DIRECT) != 0;
+    bool bad = false;
+    for (unsigned i = 0; direct && i < n; i++)
+        bad |= writes[i].len != 0 && misaligned(fs, writes[i].buf, writes[i].len, writes[i].offset);
+    mapio__file_release(file);
+    if (bad)
+        return MAPIO_EINVAL;
+    /* The batch travels in buf/iovcnt; the engine walks its merged pieces. */
+    return submit(file, req, MAPIO_OP_COMMIT, (void *)(uintptr_t)writes, 0, NULL, n, 0, 0, cb);
+}
+
+int mapio_fallocate(mapio_file_t *file, mapio_req_t *req, uint64_t offset, uint64_t len,
+                    unsigned flags, mapio_cb_t cb)
+{
+    if (file == NULL || req == NULL || cb == NULL || (flags & ~(unsigned)MAPIO_FALLOCATE_KEEP_SIZE))
+        return MAPIO_EINVAL;
+    int err = check_span(len, offset);
+    if (err != 0)
+        return err;
+    return submit(file, req, MAPIO_OP_FALLOCATE, NULL, (size_t)len, NULL, 0, offset, flags, cb);
+}
+
 /* ---- synchronous execution ---------------------------------------------------- */
 
-/* One system call for the request's current segment. */
-static int64_t syscall_once(struct mapio__fstate *fs, mapio_req_t *req)
+/* One system call for the request's current segment, at most limit bytes. */
+static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limit)
 {
     struct mapio__seg seg;
     switch (req->op) {
@@ -278,15 +372,45 @@ static int64_t syscall_once(struct mapio__fstate *fs, mapio_req_t *req)
         return mapio__os.fdatasync(fs->fd);
     case MAPIO_OP_FSYNC:
         return mapio__os.fsync(fs->fd);
+    case MAPIO_OP_FALLOCATE:
+        return mapio__os.fallocate(fs->fd, req->offset, req->len,
+                                   (req->flags & MAPIO_FALLOCATE_KEEP_SIZE) != 0);
     default:
         break;
     }
     mapio__req_seg(req, &seg);
+    if (seg.vectored && limit < seg.len) {
+        /* A shortened vector: the first buffer, or as much of it as allowed. */
+        seg.vectored = false;
+        seg.buf = seg.iov[0].iov_base;
+        seg.len = seg.iov[0].iov_len;
+    }
+    if (limit < seg.len)
+        seg.len = (size_t)limit;
+    if (seg.write && (req->flags & MAPIO_WRITE_DSYNC)) {
+        mapio_iovec_t one = { .iov_base = seg.buf, .iov_len = seg.len };
+        return seg.vectored ? mapio__os.pwritev_dsync(fs->fd, seg.iov, seg.iovcnt, seg.offset)
+                            : mapio__os.pwritev_dsync(fs->fd, &one, 1, seg.offset);
+    }
     if (seg.vectored)
         return seg.write ? mapio__os.pwritev(fs->fd, seg.iov, seg.iovcnt, seg.offset)
                          : mapio__os.preadv(fs->fd, seg.iov, seg.iovcnt, seg.offset);
     return seg.write ? mapio__os.pwrite(fs->fd, seg.buf, seg.len, seg.offset)
                      : mapio__os.pread(fs->fd, seg.buf, seg.len, seg.offset);
+}
+
+/* os_call through the engine's fault hooks, when it has any. */
+static int64_t syscall_once(struct mapio__fstate *fs, mapio_req_t *req)
+{
+    mapio_engine_t *eng = fs->eng;
+    if (!eng->has_faults)
+        return os_call(fs, req, UINT64_MAX);
+    mapio_fault_call_t call;
+    int64_t b = mapio__fault_before(eng, req, &call);
+    if (b < 0 && b != MAPIO_FAULT_PASS)
+        return b;
+    int64_t r = os_call(fs, req, b == MAPIO_FAULT_PASS ? UINT64_MAX : (uint64_t)b);
+    return mapio__fault_after(eng, req, r);
 }
 
 /*
@@ -297,9 +421,13 @@ static int64_t syscall_once(struct mapio__fstate *fs, mapio_req_t *req)
 int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV;
+    bool commit = req->op == MAPIO_OP_COMMIT;
+    bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV || commit;
     bool transfer = write || req->op == MAPIO_OP_READ || req->op == MAPIO_OP_READV;
     for (;;) {
+        /* A commit with nothing (left) to write is done writing. */
+        if (commit && rp->span.len == 0)
+            return 0;
         int64_t r = syscall_once(fs, req);
         if (r == MAPIO_EINTR || r == MAPIO_EAGAIN) {
             MAPIO__COUNT(&fs->counters_mt, retries, 1);
@@ -310,10 +438,21 @@ int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req)
             return r;
         if (r > 0) {
             rp->done += (uint64_t)r;
-            if (rp->done >= req->len)
+            uint64_t want = commit ? rp->span.len : req->len;
+            if (rp->done < want) {
+                MAPIO__COUNT(&fs->counters_mt, short_io_resumed, 1);
+                MAPIO__COUNT(&fs->eng->counters_mt, short_io_resumed, 1);
+                continue;
+            }
+            if (!commit)
                 return (int64_t)rp->done;
-            MAPIO__COUNT(&fs->counters_mt, short_io_resumed, 1);
-            MAPIO__COUNT(&fs->eng->counters_mt, short_io_resumed, 1);
+            /* Next piece of the merged batch, if any. */
+            uint64_t from = rp->span.offset + rp->span.len;
+            rp->commit_bytes += rp->span.len;
+            rp->commit_pieces++;
+            rp->done = 0;
+            if (!mapio__merge_next(req->buf, req->iovcnt, from, &rp->span))
+                rp->span.len = 0;
             continue;
         }
         if (r == 0)
@@ -336,9 +475,17 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     struct mapio__fstate *fs = mapio__file_acquire(file);
     if (fs == NULL)
         return MAPIO_EBADF;
-    if (op == MAPIO_OP_WRITE && (fs->flags & MAPIO_OPEN_READ_ONLY)) {
+    int64_t err = 0;
+    if (op == MAPIO_OP_WRITE && (fs->flags & MAPIO_OPEN_READ_ONLY))
+        err = MAPIO_EBADF;
+    else if (op == MAPIO_OP_FDATASYNC && atomic_load(&fs->sticky) != 0)
+        err = MAPIO_EIO;
+    else if (op != MAPIO_OP_FDATASYNC && (fs->flags & MAPIO_OPEN_DIRECT) &&
+             misaligned(fs, buf, len, offset))
+        err = MAPIO_EINVAL;
+    if (err != 0) {
         mapio__file_release(file);
-        return MAPIO_EBADF;
+        return err;
     }
     /* A request on the stack, never queued: the twins share the pool's body. */
     mapio_req_t req;
@@ -349,9 +496,13 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     req.offset = offset;
     req.iov = NULL;
     req.iovcnt = 0;
+    req.flags = 0;
     mapio__rp(&req)->done = 0;
+    mapio__rp(&req)->fs = fs;
     uint64_t t0 = mapio__os.now_ns();
     req.result = mapio__do_sync(fs, &req);
+    if (op == MAPIO_OP_FDATASYNC)
+        req.result = mapio__sync_result(fs, req.result);
     uint64_t us = (mapio__os.now_ns() - t0) / 1000;
     mapio__account(&fs->eng->counters_mt, &req, us, false);
     mapio__account(&fs->counters_mt, &req, us, false);

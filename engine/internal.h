@@ -42,14 +42,31 @@ void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t 
 
 /* ---- Files ----------------------------------------------------------------- */
 
+/* Group commit state of one file (polling thread only). */
+struct mapio__gc {
+    mapio_req_t *next_head, *next_tail; /* writes done; wait for a sync not yet started */
+    unsigned next_count;
+    uint64_t next_first_ns, next_last_ns; /* when the earliest / latest of them arrived */
+    mapio_req_t *cur_head;                /* covered by the sync in flight */
+    bool syncing;
+    bool timer_armed;
+    uint64_t deadline_ns;
+    struct mapio__fstate *timer_next; /* engine's list of armed timers */
+};
+
 /* Per-file state on the heap: lives from mapio_open to the last reference. */
 struct mapio__fstate {
     mapio_engine_t *eng;
     mapio_fd_t fd;
-    unsigned flags;                     /* MAPIO_OPEN_* */
-    uint64_t size;                      /* as given to / found by mapio_open */
-    int fixed_index;                    /* io_uring registered-file slot, or -1 */
-    void *backend;                      /* backend's per-file data, if any */
+    unsigned flags;     /* MAPIO_OPEN_* */
+    uint64_t size;      /* as given to / found by mapio_open */
+    int fixed_index;    /* io_uring registered-file slot, or -1 */
+    void *backend;      /* backend's per-file data, if any */
+    uint32_t mem_align; /* O_DIRECT buffer alignment (1 when buffered) */
+    uint32_t io_align;  /* O_DIRECT offset/length alignment (1 when buffered) */
+    _Atomic int sticky; /* first failed sync's error; then every sync fails */
+    struct mapio__gc gc;
+    mapio_req_t sync_req;               /* the group commit's own fdatasync */
     struct mapio__counters counters;    /* polling thread */
     struct mapio__counters counters_mt; /* any thread */
     struct mapio__fstate *prev, *next;  /* engine's list of open files (engine lock) */
@@ -83,10 +100,24 @@ void mapio__file_release(const mapio_file_t *f);
 
 /* ---- Requests -------------------------------------------------------------- */
 
-enum { MAPIO__REQ_QUEUED = 1, MAPIO__REQ_BACKEND = 2, MAPIO__REQ_DONE = 3 };
+/* QUEUED: pending/backlog. BACKEND: the backend holds it. SYNCWAIT: a
+ * commit whose writes are done, waiting for its sync. DONE: callback due. */
+enum {
+    MAPIO__REQ_QUEUED = 1,
+    MAPIO__REQ_BACKEND = 2,
+    MAPIO__REQ_SYNCWAIT = 3,
+    MAPIO__REQ_DONE = 4
+};
 
 /* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8). */
 #define MAPIO__REQ_BACKEND_SPACE 112
+
+/* One piece of a merged delayed-sync batch. */
+struct mapio__span {
+    uint64_t offset;
+    uint64_t len;
+    const unsigned char *src;
+};
 
 struct mapio__req_priv {
     mapio_req_t *next;        /* engine queues, or a backend's own queue */
@@ -98,7 +129,12 @@ struct mapio__req_priv {
     _Atomic uint32_t state;   /* MAPIO__REQ_* */
     _Atomic uint32_t cancel;  /* cancel asked for */
     uint32_t cancel_queued;   /* on the cancel list (engine lock) */
+    uint32_t internal;        /* the engine's own request (group-commit sync) */
     uint32_t retries;
+    struct mapio__span span; /* COMMIT: the piece being written (done counts in it) */
+    uint64_t fault_seq;      /* the fault hooks' number for the call in flight */
+    uint64_t commit_bytes;   /* COMMIT: bytes of the merged pieces written */
+    uint32_t commit_pieces;  /* COMMIT: merged pieces written */
     union {
         uint64_t align;
         unsigned char bytes[MAPIO__REQ_BACKEND_SPACE];
@@ -129,6 +165,9 @@ struct mapio__seg {
 };
 
 void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg);
+
+/* The first piece at or after `from` of the merged batch w[0..n); false if none. */
+bool mapio__merge_next(const mapio_write_t *w, unsigned n, uint64_t from, struct mapio__span *out);
 
 /*
  * A backend hands every finished operation here, on the polling thread (or in
@@ -175,7 +214,39 @@ struct mapio_engine {
 
     struct mapio__counters counters;    /* polling thread */
     struct mapio__counters counters_mt; /* any thread */
+
+    /* Fault injection (set while idle; read by every thread doing I/O). */
+    bool has_faults;
+    mapio_fault_hooks_t faults;
+    _Atomic uint64_t fault_seq;
+    struct mapio__fault_rules *rules;
+
+    struct mapio__fstate *gc_timers; /* files whose group sync waits on a delay */
 };
+
+/* ---- fault hooks (engine/fault.c) ---------------------------------------- */
+
+/* Describe the OS call req is about to make (its current segment). */
+void mapio__fault_describe(mapio_req_t *req, mapio_fault_call_t *call);
+/* before(): MAPIO_FAULT_PASS, an error to report instead, or a byte limit. */
+int64_t mapio__fault_before(mapio_engine_t *eng, mapio_req_t *req, mapio_fault_call_t *call);
+int64_t mapio__fault_after(mapio_engine_t *eng, mapio_req_t *req, int64_t res);
+void mapio__fault_free(mapio_engine_t *eng);
+
+/* ---- group commit (engine/commit.c) ------------------------------------- */
+
+/* A commit's writes are all done (res >= 0) or one failed: wait for a sync
+ * or finish with the error. Polling thread. */
+void mapio__commit_written(mapio_req_t *req, int64_t res);
+/* Start syncs whose delay ran out; returns ms to the next deadline, or -1. */
+int mapio__commit_timers(mapio_engine_t *eng, bool flush_all);
+/* Record a sync result for stickiness; returns the result to report. */
+int64_t mapio__sync_result(struct mapio__fstate *fs, int64_t res);
+/* Queue a finished request for its callback (polling thread). */
+void mapio__finish(mapio_req_t *req, int64_t res);
+/* Accept a request from the engine itself (not refused at shutdown, not
+ * counted against max_inflight). */
+void mapio__engine_submit_internal(mapio_engine_t *eng, mapio_req_t *req);
 
 /* Let a backend's init explain a failure ("io_uring_setup: EPERM"). */
 void mapio__engine_detail(mapio_engine_t *eng, const char *fmt, ...)

@@ -30,6 +30,12 @@ struct mapio__os {
     /* Size of a regular file, or of a block device (whose st_size is 0). */
     int (*size)(mapio_fd_t fd, uint64_t *out);
     int (*truncate)(mapio_fd_t fd, uint64_t size);
+    /* A write that is durable when it returns (RWF_DSYNC, else write + fdatasync). */
+    int64_t (*pwritev_dsync)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
+    /* Allocate blocks for [off, off + len); keep_size leaves the size alone. */
+    int (*fallocate)(mapio_fd_t fd, uint64_t off, uint64_t len, int keep_size);
+    /* What O_DIRECT needs of buffers and of offsets/lengths on this file. */
+    int (*dio_align)(mapio_fd_t fd, uint32_t *mem, uint32_t *io);
     /* Monotonic nanoseconds. */
     uint64_t (*now_ns)(void);
 };

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +126,74 @@ static int posix_truncate(mapio_fd_t fd, uint64_t size)
     return r == 0 ? 0 : -errno;
 }
 
+static int64_t posix_pwritev_dsync(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n,
+                                   uint64_t off)
+{
+#if MAPIO_HAVE_PWRITEV2 && defined(RWF_DSYNC)
+    ssize_t r = pwritev2(fd, iov, (int)n, (off_t)off, RWF_DSYNC);
+    if (r >= 0 || errno != EOPNOTSUPP)
+        return r >= 0 ? r : -errno;
+#endif
+    ssize_t w = pwritev(fd, iov, (int)n, (off_t)off);
+    if (w < 0)
+        return -errno;
+    int err = posix_fdatasync(fd);
+    return err != 0 ? err : w;
+}
+
+static int posix_fallocate_range(mapio_fd_t fd, uint64_t off, uint64_t len, int keep_size)
+{
+#if MAPIO_HAVE_FALLOCATE
+    if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, (off_t)off, (off_t)len) == 0)
+        return 0;
+    return -errno;
+#else
+    if (keep_size)
+        return -ENOTSUP;
+    int err = posix_fallocate(fd, (off_t)off, (off_t)len);
+    return -err;
+#endif
+}
+
+/* The logical block size of the device under a file, from sysfs, or 0. */
+static uint32_t device_block_size(dev_t dev)
+{
+    char path[96];
+    for (int partition = 0; partition < 2; partition++) {
+        /* A partition's queue/ lives in its parent's directory. */
+        snprintf(path, sizeof path, "/sys/dev/block/%u:%u/%squeue/logical_block_size", major(dev),
+                 minor(dev), partition ? "../" : "");
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        unsigned v = 0;
+        int ok = fscanf(f, "%u", &v) == 1;
+        fclose(f);
+        if (ok && v != 0 && (v & (v - 1)) == 0)
+            return v;
+    }
+    return 0;
+}
+
+static int posix_dio_align(mapio_fd_t fd, uint32_t *mem, uint32_t *io)
+{
+#if MAPIO_HAVE_STATX_DIOALIGN
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+        (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align != 0) {
+        *mem = stx.stx_dio_mem_align;
+        *io = stx.stx_dio_offset_align;
+        return 0;
+    }
+#endif
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    uint32_t bs = device_block_size(S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev);
+    *mem = *io = bs != 0 ? bs : 4096;
+    return 0;
+}
+
 static uint64_t posix_now_ns(void)
 {
     struct timespec ts;
@@ -137,7 +207,8 @@ static uint64_t posix_now_ns(void)
         .open = posix_open, .close = posix_close, .pread = posix_pread, .pwrite = posix_pwrite,    \
         .preadv = posix_preadv, .pwritev = posix_pwritev, .fdatasync = posix_fdatasync,            \
         .fsync = posix_fsync, .size = posix_size, .truncate = posix_truncate,                      \
-        .now_ns = posix_now_ns,                                                                    \
+        .pwritev_dsync = posix_pwritev_dsync, .fallocate = posix_fallocate_range,                  \
+        .dio_align = posix_dio_align, .now_ns = posix_now_ns,                                      \
     }
 
 const struct mapio__os mapio__os_default = POSIX_OS_TABLE;
@@ -155,4 +226,19 @@ void mapio__os_block_signals(void)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+void *mapio_alloc_aligned(size_t size, size_t align)
+{
+    if (align == 0)
+        align = 4096;
+    if (size == 0 || (align & (align - 1)) != 0 || align < sizeof(void *))
+        return NULL;
+    void *p = NULL;
+    return posix_memalign(&p, align, size) == 0 ? p : NULL;
+}
+
+void mapio_free_aligned(void *p)
+{
+    free(p);
 }

@@ -23,6 +23,8 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
@@ -104,10 +106,15 @@ static int check_probe(struct uring_state *s)
         int op;
         const char *name;
     } needed[] = {
-        { IORING_OP_NOP, "NOP" },           { IORING_OP_READ, "READ" },
-        { IORING_OP_WRITE, "WRITE" },       { IORING_OP_READV, "READV" },
-        { IORING_OP_WRITEV, "WRITEV" },     { IORING_OP_FSYNC, "FSYNC" },
-        { IORING_OP_POLL_ADD, "POLL_ADD" }, { IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
+        { IORING_OP_NOP, "NOP" },
+        { IORING_OP_READ, "READ" },
+        { IORING_OP_WRITE, "WRITE" },
+        { IORING_OP_READV, "READV" },
+        { IORING_OP_WRITEV, "WRITEV" },
+        { IORING_OP_FSYNC, "FSYNC" },
+        { IORING_OP_POLL_ADD, "POLL_ADD" },
+        { IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
+        { IORING_OP_FALLOCATE, "FALLOCATE" },
     };
     int err = 0;
     for (size_t i = 0; i < MAPIO__ARRAY_SIZE(needed); i++) {
@@ -225,7 +232,8 @@ static struct io_uring_sqe *get_sqe(struct uring_state *s)
     return sqe;
 }
 
-static void prep(struct io_uring_sqe *sqe, mapio_req_t *req)
+/* limit: bytes the fault hooks allow this call to move (UINT64_MAX: all). */
+static void prep(struct io_uring_sqe *sqe, mapio_req_t *req, uint64_t limit)
 {
     struct mapio__fstate *fs = mapio__rp(req)->fs;
     int fd = fs != NULL ? fs->fd : -1;
@@ -233,6 +241,11 @@ static void prep(struct io_uring_sqe *sqe, mapio_req_t *req)
     switch (req->op) {
     case MAPIO_OP_NOP:
         io_uring_prep_nop(sqe);
+        break;
+    case MAPIO_OP_FALLOCATE:
+        io_uring_prep_fallocate(sqe, fd,
+                                (req->flags & MAPIO_FALLOCATE_KEEP_SIZE) ? FALLOC_FL_KEEP_SIZE : 0,
+                                req->offset, req->len);
         break;
     case MAPIO_OP_FDATASYNC:
         io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
@@ -242,7 +255,16 @@ static void prep(struct io_uring_sqe *sqe, mapio_req_t *req)
         break;
     default:
         mapio__req_seg(req, &seg);
-        if (seg.vectored && seg.write)
+        if (seg.vectored && limit < seg.len) {
+            seg.vectored = false;
+            seg.buf = seg.iov[0].iov_base;
+            seg.len = seg.iov[0].iov_len;
+        }
+        if (limit < seg.len)
+            seg.len = (size_t)limit;
+        if (seg.len == 0 && !seg.vectored)
+            io_uring_prep_nop(sqe); /* a commit with nothing to write */
+        else if (seg.vectored && seg.write)
             io_uring_prep_writev(sqe, fd, seg.iov, seg.iovcnt, seg.offset);
         else if (seg.vectored)
             io_uring_prep_readv(sqe, fd, seg.iov, seg.iovcnt, seg.offset);
@@ -250,6 +272,8 @@ static void prep(struct io_uring_sqe *sqe, mapio_req_t *req)
             io_uring_prep_write(sqe, fd, seg.buf, (unsigned)seg.len, seg.offset);
         else
             io_uring_prep_read(sqe, fd, seg.buf, (unsigned)seg.len, seg.offset);
+        if (seg.write && (req->flags & MAPIO_WRITE_DSYNC))
+            sqe->rw_flags = RWF_DSYNC; /* durable on completion, no separate sync */
         break;
     }
     if (fs != NULL && fs->fixed_index >= 0) {
@@ -263,11 +287,23 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct uring_state *s = state;
     unsigned i;
+    mapio_engine_t *eng = s->eng;
     for (i = 0; i < n && s->in_ring < s->cap; i++) {
+        uint64_t limit = UINT64_MAX;
+        if (eng->has_faults) {
+            mapio_fault_call_t call;
+            int64_t b = mapio__fault_before(eng, reqs[i], &call);
+            if (b < 0 && b != MAPIO_FAULT_PASS) {
+                mapio__complete(reqs[i], b); /* failed without reaching the kernel */
+                continue;
+            }
+            if (b != MAPIO_FAULT_PASS)
+                limit = (uint64_t)b;
+        }
         struct io_uring_sqe *sqe = get_sqe(s);
         if (sqe == NULL)
             break;
-        prep(sqe, reqs[i]);
+        prep(sqe, reqs[i], limit);
         s->in_ring++;
     }
     return (int)i;
@@ -292,8 +328,13 @@ static void reap(struct uring_state *s)
                 continue;
             }
             s->in_ring--;
-            if (tag != TAG_CANCEL)
-                mapio__complete((mapio_req_t *)(uintptr_t)tag, cqe->res);
+            if (tag == TAG_CANCEL)
+                continue;
+            mapio_req_t *req = (mapio_req_t *)(uintptr_t)tag;
+            int64_t res = cqe->res;
+            if (s->eng->has_faults)
+                res = mapio__fault_after(s->eng, req, res);
+            mapio__complete(req, res);
         }
         io_uring_cq_advance(&s->ring, seen);
     } while (seen > 0);

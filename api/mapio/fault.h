@@ -1,0 +1,92 @@
+/*
+ * mapio/fault.h - deterministic fault injection, for mapio's tests and for
+ * users testing their own storage engines on top of it.
+ *
+ * Every operation the engine hands to the OS - each read, write, sync or
+ * fallocate, and each resumed part of one - passes two hooks: before() may
+ * fail it without calling the OS or shorten it (a real short transfer), and
+ * after() may replace its result. The hooks run on every backend: on the
+ * worker threads of the pool backends and the threads of the blocking twins
+ * (around each system call), and on the polling thread for io_uring (when the
+ * SQE is prepared and when its completion is reaped). So they must be
+ * thread-safe. No linker tricks are involved; it works the same on Windows.
+ */
+#ifndef MAPIO_FAULT_H
+#define MAPIO_FAULT_H
+
+#include <stdint.h>
+
+#include "platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mapio_engine;
+struct mapio_file;
+
+/* One call to the OS, as the hooks see it. */
+typedef struct mapio_fault_call {
+    int op;                        /* a mapio_op_t: MAPIO_OP_READ, ..._FDATASYNC, ... */
+    const struct mapio_file *file; /* the file (NULL for the blocking twins' own calls: never) */
+    uint64_t offset;               /* for transfers and fallocate */
+    uint64_t len;                  /* bytes this call asks for */
+    const void *buf;               /* single-buffer transfers; NULL when vectored */
+    const mapio_iovec_t *iov;      /* vectored transfers */
+    unsigned iovcnt;
+    uint64_t seq; /* engine-wide call number, from 1, in before() order */
+} mapio_fault_call_t;
+
+/* before() returns this to let the call run unchanged. */
+#define MAPIO_FAULT_PASS INT64_MIN
+
+typedef struct mapio_fault_hooks {
+    void *ctx;
+    /* MAPIO_FAULT_PASS; a negative errno to fail the call without making it
+     * (EINTR and EAGAIN are retried by the engine, invisibly); or n with
+     * 0 < n < call->len to make the call with only n bytes (a real short
+     * transfer, which the engine resumes). May be NULL. */
+    int64_t (*before)(void *ctx, const mapio_fault_call_t *call);
+    /* The result to report for a call that was made: result itself, or an
+     * error in its place. May be NULL. */
+    int64_t (*after)(void *ctx, const mapio_fault_call_t *call, int64_t result);
+} mapio_fault_hooks_t;
+
+/*
+ * mapio_fault_set - install hooks on an engine (NULL removes them). The
+ * struct is copied. Returns 0, MAPIO_EINVAL (NULL engine) or MAPIO_EBUSY if
+ * requests are in flight: install them while the engine is idle.
+ * Not thread-safe with respect to other calls on the engine.
+ */
+MAPIO_EXTERN int mapio_fault_set(struct mapio_engine *eng, const mapio_fault_hooks_t *hooks);
+
+/* A ready-made hook: deterministic rules. */
+typedef struct mapio_fault_rule {
+    unsigned ops;     /* mask of (1u << MAPIO_OP_x) this rule watches; 0 = all */
+    uint64_t nth;     /* first matching call it hits, counting from 1 */
+    uint64_t times;   /* consecutive matching calls it hits; 0 = all from nth on */
+    int error;        /* negative errno to inject, or 0 to shorten the call */
+    uint64_t max_len; /* with error 0: bytes the call may move (>= 1) */
+    int after_call;   /* with an error: make the call, then report the error
+                         (a sync that ran but "failed", as fsyncgate needs) */
+} mapio_fault_rule_t;
+
+/*
+ * mapio_fault_rules - install hooks that apply rules (the first rule that
+ * matches a call decides; each rule counts the calls its ops mask matches).
+ * n = 0 removes them. Returns 0, MAPIO_EINVAL (NULL engine, NULL rules with
+ * n > 0, max_len 0 with error 0, error >= 0 with after_call), MAPIO_EBUSY
+ * (requests in flight) or MAPIO_ENOMEM. The rules are copied.
+ */
+MAPIO_EXTERN int mapio_fault_rules(struct mapio_engine *eng, const mapio_fault_rule_t *rules,
+                                   unsigned n);
+
+/* How many calls each installed rule has hit so far (for tests). Returns the
+ * count, or 0 for an index out of range. Thread-safe. */
+MAPIO_EXTERN uint64_t mapio_fault_rule_hits(struct mapio_engine *eng, unsigned index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
