@@ -26,6 +26,7 @@ void mapio__fault_describe(mapio_req_t *req, mapio_fault_call_t *call)
     call->op = req->op == MAPIO_OP_COMMIT ? MAPIO_OP_WRITE : req->op;
     call->file = req->file;
     call->seq = mapio__rp(req)->fault_seq;
+    call->flags = req->flags;
     switch (req->op) {
     case MAPIO_OP_FDATASYNC:
     case MAPIO_OP_FSYNC:

@@ -34,7 +34,8 @@ typedef struct mapio_fault_call {
     const void *buf;               /* single-buffer transfers; NULL when vectored */
     const mapio_iovec_t *iov;      /* vectored transfers */
     unsigned iovcnt;
-    uint64_t seq; /* engine-wide call number, from 1, in before() order */
+    uint64_t seq;   /* engine-wide call number, from 1, in before() order */
+    unsigned flags; /* the request's MAPIO_WRITE_* flags */
 } mapio_fault_call_t;
 
 /* before() returns this to let the call run unchanged. */
@@ -84,6 +85,38 @@ MAPIO_EXTERN int mapio_fault_rules(struct mapio_engine *eng, const mapio_fault_r
 /* How many calls each installed rule has hit so far (for tests). Returns the
  * count, or 0 for an index out of range. Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_fault_rule_hits(struct mapio_engine *eng, unsigned index);
+
+/* ---- simulated power loss --------------------------------------------- */
+
+typedef struct mapio_powerloss mapio_powerloss_t;
+
+/*
+ * mapio_powerloss_start - record every write and sync the engine makes on
+ * file (installs fault hooks on the engine, which must be idle). The file's
+ * current content, read now, is taken as durable. Only data covered by a
+ * completed sync - one that started after the write completed - is
+ * guaranteed to survive; writes with MAPIO_WRITE_DSYNC count as synced.
+ * Returns 0, MAPIO_EINVAL, MAPIO_EBUSY (requests in flight), MAPIO_ENOMEM or
+ * a read error. Not thread-safe with respect to other calls on the engine.
+ */
+MAPIO_EXTERN int mapio_powerloss_start(struct mapio_engine *eng, struct mapio_file *file,
+                                       mapio_powerloss_t **out);
+
+/*
+ * mapio_powerloss_image - write to path the file as a power cut at this
+ * moment could leave it: the durable content, then each write not yet covered
+ * by a sync either lost, kept, or torn (a random subset of its 512-byte
+ * sectors kept), chosen by seed. Returns 0 or a negative errno. Thread-safe
+ * (it copies the state under the recorder's lock).
+ */
+MAPIO_EXTERN int mapio_powerloss_image(mapio_powerloss_t *pl, uint64_t seed, const char *path);
+
+/* Writes recorded and not yet durable, and writes made durable (tests). */
+MAPIO_EXTERN void mapio_powerloss_counts(mapio_powerloss_t *pl, uint64_t *pending,
+                                         uint64_t *durable);
+
+/* Remove the hooks (engine idle) and free the recorder. NULL is a no-op. */
+MAPIO_EXTERN void mapio_powerloss_stop(mapio_powerloss_t *pl);
 
 #ifdef __cplusplus
 }
