@@ -4,6 +4,8 @@
  *   mapio-bench randread  FILE [--backend B] [--qd N] [--bs N] [--seconds S] [--workers N]
  *   mapio-bench roundtrip FILE [--backend B] [--seconds S] [--op nop|read1]
  *   mapio-bench raw-uring FILE [--seconds S] [--op nop|read1]   (the peer: liburing, no mapio)
+ *   mapio-bench commit    FILE [--backend B] [--committers N] [--bs N] [--seconds S] [--delay US]
+ *   mapio-bench sync-each FILE [--bs N] [--seconds S]   (the peer: pwrite + fdatasync per record)
  *
  * Each prints one line "name=value ..." with ops/s, so a script can compare
  * it with fio or with the raw loop measured in the same run (bench/compare.sh).
@@ -20,11 +22,30 @@
 
 #include "mapio.h"
 
+#define MAPIO__BENCH_MIN(a, b) ((a) < (b) ? (a) : (b))
+
 struct opts {
     const char *mode, *file, *backend, *op;
-    unsigned qd, bs, workers;
+    unsigned qd, bs, workers, committers, delay_us;
     double seconds;
 };
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Latencies: sort and print p50/p99 in microseconds. */
+static void print_lat(uint64_t *lat, uint64_t n)
+{
+    if (n == 0) {
+        printf(" p50_us=0 p99_us=0\n");
+        return;
+    }
+    qsort(lat, n, sizeof *lat, cmp_u64);
+    printf(" p50_us=%.1f p99_us=%.1f\n", (double)lat[n / 2] / 1e3, (double)lat[n * 99 / 100] / 1e3);
+}
 
 static uint64_t now_ns(void)
 {
@@ -194,12 +215,134 @@ static int raw_uring(const struct opts *o)
     return 0;
 }
 
+/* ---- group commit: N committers appending records ------------------------ */
+
+#define MAX_SAMPLES 4000000u
+
+struct gc_job {
+    mapio_file_t file;
+    uint64_t tail, done, deadline, *lat;
+    unsigned bs;
+    int stop, failed;
+};
+
+struct gc_slot {
+    mapio_req_t req;
+    mapio_write_t w;
+    struct gc_job *job;
+    unsigned char *buf;
+    uint64_t start;
+};
+
+static void gc_issue(struct gc_slot *s);
+
+static void gc_done(mapio_req_t *req)
+{
+    struct gc_slot *s = req->data;
+    struct gc_job *j = s->job;
+    if (req->result != 0)
+        j->failed = 1;
+    uint64_t now = now_ns();
+    if (j->done < MAX_SAMPLES)
+        j->lat[j->done] = now - s->start;
+    j->done++;
+    if (now >= j->deadline)
+        j->stop = 1;
+    if (!j->stop && !j->failed)
+        gc_issue(s);
+}
+
+static void gc_issue(struct gc_slot *s)
+{
+    struct gc_job *j = s->job;
+    s->w = (mapio_write_t){ s->buf, j->bs, j->tail };
+    j->tail += j->bs;
+    s->req.data = s;
+    s->start = now_ns();
+    if (mapio_write_at_delayed_sync(&j->file, &s->req, &s->w, 1, gc_done) != 0)
+        j->failed = 1;
+}
+
+static int commit_bench(const struct opts *o)
+{
+    mapio_engine_opts_t eo = { .backend = o->backend, .commit_delay_us = o->delay_us };
+    mapio_engine_t *eng;
+    if (mapio_engine_new(&eng, &eo) != 0)
+        return 1;
+    struct gc_job j = { .bs = o->bs };
+    j.lat = malloc(MAX_SAMPLES * sizeof *j.lat);
+    if (mapio_open(eng, o->file, 0, MAPIO_OPEN_TRUNCATE, &j.file) != 0)
+        return 1;
+    struct gc_slot *slots = calloc(o->committers, sizeof *slots);
+    for (unsigned i = 0; i < o->committers; i++) {
+        slots[i].job = &j;
+        slots[i].buf = malloc(o->bs);
+        memset(slots[i].buf, (int)i, o->bs);
+    }
+    uint64_t t0 = now_ns();
+    j.deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    for (unsigned i = 0; i < o->committers; i++)
+        gc_issue(&slots[i]);
+    mapio_engine_run(eng);
+    double secs = (double)(now_ns() - t0) / 1e9;
+    mapio_metrics_t m;
+    mapio_engine_metrics(eng, &m);
+    printf("mode=commit backend=%s committers=%u bs=%u delay_us=%u commits=%" PRIu64
+           " commits_per_s=%.0f syncs=%" PRIu64 " per_sync=%.1f failed=%d",
+           mapio_engine_backend(eng), o->committers, o->bs, o->delay_us, j.done,
+           (double)j.done / secs, m.sync_background_loops,
+           m.sync_background_loops ? (double)j.done / (double)m.sync_background_loops : 0.0,
+           j.failed);
+    print_lat(j.lat, MAPIO__BENCH_MIN(j.done, MAX_SAMPLES));
+    mapio_close(&j.file);
+    mapio_engine_free(eng);
+    for (unsigned i = 0; i < o->committers; i++)
+        free(slots[i].buf);
+    free(slots);
+    free(j.lat);
+    return j.failed;
+}
+
+/* The peer: append a record and fdatasync it, one at a time, no mapio. */
+static int sync_each(const struct opts *o)
+{
+    int fd = open(o->file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return 1;
+    unsigned char *buf = malloc(o->bs);
+    memset(buf, 7, o->bs);
+    uint64_t *lat = malloc(MAX_SAMPLES * sizeof *lat), n = 0, off = 0;
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    for (;;) {
+        uint64_t t = now_ns();
+        if (t >= deadline)
+            break;
+        if (pwrite(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs || fdatasync(fd) != 0)
+            return 1;
+        off += o->bs;
+        if (n < MAX_SAMPLES)
+            lat[n] = now_ns() - t;
+        n++;
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    printf("mode=sync-each bs=%u records=%" PRIu64 " records_per_s=%.0f", o->bs, n,
+           (double)n / secs);
+    print_lat(lat, MAPIO__BENCH_MIN(n, MAX_SAMPLES));
+    close(fd);
+    free(buf);
+    free(lat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = { .qd = 32, .bs = 4096, .workers = 2, .seconds = 5, .op = "nop" };
+    struct opts o = {
+        .qd = 32, .bs = 4096, .workers = 2, .seconds = 5, .op = "nop", .committers = 1
+    };
     if (argc < 3) {
-        fprintf(stderr, "usage: mapio-bench randread|roundtrip|raw-uring FILE [--backend B] "
-                        "[--qd N] [--bs N] [--seconds S] [--workers N] [--op nop|read1]\n");
+        fprintf(stderr, "usage: mapio-bench randread|roundtrip|raw-uring|commit|sync-each FILE "
+                        "[--backend B] [--qd N] [--bs N] [--seconds S] [--workers N] "
+                        "[--op nop|read1] [--committers N] [--delay US]\n");
         return 2;
     }
     o.mode = argv[1];
@@ -217,6 +360,10 @@ int main(int argc, char **argv)
             o.seconds = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--op") == 0)
             o.op = argv[i + 1];
+        else if (strcmp(argv[i], "--committers") == 0)
+            o.committers = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--delay") == 0)
+            o.delay_us = (unsigned)atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -230,6 +377,10 @@ int main(int argc, char **argv)
         return roundtrip(&o);
     if (strcmp(o.mode, "raw-uring") == 0)
         return raw_uring(&o);
+    if (strcmp(o.mode, "commit") == 0 && o.committers > 0)
+        return commit_bench(&o);
+    if (strcmp(o.mode, "sync-each") == 0)
+        return sync_each(&o);
     fprintf(stderr, "unknown mode %s\n", o.mode);
     return 2;
 }
