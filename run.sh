@@ -26,8 +26,12 @@ install_deps() {
 
 setup() { # dir, meson options...
     local dir=$1; shift
-    if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi
-    ninja -C "$dir" >/dev/null
+    local log; log=$(mktemp)
+    if [ -d "$dir" ]; then set -- --reconfigure "$@"; fi
+    if ! meson setup "$dir" "$@" >"$log" 2>&1 || ! ninja -C "$dir" >>"$log" 2>&1; then
+        echo "build of $dir failed:"; tail -40 "$log"; rm -f "$log"; return 1
+    fi
+    rm -f "$log"
 }
 
 PASSED=0; FAILED=0; SKIPPED=0
@@ -80,14 +84,16 @@ test)
     setup build-ci-portable -Dwerror=true -Dportable=true -Db_sanitize=address,undefined
     mtest build-ci-portable --suite mmap
     echo "== TSan, threaded suites"
-    setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+    # GCC cannot instrument standalone atomic fences (-Wtsan). Not seeing the
+    # order a fence gives can only make TSan report more, never hide a race.
+    setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-tsan
     # TSan's shadow memory needs the older mmap layout on kernels with large ASLR entropy.
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" setarch "$(uname -m)" -R \
-        meson test -C build-ci-tsan --suite threads --print-errorlogs >/tmp/mapio-tsan.log 2>&1 && tsan_rc=0 || tsan_rc=$?
-    grep -E '^ *[0-9]+/[0-9]+ ' /tmp/mapio-tsan.log || true
-    ok=$(awk '/^Ok:/{print $2}' /tmp/mapio-tsan.log); fail=$(awk '/^Fail:/{print $2}' /tmp/mapio-tsan.log)
+        meson test -C build-ci-tsan --suite threads --print-errorlogs >build-ci-tsan/tsan.log 2>&1 && tsan_rc=0 || tsan_rc=$?
+    grep -E '^ *[0-9]+/[0-9]+ ' build-ci-tsan/tsan.log || true
+    ok=$(awk '/^Ok:/{print $2}' build-ci-tsan/tsan.log); fail=$(awk '/^Fail:/{print $2}' build-ci-tsan/tsan.log)
     PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
-    [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' /tmp/mapio-tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
+    [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
     echo "== style"
     check_format
     echo
