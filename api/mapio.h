@@ -134,6 +134,19 @@ MAPIO_EXTERN int mapio_engine_poll(mapio_engine_t *eng, int timeout_ms);
  */
 MAPIO_EXTERN int mapio_engine_run(mapio_engine_t *eng);
 
+/*
+ * mapio_engine_register_buffers - opt in to registered (fixed) buffers: on
+ * io_uring, reads and writes whose buffer lies inside one of these n buffers
+ * skip the kernel's per-I/O page pinning. Replaces any earlier set; n = 0
+ * unregisters. Other backends accept it and change nothing. The buffers must
+ * stay valid until unregistered or the engine is freed. Returns 0,
+ * MAPIO_EINVAL (NULL iov with n > 0, n > MAPIO_IOV_MAX), MAPIO_EBUSY
+ * (requests in flight), or the kernel's error (MAPIO_ENOMEM: RLIMIT_MEMLOCK).
+ * Must not run concurrently with other calls on the engine.
+ */
+MAPIO_EXTERN int mapio_engine_register_buffers(mapio_engine_t *eng, const mapio_iovec_t *iov,
+                                               unsigned n);
+
 /* Requests accepted and not yet completed (callback not yet run). Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_engine_inflight(const mapio_engine_t *eng);
 

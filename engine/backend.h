@@ -60,7 +60,9 @@ enum {
     /* Make a wait in progress return soon. Any thread. */                                        \
     X(wake, (void *state), (state))                                                                \
     /* A descriptor readable when wait has something to do, or -ENOTSUP. */                      \
-    X(fd, (void *state), (state))
+    X(fd, (void *state), (state))                                                                  \
+    /* Pin buffers for the kernel (io_uring fixed buffers); others: 0, nothing to do. */         \
+    X(register_buffers, (void *state, const mapio_iovec_t *iov, unsigned n), (state, iov, n))
 /* clang-format on */
 
 struct mapio__backend_ops {

@@ -276,6 +276,15 @@ uint64_t mapio_engine_inflight(const mapio_engine_t *eng)
     return eng != NULL ? atomic_load(&eng->inflight) : 0;
 }
 
+int mapio_engine_register_buffers(mapio_engine_t *eng, const mapio_iovec_t *iov, unsigned n)
+{
+    if (eng == NULL || (iov == NULL && n > 0) || n > MAPIO_IOV_MAX)
+        return MAPIO_EINVAL;
+    if (atomic_load(&eng->inflight) != 0)
+        return MAPIO_EBUSY;
+    return MAPIO__BE(eng, register_buffers, eng->be, iov, n);
+}
+
 int mapio_engine_fd(mapio_engine_t *eng)
 {
     if (eng == NULL)

@@ -164,4 +164,9 @@ static int epoll_be_fd(void *state)
     return s->epfd;
 }
 
+static int epoll_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
+{
+    return 0; /* blocking calls pin nothing ahead of time */
+}
+
 MAPIO__BACKEND_DEFINE(MAPIO_CAP_POLLABLE_FD);

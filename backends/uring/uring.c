@@ -51,6 +51,8 @@ struct uring_state {
     bool stopping;
     bool fixed_files;
     pthread_mutex_t slot_lock; /* attach/detach come from any thread */
+    mapio_iovec_t *bufs;       /* registered (fixed) buffers */
+    unsigned nbufs;
     unsigned nfree;
     int free_slots[FIXED_SLOTS];
 };
@@ -178,6 +180,7 @@ static int uring_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
 static int uring_be_destroy(void *state)
 {
     struct uring_state *s = state;
+    mapio__free(s->bufs);
     io_uring_queue_exit(&s->ring);
     close(s->wake_fd);
     pthread_mutex_destroy(&s->slot_lock);
@@ -232,11 +235,24 @@ static struct io_uring_sqe *get_sqe(struct uring_state *s)
     return sqe;
 }
 
+/* The registered buffer that holds [p, p + len), or -1. */
+static int fixed_buffer(const struct uring_state *s, const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (unsigned i = 0; i < s->nbufs; i++) {
+        uintptr_t b = (uintptr_t)s->bufs[i].iov_base;
+        if (a >= b && len <= s->bufs[i].iov_len && a - b <= s->bufs[i].iov_len - len)
+            return (int)i;
+    }
+    return -1;
+}
+
 /* limit: bytes the fault hooks allow this call to move (UINT64_MAX: all). */
-static void prep(struct io_uring_sqe *sqe, mapio_req_t *req, uint64_t limit)
+static void prep(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *req, uint64_t limit)
 {
     struct mapio__fstate *fs = mapio__rp(req)->fs;
     int fd = fs != NULL ? fs->fd : -1;
+    int idx = -1;
     struct mapio__seg seg;
     switch (req->op) {
     case MAPIO_OP_NOP:
@@ -262,12 +278,18 @@ static void prep(struct io_uring_sqe *sqe, mapio_req_t *req, uint64_t limit)
         }
         if (limit < seg.len)
             seg.len = (size_t)limit;
+        if (!seg.vectored && s->nbufs > 0)
+            idx = fixed_buffer(s, seg.buf, seg.len);
         if (seg.len == 0 && !seg.vectored)
             io_uring_prep_nop(sqe); /* a commit with nothing to write */
         else if (seg.vectored && seg.write)
             io_uring_prep_writev(sqe, fd, seg.iov, seg.iovcnt, seg.offset);
         else if (seg.vectored)
             io_uring_prep_readv(sqe, fd, seg.iov, seg.iovcnt, seg.offset);
+        else if (idx >= 0 && seg.write)
+            io_uring_prep_write_fixed(sqe, fd, seg.buf, (unsigned)seg.len, seg.offset, idx);
+        else if (idx >= 0)
+            io_uring_prep_read_fixed(sqe, fd, seg.buf, (unsigned)seg.len, seg.offset, idx);
         else if (seg.write)
             io_uring_prep_write(sqe, fd, seg.buf, (unsigned)seg.len, seg.offset);
         else
@@ -303,7 +325,7 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
         struct io_uring_sqe *sqe = get_sqe(s);
         if (sqe == NULL)
             break;
-        prep(sqe, reqs[i], limit);
+        prep(s, sqe, reqs[i], limit);
         s->in_ring++;
     }
     return (int)i;
@@ -395,6 +417,32 @@ static int uring_be_fd(void *state)
 {
     struct uring_state *s = state;
     return s->ring.ring_fd;
+}
+
+static int uring_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
+{
+    struct uring_state *s = state;
+    if (s->nbufs > 0) {
+        io_uring_unregister_buffers(&s->ring);
+        mapio__free(s->bufs);
+        s->bufs = NULL;
+        s->nbufs = 0;
+    }
+    if (n == 0)
+        return 0;
+    mapio_iovec_t *copy = mapio__malloc(n * sizeof *copy);
+    if (copy == NULL)
+        return MAPIO_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        copy[i] = iov[i];
+    int err = io_uring_register_buffers(&s->ring, copy, n);
+    if (err != 0) {
+        mapio__free(copy);
+        return err;
+    }
+    s->bufs = copy;
+    s->nbufs = n;
+    return 0;
 }
 
 /* The backend's private request area is unused, but must exist everywhere. */

@@ -733,6 +733,55 @@ static void no_allocation_per_operation(void **state)
     assert_int_equal(mapio__alloc_count() - before, 0);
 }
 
+/* The opt-in io_uring features: SQPOLL, fixed files, fixed buffers. Other
+ * backends accept register_buffers and ignore the flags' io_uring meaning. */
+static void opt_in_features(void **state)
+{
+    (void)state;
+    static const unsigned flag_sets[] = { 0, MAPIO_ENGINE_SQPOLL, MAPIO_ENGINE_REGISTER_FILES,
+                                          MAPIO_ENGINE_SQPOLL | MAPIO_ENGINE_REGISTER_FILES };
+    for (size_t k = 0; k < sizeof flag_sets / sizeof *flag_sets; k++) {
+        mapio_engine_t *eng;
+        mapio_engine_opts_t o = { .backend = backend, .flags = flag_sets[k] };
+        int err = mapio_engine_new(&eng, &o);
+        if (err == MAPIO_EPERM || err == MAPIO_ENOMEM) {
+            printf("skip flags %#x: %s\n", flag_sets[k], mapio_strerror(err));
+            continue;
+        }
+        assert_int_equal(err, 0);
+        static unsigned char pool[2][65536];
+        mapio_iovec_t bufs[2] = { { pool[0], sizeof pool[0] }, { pool[1], sizeof pool[1] } };
+        assert_int_equal(mapio_engine_register_buffers(eng, bufs, 2), 0);
+        char *p = tu_path("opts");
+        mapio_file_t f;
+        assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
+        static unsigned char outside[3000];
+        for (int i = 0; i < 20; i++) {
+            /* Inside a registered buffer (fixed I/O) and outside one (plain). */
+            unsigned char *w = i % 2 ? pool[0] + 100 : outside;
+            unsigned char *r = pool[1] + 7;
+            tu_fill(w, 3000, (uint64_t)i);
+            mapio_req_t req;
+            struct rec rr = { 0 };
+            req.data = &rr;
+            assert_int_equal(mapio_write_at(&f, &req, w, 3000, (uint64_t)i * 3000, rec_cb), 0);
+            assert_int_equal(mapio_engine_run(eng), 1);
+            assert_int_equal(rr.result, 3000);
+            memset(&rr, 0, sizeof rr);
+            assert_int_equal(mapio_read_at(&f, &req, r, 3000, (uint64_t)i * 3000, rec_cb), 0);
+            assert_int_equal(mapio_engine_run(eng), 1);
+            assert_int_equal(rr.result, 3000);
+            assert_memory_equal(w, r, 3000);
+        }
+        assert_int_equal(mapio_engine_register_buffers(eng, NULL, 1), MAPIO_EINVAL);
+        assert_int_equal(mapio_engine_register_buffers(eng, NULL, 0), 0);
+        assert_int_equal(mapio_close(&f), 0);
+        mapio_engine_free(eng);
+        unlink(p);
+        free(p);
+    }
+}
+
 static void strerror_covers_every_code(void **state)
 {
     (void)state;
@@ -796,6 +845,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(submit_from_many_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(blocking_twins_from_many_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(no_allocation_per_operation, setup, teardown),
+        cmocka_unit_test(opt_in_features),
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(engine_options_are_checked),
     };

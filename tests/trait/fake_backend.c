@@ -58,4 +58,9 @@ static int fake_be_fd(void *state)
     return MAPIO_ENOTSUP;
 }
 
+static int fake_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
+{
+    return 0;
+}
+
 MAPIO__BACKEND_DEFINE(0);
