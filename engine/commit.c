@@ -165,6 +165,68 @@ void mapio__commit_written(mapio_req_t *req, int64_t res)
     maybe_start(fs, false);
 }
 
+void mapio__commit_try_fuse(mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    mapio_engine_t *eng = fs->eng;
+    struct mapio__gc *gc = &fs->gc;
+    struct mapio__span more;
+    rp->fused = 0;
+    /* Only a fresh, single-piece batch on an idle group, with no delay asked
+     * for and no fault hooks (they must see the sync start after the write). */
+    if (rp->done != 0 || rp->commit_pieces != 0 || rp->span.len == 0 || gc->syncing ||
+        gc->next_head != NULL || gc->timer_armed || eng->opts.commit_delay_us != 0 ||
+        eng->has_faults || atomic_load(&fs->sticky) != 0 ||
+        mapio__merge_next(req->buf, req->iovcnt, rp->span.offset + rp->span.len, &more))
+        return;
+    rp->fused = 1;
+    rp->fused_write_seen = rp->fused_sync_seen = 0;
+    gc->syncing = true;
+}
+
+void mapio__commit_unfuse(mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    rp->fused = 0;
+    rp->fs->gc.syncing = false;
+    maybe_start(rp->fs, false);
+}
+
+void mapio__commit_fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    mapio_engine_t *eng = fs->eng;
+    rp->fused = 0;
+    fs->gc.syncing = false;
+    if (wres < 0) {
+        mapio__finish(req, wres); /* the sync never ran: the link was broken */
+        maybe_start(fs, false);
+        return;
+    }
+    MAPIO__COUNT1(&fs->counters, sync_background_loops, 1);
+    MAPIO__COUNT1(&eng->counters, sync_background_loops, 1);
+    MAPIO__COUNT1(&fs->counters, sync_delayed, req->iovcnt);
+    MAPIO__COUNT1(&eng->counters, sync_delayed, req->iovcnt);
+    uint64_t us = (mapio__os.now_ns() - rp->start_ns) / 1000;
+    MAPIO__COUNT1(&fs->counters, sync, 1);
+    MAPIO__COUNT1(&eng->counters, sync, 1);
+    MAPIO__COUNT1(&fs->counters, sync_us, us);
+    MAPIO__COUNT1(&eng->counters, sync_us, us);
+    sres = mapio__sync_result(fs, sres);
+    mapio__finish(req, sres < 0 ? sres : 0);
+    if (sres < 0 && sres != MAPIO_ECANCELED) {
+        mapio_req_t *next = fs->gc.next_head;
+        fs->gc.next_head = fs->gc.next_tail = NULL;
+        fs->gc.next_count = 0;
+        disarm(eng, fs);
+        fail_list(next, MAPIO_EIO);
+        return;
+    }
+    maybe_start(fs, false);
+}
+
 int mapio__commit_timers(mapio_engine_t *eng, bool flush_all)
 {
     if (eng->gc_timers == NULL)

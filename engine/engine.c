@@ -310,6 +310,7 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal)
     rp->span.offset = 0;
     rp->commit_bytes = 0;
     rp->commit_pieces = 0;
+    rp->fused = 0;
     rp->start_ns = mapio__os.now_ns();
     atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
     atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
@@ -441,10 +442,40 @@ static void requeue(mapio_engine_t *eng, mapio_req_t *req)
 
 void mapio__complete_whole(mapio_req_t *req, int64_t res)
 {
-    if (req->op == MAPIO_OP_COMMIT)
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (req->op == MAPIO_OP_COMMIT && rp->fused)
+        mapio__commit_fused_done(req, res, rp->fused_sres);
+    else if (req->op == MAPIO_OP_COMMIT)
         mapio__commit_written(req, res);
     else
         mapio__finish(req, res);
+}
+
+void mapio__complete_fused(mapio_req_t *req, bool is_sync, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (is_sync) {
+        rp->fused_sres = res;
+        rp->fused_sync_seen = 1;
+    } else {
+        rp->fused_wres = res;
+        rp->fused_write_seen = 1;
+    }
+    if (!rp->fused_sync_seen || !rp->fused_write_seen)
+        return;
+    int64_t w = rp->fused_wres;
+    if (w == MAPIO_EINTR || w == MAPIO_EAGAIN || (w >= 0 && (uint64_t)w < rp->span.len)) {
+        /* A short or retried write broke the link: finish it alone, then
+         * join the group like any commit. */
+        mapio__commit_unfuse(req);
+        mapio__complete(req, w);
+        return;
+    }
+    if (w > 0) {
+        rp->commit_bytes += (uint64_t)w;
+        rp->commit_pieces++;
+    }
+    mapio__commit_fused_done(req, w, rp->fused_sres);
 }
 
 void mapio__complete(mapio_req_t *req, int64_t res)
@@ -619,6 +650,8 @@ static void flush(mapio_engine_t *eng)
                 continue;
             }
             atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_BACKEND, memory_order_relaxed);
+            if (r->op == MAPIO_OP_COMMIT)
+                mapio__commit_try_fuse(r);
             batch[n++] = r;
         }
         if (n == 0)
@@ -629,6 +662,8 @@ static void flush(mapio_engine_t *eng)
         if ((unsigned)took < n) {
             /* The backend is full: keep the rest, in order, for the next round. */
             for (unsigned i = n; i-- > (unsigned)took;) {
+                if (mapio__rp(batch[i])->fused)
+                    mapio__commit_unfuse(batch[i]);
                 atomic_store_explicit(&mapio__rp(batch[i])->state, MAPIO__REQ_QUEUED,
                                       memory_order_relaxed);
                 list_push_front(&eng->backlog_head, &eng->backlog_tail, batch[i]);

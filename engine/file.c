@@ -425,9 +425,21 @@ int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req)
     bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV || commit;
     bool transfer = write || req->op == MAPIO_OP_READ || req->op == MAPIO_OP_READV;
     for (;;) {
-        /* A commit with nothing (left) to write is done writing. */
-        if (commit && rp->span.len == 0)
+        /* A commit with nothing (left) to write is done writing; a fused one
+         * syncs right here, in the same job. */
+        if (commit && rp->span.len == 0) {
+            if (rp->fused) {
+                mapio_req_t sreq;
+                sreq.op = MAPIO_OP_FDATASYNC;
+                sreq.file = req->file;
+                sreq.flags = 0;
+                mapio__rp(&sreq)->fs = fs;
+                do
+                    rp->fused_sres = syscall_once(fs, &sreq);
+                while (rp->fused_sres == MAPIO_EINTR || rp->fused_sres == MAPIO_EAGAIN);
+            }
             return 0;
+        }
         int64_t r = syscall_once(fs, req);
         if (r == MAPIO_EINTR || r == MAPIO_EAGAIN) {
             MAPIO__COUNT(&fs->counters_mt, retries, 1);

@@ -135,6 +135,10 @@ struct mapio__req_priv {
     uint64_t fault_seq;      /* the fault hooks' number for the call in flight */
     uint64_t commit_bytes;   /* COMMIT: bytes of the merged pieces written */
     uint32_t commit_pieces;  /* COMMIT: merged pieces written */
+    /* COMMIT fused with its own fdatasync (the group was idle): the backend
+     * runs write then sync back to back, and reports both results. */
+    uint8_t fused, fused_write_seen, fused_sync_seen;
+    int64_t fused_wres, fused_sres;
     union {
         uint64_t align;
         unsigned char bytes[MAPIO__REQ_BACKEND_SPACE];
@@ -238,6 +242,15 @@ void mapio__fault_free(mapio_engine_t *eng);
 /* A commit's writes are all done (res >= 0) or one failed: wait for a sync
  * or finish with the error. Polling thread. */
 void mapio__commit_written(mapio_req_t *req, int64_t res);
+/* About to hand a COMMIT to the backend: fuse it with a sync of its own if
+ * the file's group is idle (sets rp->fused and takes the group's sync slot). */
+void mapio__commit_try_fuse(mapio_req_t *req);
+/* Give the group's sync slot back (the fused pair could not go as one). */
+void mapio__commit_unfuse(mapio_req_t *req);
+/* io_uring: one half of a fused commit is back (is_sync: the fsync CQE). */
+void mapio__complete_fused(mapio_req_t *req, bool is_sync, int64_t res);
+/* A fused commit's write and sync are both back: finish it. */
+void mapio__commit_fused_done(mapio_req_t *req, int64_t wres, int64_t sres);
 /* Start syncs whose delay ran out; returns ms to the next deadline, or -1. */
 int mapio__commit_timers(mapio_engine_t *eng, bool flush_all);
 /* Record a sync result for stickiness; returns the result to report. */

@@ -39,7 +39,8 @@ MAPIO__BACKEND_DECLARE()
 /* user_data of the ring's own SQEs; requests are 8-aligned pointers. */
 #define TAG_WAKE 1u
 #define TAG_CANCEL 3u
-#define RESERVE 16u /* CQ room kept for wake and cancel completions */
+#define TAG_FUSED_SYNC 2u /* or-ed into a request pointer: its linked fsync */
+#define RESERVE 16u       /* CQ room kept for wake and cancel completions */
 #define FIXED_SLOTS 1024u
 
 struct uring_state {
@@ -305,6 +306,15 @@ static void prep(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *r
     io_uring_sqe_set_data(sqe, req);
 }
 
+/* Can n more SQEs be had without the ring filling in between? */
+static bool room_for(struct uring_state *s, unsigned n)
+{
+    if (io_uring_sq_space_left(&s->ring) >= n)
+        return true;
+    io_uring_submit(&s->ring);
+    return io_uring_sq_space_left(&s->ring) >= n;
+}
+
 static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct uring_state *s = state;
@@ -322,11 +332,26 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
             if (b != MAPIO_FAULT_PASS)
                 limit = (uint64_t)b;
         }
+        struct mapio__req_priv *rp = mapio__rp(reqs[i]);
+        if (rp->fused && (s->in_ring + 2 > s->cap || !room_for(s, 2))) {
+            mapio__commit_unfuse(reqs[i]); /* no room to link: the group path instead */
+        }
         struct io_uring_sqe *sqe = get_sqe(s);
         if (sqe == NULL)
             break;
         prep(s, sqe, reqs[i], limit);
         s->in_ring++;
+        if (rp->fused) {
+            /* Write, then - only once it has completed in full - fdatasync:
+             * IOSQE_IO_LINK orders them; a short or failed write cancels the
+             * sync, and the engine then takes the ordinary group path. */
+            sqe->flags |= IOSQE_IO_LINK;
+            struct io_uring_sqe *sync = io_uring_get_sqe(&s->ring);
+            io_uring_prep_fsync(sync, sqe->fd, IORING_FSYNC_DATASYNC);
+            sync->flags |= sqe->flags & IOSQE_FIXED_FILE;
+            io_uring_sqe_set_data64(sync, (uint64_t)(uintptr_t)reqs[i] | TAG_FUSED_SYNC);
+            s->in_ring++;
+        }
     }
     return (int)i;
 }
@@ -352,11 +377,16 @@ static void reap(struct uring_state *s)
             s->in_ring--;
             if (tag == TAG_CANCEL)
                 continue;
-            mapio_req_t *req = (mapio_req_t *)(uintptr_t)tag;
+            mapio_req_t *req = (mapio_req_t *)(uintptr_t)(tag & ~(uint64_t)7);
             int64_t res = cqe->res;
-            if (s->eng->has_faults)
-                res = mapio__fault_after(s->eng, req, res);
-            mapio__complete(req, res);
+            if (tag & TAG_FUSED_SYNC)
+                mapio__complete_fused(req, true, res);
+            else if (mapio__rp(req)->fused)
+                mapio__complete_fused(req, false, res);
+            else if (s->eng->has_faults)
+                mapio__complete(req, mapio__fault_after(s->eng, req, res));
+            else
+                mapio__complete(req, res);
         }
         io_uring_cq_advance(&s->ring, seen);
     } while (seen > 0);
