@@ -160,6 +160,9 @@ enum {
     MAPIO_OPEN_TRUNCATE = 1u << 3,   /* truncate to size (0 = empty) */
     MAPIO_OPEN_DIRECT = 1u << 4,     /* bypass the page cache (O_DIRECT) */
     MAPIO_OPEN_DSYNC = 1u << 5,      /* every write durable on completion */
+    /* Keep latency histograms for this file too (the engine always has its
+     * own): 70 KiB per file, hence opt-in. */
+    MAPIO_OPEN_HISTOGRAMS = 1u << 6,
 };
 
 /*
@@ -450,6 +453,16 @@ MAPIO_EXTERN int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t
 
 /* Snapshot of one file's counters. Returns 0, MAPIO_EINVAL or MAPIO_EBADF. */
 MAPIO_EXTERN int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out);
+
+/*
+ * mapio_metrics_json - m as one JSON object: every counter by name, the four
+ * latency objects (count, p50_ns, p99_ns, p999_ns, max_ns), backend and
+ * fallback_reason (null when absent). Writes at most cap bytes including the
+ * terminating NUL and returns the length the whole object needs (like
+ * snprintf: a result >= cap means it was cut), or MAPIO_EINVAL for a NULL m, or
+ * a NULL buf with cap > 0. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_metrics_json(const mapio_metrics_t *m, char *buf, size_t cap);
 
 /* Name of an op ("read"), or "unknown". */
 MAPIO_EXTERN const char *mapio_op_name(mapio_op_t op);

@@ -209,7 +209,10 @@ void mapio__commit_fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
     MAPIO__COUNT1(&eng->counters, sync_background_loops, 1);
     MAPIO__COUNT1(&fs->counters, sync_delayed, req->iovcnt);
     MAPIO__COUNT1(&eng->counters, sync_delayed, req->iovcnt);
-    uint64_t us = (mapio__os.now_ns() - rp->start_ns) / 1000;
+    uint64_t ns = mapio__os.now_ns() - rp->start_ns, us = ns / 1000;
+    mapio__lat_record(&eng->lat.sync, ns, true);
+    if (fs->lats != NULL)
+        mapio__lat_record(&fs->lats->sync, ns, false);
     MAPIO__COUNT1(&fs->counters, sync, 1);
     MAPIO__COUNT1(&eng->counters, sync, 1);
     MAPIO__COUNT1(&fs->counters, sync_us, us);

@@ -77,6 +77,10 @@ int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t *out)
         return MAPIO_EINVAL;
     memset(out, 0, sizeof *out);
     mapio__counters_read(&eng->counters, &eng->counters_mt, out);
+    mapio__lat_read(&eng->lat.read, &eng->lat_mt.read, &out->read_latency);
+    mapio__lat_read(&eng->lat.write, &eng->lat_mt.write, &out->write_latency);
+    mapio__lat_read(&eng->lat.sync, &eng->lat_mt.sync, &out->sync_latency);
+    mapio__lat_read(&eng->lat.commit, &eng->lat_mt.commit, &out->commit_latency);
     out->backend = eng->ops->name;
     out->fallback_reason = eng->fallback_reason;
     return 0;
@@ -128,6 +132,32 @@ void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t 
         break;
     }
 #undef ADD
+}
+
+void mapio__lat_account(struct mapio__lats *l, const mapio_req_t *req, uint64_t ns,
+                        bool single_writer)
+{
+    if (req->result < 0)
+        return;
+    switch (req->op) {
+    case MAPIO_OP_READ:
+    case MAPIO_OP_READV:
+        mapio__lat_record(&l->read, ns, single_writer);
+        break;
+    case MAPIO_OP_WRITE:
+    case MAPIO_OP_WRITEV:
+        mapio__lat_record(&l->write, ns, single_writer);
+        break;
+    case MAPIO_OP_FDATASYNC:
+    case MAPIO_OP_FSYNC:
+        mapio__lat_record(&l->sync, ns, single_writer);
+        break;
+    case MAPIO_OP_COMMIT:
+        mapio__lat_record(&l->commit, ns, single_writer);
+        break;
+    default:
+        break;
+    }
 }
 
 const char *mapio_op_name(mapio_op_t op)
@@ -694,10 +724,13 @@ static int run_done(mapio_engine_t *eng)
             mapio_req_t *r = list;
             struct mapio__req_priv *rp = mapio__rp(r);
             list = rp->next;
-            uint64_t us = (now - rp->start_ns) / 1000;
+            uint64_t ns = now - rp->start_ns, us = ns / 1000;
             mapio__account(&eng->counters, r, us, true);
+            mapio__lat_account(&eng->lat, r, ns, true);
             if (rp->fs != NULL) {
                 mapio__account(&rp->fs->counters, r, us, true);
+                if (rp->fs->lats != NULL)
+                    mapio__lat_account(rp->fs->lats, r, ns, false);
                 mapio__file_release(r->file);
             }
             atomic_fetch_sub(&eng->inflight, 1);

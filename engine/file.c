@@ -37,6 +37,7 @@ void mapio__file_release(const mapio_file_t *f)
     struct mapio__fstate *fs = fp->fs;
     mapio__engine_forget(fs->eng, fs);
     mapio__os.close(fs->fd);
+    mapio__free(fs->lats);
     mapio__free(fs);
 }
 
@@ -48,7 +49,8 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     if (eng == NULL || path == NULL || file == NULL)
         return MAPIO_EINVAL;
     const unsigned known = MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW |
-                           MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DIRECT | MAPIO_OPEN_DSYNC;
+                           MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DIRECT | MAPIO_OPEN_DSYNC |
+                           MAPIO_OPEN_HISTOGRAMS;
     if ((flags & ~known) != 0)
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_READ_ONLY) &&
@@ -73,6 +75,11 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     fs->eng = eng;
     fs->flags = flags;
     fs->fixed_index = -1;
+    if ((flags & MAPIO_OPEN_HISTOGRAMS) &&
+        (fs->lats = mapio__calloc(1, sizeof *fs->lats)) == NULL) {
+        mapio__free(fs);
+        return MAPIO_ENOMEM;
+    }
     fs->handle = file;
     int err = mapio__os.open(path, flags, &fs->fd);
     if (err != 0) {
@@ -95,6 +102,7 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {
         mapio__os.close(fs->fd);
+        mapio__free(fs->lats);
         mapio__free(fs);
         return err;
     }
@@ -137,6 +145,12 @@ int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out)
         return MAPIO_EBADF;
     memset(out, 0, sizeof *out);
     mapio__counters_read(&fs->counters, &fs->counters_mt, out);
+    if (fs->lats != NULL) {
+        mapio__lat_read(&fs->lats->read, NULL, &out->read_latency);
+        mapio__lat_read(&fs->lats->write, NULL, &out->write_latency);
+        mapio__lat_read(&fs->lats->sync, NULL, &out->sync_latency);
+        mapio__lat_read(&fs->lats->commit, NULL, &out->commit_latency);
+    }
     out->backend = mapio_engine_backend(fs->eng);
     mapio__file_release(file);
     return 0;
@@ -515,9 +529,12 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     req.result = mapio__do_sync(fs, &req);
     if (op == MAPIO_OP_FDATASYNC)
         req.result = mapio__sync_result(fs, req.result);
-    uint64_t us = (mapio__os.now_ns() - t0) / 1000;
-    mapio__account(&fs->eng->counters_mt, &req, us, false);
-    mapio__account(&fs->counters_mt, &req, us, false);
+    uint64_t ns = mapio__os.now_ns() - t0;
+    mapio__account(&fs->eng->counters_mt, &req, ns / 1000, false);
+    mapio__account(&fs->counters_mt, &req, ns / 1000, false);
+    mapio__lat_account(&fs->eng->lat_mt, &req, ns, false);
+    if (fs->lats != NULL)
+        mapio__lat_account(fs->lats, &req, ns, false);
     mapio__file_release(file);
     return req.result;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "backend.h"
+#include "latency.h"
 #include "os.h"
 
 /* ---- Counters ------------------------------------------------------------ */
@@ -35,6 +36,9 @@ struct mapio__counters {
 /* out = a + b, field by field. */
 void mapio__counters_read(const struct mapio__counters *a, const struct mapio__counters *b,
                           mapio_metrics_t *out);
+/* Record one finished request's latency (ns) in the histogram its op feeds. */
+void mapio__lat_account(struct mapio__lats *l, const mapio_req_t *req, uint64_t ns,
+                        bool single_writer);
 /* Count one finished request (its result and latency) into the polling
  * thread's set (single_writer) or a shared set. */
 void mapio__account(struct mapio__counters *c, const mapio_req_t *req, uint64_t us,
@@ -70,6 +74,7 @@ struct mapio__fstate {
     struct mapio__counters counters;    /* polling thread */
     struct mapio__counters counters_mt; /* any thread */
     struct mapio__fstate *prev, *next;  /* engine's list of open files (engine lock) */
+    struct mapio__lats *lats;           /* MAPIO_OPEN_HISTOGRAMS only (any thread, atomic) */
     mapio_file_t *handle;
 };
 
@@ -218,6 +223,8 @@ struct mapio_engine {
 
     struct mapio__counters counters;    /* polling thread */
     struct mapio__counters counters_mt; /* any thread */
+    struct mapio__lats lat;             /* polling thread */
+    struct mapio__lats lat_mt;          /* any thread */
 
     /* Fault injection (set while idle; read by every thread doing I/O). */
     bool has_faults;
