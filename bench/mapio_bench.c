@@ -2,6 +2,7 @@
  * bench/mapio_bench.c - the bench CLI.
  *
  *   mapio-bench randread  FILE [--backend B] [--qd N] [--bs N] [--seconds S] [--workers N]
+ *                              [--direct 1]
  *   mapio-bench roundtrip FILE [--backend B] [--seconds S] [--op nop|read1]
  *   mapio-bench raw-uring FILE [--seconds S] [--op nop|read1]   (the peer: liburing, no mapio)
  *   mapio-bench commit    FILE [--backend B] [--committers N] [--bs N] [--seconds S] [--delay US]
@@ -26,7 +27,7 @@
 
 struct opts {
     const char *mode, *file, *backend, *op;
-    unsigned qd, bs, workers, committers, delay_us;
+    unsigned qd, bs, workers, committers, delay_us, direct;
     double seconds;
 };
 
@@ -117,7 +118,8 @@ static int randread(const struct opts *o)
 {
     mapio_engine_t *eng = engine(o);
     struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
-    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &rr.file);
+    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0),
+                         &rr.file);
     if (err != 0) {
         fprintf(stderr, "open %s: %s\n", o->file, mapio_strerror(err));
         return 1;
@@ -138,8 +140,9 @@ static int randread(const struct opts *o)
         rr_issue(&slots[i]);
     mapio_engine_run(eng);
     double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=randread backend=%s qd=%u bs=%u ops=%" PRIu64 " iops=%.0f failed=%d\n",
-           mapio_engine_backend(eng), o->qd, o->bs, rr.done, (double)rr.done / secs, rr.failed);
+    printf("mode=randread backend=%s qd=%u bs=%u direct=%u ops=%" PRIu64 " iops=%.0f failed=%d\n",
+           mapio_engine_backend(eng), o->qd, o->bs, o->direct, rr.done, (double)rr.done / secs,
+           rr.failed);
     mapio_close(&rr.file);
     mapio_engine_free(eng);
     for (unsigned i = 0; i < o->qd; i++)
@@ -364,6 +367,8 @@ int main(int argc, char **argv)
             o.committers = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--delay") == 0)
             o.delay_us = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--direct") == 0)
+            o.direct = (unsigned)atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
