@@ -84,9 +84,7 @@ test)
     setup build-ci-portable -Dwerror=true -Dportable=true -Db_sanitize=address,undefined
     mtest build-ci-portable --suite mmap
     echo "== TSan, threaded suites"
-    # GCC cannot instrument standalone atomic fences (-Wtsan). Not seeing the
-    # order a fence gives can only make TSan report more, never hide a race.
-    setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-tsan
+    setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
     # TSan's shadow memory needs the older mmap layout on kernels with large ASLR entropy.
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" setarch "$(uname -m)" -R \
         meson test -C build-ci-tsan --suite threads --print-errorlogs >build-ci-tsan/tsan.log 2>&1 && tsan_rc=0 || tsan_rc=$?

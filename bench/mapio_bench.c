@@ -118,8 +118,8 @@ static int randread(const struct opts *o)
 {
     mapio_engine_t *eng = engine(o);
     struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
-    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0),
-                         &rr.file);
+    int err = mapio_open(eng, o->file, 0,
+                         MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0), &rr.file);
     if (err != 0) {
         fprintf(stderr, "open %s: %s\n", o->file, mapio_strerror(err));
         return 1;

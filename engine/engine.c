@@ -734,8 +734,10 @@ static int run_done(mapio_engine_t *eng)
                 mapio__file_release(r->file);
             }
             atomic_fetch_sub(&eng->inflight, 1);
-            r->cb(r);
+            /* After the callback the request is the caller's again (it may be
+             * freed or resubmitted): touch nothing of it from here on. */
             n += !rp->internal;
+            r->cb(r);
         }
     }
     return n;
