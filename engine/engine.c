@@ -621,6 +621,19 @@ void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg)
     seg->len = MAPIO__MIN(req->iov[i].iov_len - (size_t)skip, MAPIO__IO_CHUNK);
 }
 
+void mapio__req_seg_limit(mapio_req_t *req, uint64_t limit, struct mapio__seg *seg)
+{
+    mapio__req_seg(req, seg);
+    if (seg->vectored && limit < seg->len) {
+        /* A shortened vector: its first buffer, or as much of it as allowed. */
+        seg->vectored = false;
+        seg->buf = seg->iov[0].iov_base;
+        seg->len = seg->iov[0].iov_len;
+    }
+    if (limit < seg->len)
+        seg->len = (size_t)limit;
+}
+
 /* ---- the polling thread --------------------------------------------------- */
 
 /* Act on cancel requests (polling thread). DONE ones are past saving. */

@@ -392,15 +392,7 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
     default:
         break;
     }
-    mapio__req_seg(req, &seg);
-    if (seg.vectored && limit < seg.len) {
-        /* A shortened vector: the first buffer, or as much of it as allowed. */
-        seg.vectored = false;
-        seg.buf = seg.iov[0].iov_base;
-        seg.len = seg.iov[0].iov_len;
-    }
-    if (limit < seg.len)
-        seg.len = (size_t)limit;
+    mapio__req_seg_limit(req, limit, &seg);
     if (seg.write && (req->flags & MAPIO_WRITE_DSYNC)) {
         mapio_iovec_t one = { .iov_base = seg.buf, .iov_len = seg.len };
         return seg.vectored ? mapio__os.pwritev_dsync(fs->fd, seg.iov, seg.iovcnt, seg.offset)

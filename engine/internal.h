@@ -174,6 +174,8 @@ struct mapio__seg {
 };
 
 void mapio__req_seg(mapio_req_t *req, struct mapio__seg *seg);
+/* The same, moving at most limit bytes (the fault hooks' short transfers). */
+void mapio__req_seg_limit(mapio_req_t *req, uint64_t limit, struct mapio__seg *seg);
 
 /* The first piece at or after `from` of the merged batch w[0..n); false if none. */
 bool mapio__merge_next(const mapio_write_t *w, unsigned n, uint64_t from, struct mapio__span *out);

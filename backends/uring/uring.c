@@ -271,14 +271,7 @@ static void prep(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *r
         io_uring_prep_fsync(sqe, fd, 0);
         break;
     default:
-        mapio__req_seg(req, &seg);
-        if (seg.vectored && limit < seg.len) {
-            seg.vectored = false;
-            seg.buf = seg.iov[0].iov_base;
-            seg.len = seg.iov[0].iov_len;
-        }
-        if (limit < seg.len)
-            seg.len = (size_t)limit;
+        mapio__req_seg_limit(req, limit, &seg);
         if (!seg.vectored && s->nbufs > 0)
             idx = fixed_buffer(s, seg.buf, seg.len);
         if (seg.len == 0 && !seg.vectored)
