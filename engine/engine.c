@@ -183,6 +183,14 @@ void mapio__engine_detail(mapio_engine_t *eng, const char *fmt, ...)
     va_end(ap);
 }
 
+void mapio__engine_note(mapio_engine_t *eng, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(eng->init_note, sizeof eng->init_note, fmt, ap);
+    va_end(ap);
+}
+
 const char *mapio_backends_compiled(void)
 {
     return MAPIO_BACKEND_LIST_STR;
@@ -270,15 +278,19 @@ int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts)
                      eng->init_detail[0] ? eng->init_detail : mapio_strerror(err));
         }
     }
-    char reason[400];
-    if (err == 0 && forced_by_env != NULL && compiled[0] != eng->ops) {
+    char reason[600] = "";
+    if (err == 0 && forced_by_env != NULL && compiled[0] != eng->ops)
         snprintf(reason, sizeof reason, "forced by MAPIO_BACKEND=%s", forced_by_env);
-        err = set_reason(eng, reason);
-    } else if (err == 0 && first_failed != NULL) {
+    else if (err == 0 && first_failed != NULL)
         snprintf(reason, sizeof reason, "%s unavailable (%s); fell back to %s", first_failed,
                  first_detail, eng->ops->name);
-        err = set_reason(eng, reason);
+    if (err == 0 && eng->init_note[0] != '\0') {
+        /* A backend that runs, but without part of what it should have. */
+        size_t len = strlen(reason);
+        snprintf(reason + len, sizeof reason - len, "%s%s", len ? "; " : "", eng->init_note);
     }
+    if (err == 0 && reason[0] != '\0')
+        err = set_reason(eng, reason);
     if (err != 0) {
         if (eng->ops != NULL)
             eng->ops->destroy(eng->be);

@@ -203,6 +203,7 @@ struct mapio_engine {
     mapio_engine_opts_t opts;
     char *fallback_reason;
     char init_detail[192]; /* a backend's explanation of a failed init */
+    char init_note[192];   /* a backend's note on a partial init (joins the reason) */
 
     /* Accepted from any thread, newest first: one CAS to submit. */
     _Atomic(mapio_req_t *) pending;
@@ -272,6 +273,14 @@ void mapio__engine_submit_internal(mapio_engine_t *eng, mapio_req_t *req);
 
 /* Let a backend's init explain a failure ("io_uring_setup: EPERM"). */
 void mapio__engine_detail(mapio_engine_t *eng, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Let a backend that initialised without part of its machinery say so; the
+ * note becomes (part of) mapio_engine_fallback_reason(). */
+void mapio__engine_note(mapio_engine_t *eng, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif

@@ -8,6 +8,16 @@
  * batch of completions waits and that wake() writes for cross-thread
  * submissions. The epoll descriptor itself is the engine fd for embedding: it
  * is readable exactly when that eventfd is.
+ *
+ * Notes about Linux native AIO: for O_DIRECT files, reads and writes go to
+ * the device through io_submit instead (real asynchronous I/O, no thread per
+ * request), completions signalled by io_set_eventfd on a second eventfd that
+ * the same epoll descriptor watches. Native AIO blocks on buffered files, so
+ * those keep the pool; so do syncs, fallocate and commits (which must run
+ * their sync after their writes), and everything while fault hooks are
+ * installed (they must see each call). If io_setup fails (fs.aio-max-nr
+ * exhausted, say) O_DIRECT uses the pool and the engine's fallback reason
+ * says why.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,12 +28,25 @@
 #define MAPIO__BE_PREFIX epoll
 #include "engine/pool.h"
 
+#if MAPIO_HAVE_LIBAIO
+#include <libaio.h>
+_Static_assert(sizeof(struct iocb) <= MAPIO__REQ_BACKEND_SPACE,
+               "a request's backend area must hold an iocb");
+#define AIO_EVENTS 1024
+#endif
+
 MAPIO__BACKEND_DECLARE()
 
 struct epoll_state {
     int epfd;
     int efd;
     struct mapio__pool *pool;
+    mapio_engine_t *eng;
+#if MAPIO_HAVE_LIBAIO
+    io_context_t aio;  /* 0 when native AIO is unavailable */
+    int aio_efd;       /* signalled by completed iocbs */
+    unsigned aio_busy; /* iocbs submitted, not yet reaped */
+#endif
     /* Set after each write to efd: a wait drains efd only when it was written,
      * so the engine fd is readable exactly while there is work to collect. */
     _Atomic bool written;
@@ -45,6 +68,133 @@ static void drain_efd(struct epoll_state *s)
     while (read(s->efd, &v, sizeof v) < 0 && errno == EINTR)
         ;
 }
+
+#if MAPIO_HAVE_LIBAIO
+static void aio_setup(struct epoll_state *s, const mapio_engine_opts_t *opts)
+{
+    s->aio_efd = -1;
+    unsigned events = MAPIO__MIN(opts->max_inflight, (unsigned)AIO_EVENTS);
+    int err = io_setup((int)events, &s->aio); /* libaio returns -errno */
+    if (err == 0) {
+        s->aio_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 };
+        if (s->aio_efd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->aio_efd, &ev) != 0)
+            err = -errno;
+    }
+    if (err != 0) {
+        mapio__engine_note(s->eng,
+                           "native AIO unavailable (io_setup: %s%s); O_DIRECT uses the "
+                           "worker pool",
+                           mapio_strerror(err), err == MAPIO_EAGAIN ? ", see fs.aio-max-nr" : "");
+        if (s->aio_efd >= 0)
+            close(s->aio_efd);
+        if (s->aio != 0)
+            io_destroy(s->aio);
+        s->aio = 0;
+        s->aio_efd = -1;
+    }
+}
+
+static void aio_teardown(struct epoll_state *s)
+{
+    if (s->aio == 0)
+        return;
+    io_destroy(s->aio);
+    close(s->aio_efd);
+}
+
+/* O_DIRECT reads and writes only: native AIO would block on anything else. */
+static bool aio_fits(const struct epoll_state *s, mapio_req_t *req)
+{
+    const struct mapio__fstate *fs = mapio__rp(req)->fs;
+    return s->aio != 0 && fs != NULL && (fs->flags & MAPIO_OPEN_DIRECT) && !s->eng->has_faults &&
+           !(req->flags & MAPIO_WRITE_DSYNC) &&
+           (req->op == MAPIO_OP_READ || req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_READV ||
+            req->op == MAPIO_OP_WRITEV);
+}
+
+/* Submit as many as the kernel takes; the rest go to the pool. */
+static void aio_submit(struct epoll_state *s, mapio_req_t **reqs, unsigned n)
+{
+    struct iocb *cbs[64];
+    unsigned done = 0;
+    while (done < n) {
+        unsigned k = 0;
+        for (; k < 64 && done + k < n; k++) {
+            mapio_req_t *req = reqs[done + k];
+            struct iocb *cb = (struct iocb *)(void *)mapio__rp(req)->backend.bytes;
+            struct mapio__seg seg;
+            int fd = mapio__rp(req)->fs->fd;
+            mapio__req_seg(req, &seg);
+            if (seg.vectored && seg.write)
+                io_prep_pwritev(cb, fd, seg.iov, (int)seg.iovcnt, (long long)seg.offset);
+            else if (seg.vectored)
+                io_prep_preadv(cb, fd, seg.iov, (int)seg.iovcnt, (long long)seg.offset);
+            else if (seg.write)
+                io_prep_pwrite(cb, fd, seg.buf, seg.len, (long long)seg.offset);
+            else
+                io_prep_pread(cb, fd, seg.buf, seg.len, (long long)seg.offset);
+            io_set_eventfd(cb, s->aio_efd);
+            cb->data = req;
+            cbs[k] = cb;
+        }
+        int r = io_submit(s->aio, (long)k, cbs);
+        unsigned took = r > 0 ? (unsigned)r : 0;
+        s->aio_busy += took;
+        if (took < k) {
+            /* EAGAIN (queue full) or an error for the first one not taken:
+             * the pool can always run them. */
+            mapio__pool_push(s->pool, reqs + done + took, k - took);
+        }
+        done += k;
+    }
+}
+
+/* Collect finished iocbs without waiting. Returns how many. */
+static unsigned aio_reap(struct epoll_state *s)
+{
+    if (s->aio_busy == 0)
+        return 0;
+    struct io_event ev[64];
+    struct timespec zero = { 0, 0 };
+    unsigned total = 0;
+    for (;;) {
+        int n = io_getevents(s->aio, 0, 64, ev, &zero);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            /* res is the byte count or a negative errno, as one syscall's. */
+            mapio__complete(ev[i].data, (int64_t)(long)ev[i].res);
+        }
+        s->aio_busy -= (unsigned)n;
+        total += (unsigned)n;
+        if (n < 64)
+            break;
+    }
+    return total;
+}
+
+static void aio_drain_efd(struct epoll_state *s)
+{
+    uint64_t v;
+    if (s->aio_efd >= 0)
+        while (read(s->aio_efd, &v, sizeof v) < 0 && errno == EINTR)
+            ;
+}
+#else
+static void aio_setup(struct epoll_state *s, const mapio_engine_opts_t *opts) {}
+static void aio_teardown(struct epoll_state *s) {}
+static bool aio_fits(const struct epoll_state *s, mapio_req_t *req)
+{
+    return false;
+}
+static void aio_submit(struct epoll_state *s, mapio_req_t **reqs, unsigned n) {}
+static unsigned aio_reap(struct epoll_state *s)
+{
+    return 0;
+}
+static void aio_drain_efd(struct epoll_state *s) {}
+#endif
 
 static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, void **state)
 {
@@ -73,6 +223,8 @@ static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
     err = mapio__pool_new(&s->pool, opts->workers, signal_efd, s);
     if (err != 0)
         goto fail;
+    s->eng = eng;
+    aio_setup(s, opts);
     *state = s;
     return 0;
 fail:
@@ -88,6 +240,7 @@ static int epoll_be_destroy(void *state)
 {
     struct epoll_state *s = state;
     mapio__pool_free(s->pool);
+    aio_teardown(s);
     close(s->efd);
     close(s->epfd);
     mapio__free(s);
@@ -109,11 +262,15 @@ static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
     struct epoll_state *s = state;
     unsigned from = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (reqs[i]->op != MAPIO_OP_NOP)
+        bool nop = reqs[i]->op == MAPIO_OP_NOP;
+        if (!nop && !aio_fits(s, reqs[i]))
             continue;
-        /* Nothing for a worker to do; keep the others in order around it. */
+        /* Not for the pool; keep the pool's ones in order around it. */
         mapio__pool_push(s->pool, reqs + from, i - from);
-        mapio__complete(reqs[i], 0);
+        if (nop)
+            mapio__complete(reqs[i], 0); /* nothing for anyone to do */
+        else
+            aio_submit(s, &reqs[i], 1);
         from = i + 1;
     }
     mapio__pool_push(s->pool, reqs + from, n - from);
@@ -126,7 +283,8 @@ static int epoll_be_wait(void *state, int timeout_ms)
     if (atomic_exchange(&s->written, false))
         drain_efd(s);
     /* Completions already waiting need no system call to collect. */
-    if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0)
+    unsigned got = mapio__pool_reap(s->pool) + aio_reap(s);
+    if (got > 0 || timeout_ms == 0)
         return 0;
     if (!mapio__pool_sleep(s->pool)) {
         mapio__pool_reap(s->pool);
@@ -137,11 +295,16 @@ static int epoll_be_wait(void *state, int timeout_ms)
     mapio__pool_awake(s->pool);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    if (n > 0) {
-        atomic_store(&s->written, false);
-        drain_efd(s);
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.u64 == 1) {
+            aio_drain_efd(s);
+        } else {
+            atomic_store(&s->written, false);
+            drain_efd(s);
+        }
     }
     mapio__pool_reap(s->pool);
+    aio_reap(s);
     return 0;
 }
 
