@@ -67,5 +67,5 @@ echo "| O_DIRECT 4 KiB randread QD32 | per-round mapio / peer | mapio | peer | r
 echo "|---|---|---|---|---|"
 printf '| io_uring backend vs fio io_uring | %s/ %s | %s | %s | %s |\n' "${R[mapio_direct_uring]}" "${R[fio_direct_uring]}" \
     "$(m mapio_direct_uring)" "$(m fio_direct_uring)" "$(ratio "$(m mapio_direct_uring)" "$(m fio_direct_uring)")"
-printf '| epoll backend (worker pool; no native AIO yet) vs fio libaio | %s/ %s | %s | %s | %s |\n' "${R[mapio_direct_epoll]}" "${R[fio_direct_aio]}" \
+printf '| epoll backend (native AIO) vs fio libaio | %s/ %s | %s | %s | %s |\n' "${R[mapio_direct_epoll]}" "${R[fio_direct_aio]}" \
     "$(m mapio_direct_epoll)" "$(m fio_direct_aio)" "$(ratio "$(m mapio_direct_epoll)" "$(m fio_direct_aio)")"

@@ -6,6 +6,7 @@
  *   mapio-bench roundtrip FILE [--backend B] [--seconds S] [--op nop|read1]
  *   mapio-bench raw-uring FILE [--seconds S] [--op nop|read1]   (the peer: liburing, no mapio)
  *   mapio-bench commit    FILE [--backend B] [--committers N] [--bs N] [--seconds S] [--delay US]
+ *                              [--prealloc-mib N]   (overwrite a zeroed file instead of appending)
  *   mapio-bench sync-each FILE [--bs N] [--seconds S]   (the peer: pwrite + fdatasync per record)
  *
  * Each prints one line "name=value ..." with ops/s, so a script can compare
@@ -27,7 +28,7 @@
 
 struct opts {
     const char *mode, *file, *backend, *op;
-    unsigned qd, bs, workers, committers, delay_us, direct;
+    unsigned qd, bs, workers, committers, delay_us, direct, prealloc;
     double seconds;
 };
 
@@ -276,6 +277,18 @@ static int commit_bench(const struct opts *o)
     j.lat = malloc(MAX_SAMPLES * sizeof *j.lat);
     if (mapio_open(eng, o->file, 0, MAPIO_OPEN_TRUNCATE, &j.file) != 0)
         return 1;
+    if (o->prealloc) {
+        /* Preallocate and write zeros once: commits then overwrite in place,
+         * with no size change or extent allocation for fdatasync to journal. */
+        uint64_t size = (uint64_t)o->prealloc << 20;
+        unsigned char *zero = calloc(1, 1 << 20);
+        for (uint64_t off = 0; off < size; off += 1 << 20)
+            if (mapio_write_at_sync(&j.file, zero, 1 << 20, off) != 1 << 20)
+                return 1;
+        free(zero);
+        if (mapio_sync_data_sync(&j.file) != 0)
+            return 1;
+    }
     struct gc_slot *slots = calloc(o->committers, sizeof *slots);
     for (unsigned i = 0; i < o->committers; i++) {
         slots[i].job = &j;
@@ -369,6 +382,8 @@ int main(int argc, char **argv)
             o.delay_us = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--direct") == 0)
             o.direct = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--prealloc-mib") == 0)
+            o.prealloc = (unsigned)atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
