@@ -1,5 +1,193 @@
-/* mapio/map.h - placeholder, filled in by the map part of the mmap toolkit. */
+/*
+ * mapio/map.h - mapped files (the fmmap / vmap seeds), usable without the
+ * engine.
+ *
+ * One handle type for every kind of map: a file mapped read-only, read-write
+ * (shared), copy-on-write or executable; anonymous memory; a heap buffer
+ * ("memory") and an empty map, so code - and tests - can run unchanged over
+ * each. Every access through the API is bounds-checked (offset + length
+ * overflow included): nothing here faults on the library's own bounds, and
+ * a zero-length file never reaches mmap(2).
+ *
+ * Threading: a map may be read and written from many threads at once through
+ * mapio_map_read/write/ptr (the caller orders overlapping accesses); calls
+ * that change the mapping itself (resize, freeze, thaw, close) must not run
+ * concurrently with any other call on the same map.
+ */
 #ifndef MAPIO_MAP_H
 #define MAPIO_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
 #include "errno.h"
+#include "platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mapio_map mapio_map_t;
+
+typedef enum mapio_map_kind {
+    MAPIO_MAP_READ_ONLY = 0, /* shared, PROT_READ */
+    MAPIO_MAP_READ_WRITE,    /* shared: stores reach the file */
+    MAPIO_MAP_COPY_ON_WRITE, /* private: stores stay in this process */
+    MAPIO_MAP_EXEC,          /* shared, PROT_READ | PROT_EXEC */
+} mapio_map_kind_t;
+
+/* How to open the file. */
+typedef enum mapio_map_open {
+    MAPIO_MAP_OPEN_EXISTING = 0, /* fail with MAPIO_ENOENT if missing */
+    MAPIO_MAP_OPEN_OR_CREATE,    /* create if missing */
+    MAPIO_MAP_CREATE_NEW,        /* fail with MAPIO_EEXIST if present */
+    MAPIO_MAP_TRUNCATE,          /* create if missing, empty it if present */
+} mapio_map_open_t;
+
+/* How the file's size relates to len. */
+typedef enum mapio_map_size {
+    MAPIO_MAP_SIZE_FILE = 0, /* map what the file has from offset (len ignored) */
+    MAPIO_MAP_SIZE_EXACT,    /* make the file exactly offset + len */
+    MAPIO_MAP_SIZE_AT_LEAST, /* grow the file to offset + len if smaller */
+    MAPIO_MAP_SIZE_AT_MOST,  /* map min(len, what the file has) */
+    MAPIO_MAP_SIZE_IF_THERE, /* map len only if the file has it, else MAPIO_ERANGE */
+} mapio_map_size_t;
+
+enum {
+    MAPIO_MAP_POPULATE = 1u << 0,        /* prefault the pages now */
+    MAPIO_MAP_HUGE_PAGES = 1u << 1,      /* ask for transparent huge pages */
+    MAPIO_MAP_STACK = 1u << 2,           /* anonymous: a stack-style mapping */
+    MAPIO_MAP_LOCK_FILE = 1u << 3,       /* take an advisory lock at open: exclusive
+                                            for writable maps, shared otherwise */
+    MAPIO_MAP_REMOVE_ON_CLOSE = 1u << 4, /* unlink the file when the map is closed */
+};
+
+typedef struct mapio_map_opts {
+    mapio_map_kind_t kind;
+    mapio_map_open_t open;
+    mapio_map_size_t size;
+    uint64_t offset; /* any byte offset: page alignment is handled inside */
+    uint64_t len;
+    unsigned flags; /* MAPIO_MAP_* */
+    unsigned mode;  /* permission bits for a created file; 0 = 0644 */
+} mapio_map_opts_t;
+
+/*
+ * mapio_map_open - map path as opts say (NULL opts: read-only, whole file).
+ * Validation happens before anything touches the file: a bad option never
+ * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; a
+ * read-only kind with a size policy that writes; TRUNCATE on a read-only
+ * kind), MAPIO_EOVERFLOW (offset + len), MAPIO_ERANGE (SIZE_IF_THERE and the
+ * file is shorter), MAPIO_EAGAIN (MAPIO_MAP_LOCK_FILE and another handle holds
+ * a conflicting lock), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
+ * ...), or MAPIO_ENOMEM. A file with nothing to map gives an empty map.
+ */
+MAPIO_EXTERN int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
+
+/* Anonymous private memory of len bytes (MAPIO_MAP_POPULATE, _STACK and
+ * _HUGE_PAGES apply). Returns 0, MAPIO_EINVAL (len 0) or MAPIO_ENOMEM. */
+MAPIO_EXTERN int mapio_map_anon(mapio_map_t **out, uint64_t len, unsigned flags);
+
+/* A heap buffer of len zero bytes behind the same API (flush, lock and
+ * advise succeed and do nothing). Returns 0, MAPIO_EINVAL or MAPIO_ENOMEM. */
+MAPIO_EXTERN int mapio_map_memory(mapio_map_t **out, uint64_t len);
+
+/* An empty map: length 0, every access out of range. Returns 0 or MAPIO_ENOMEM. */
+MAPIO_EXTERN int mapio_map_empty(mapio_map_t **out);
+
+/* Bytes mapped (0 for an empty or poisoned map). */
+MAPIO_EXTERN uint64_t mapio_map_len(const mapio_map_t *m);
+
+/* Pointer to byte off, or NULL if off >= len (the checked accessor). The
+ * pointer is valid until the map is resized or closed. */
+MAPIO_EXTERN void *mapio_map_ptr(const mapio_map_t *m, uint64_t off);
+
+/* *ptr = the span [off, off + n), or MAPIO_EOVERFLOW (wraps) / MAPIO_ERANGE
+ * (past the end) / MAPIO_EINVAL. n may be 0. */
+MAPIO_EXTERN int mapio_map_slice(const mapio_map_t *m, uint64_t off, uint64_t n, void **ptr);
+
+/* Copy out up to n bytes at off; returns the count (short at the end, 0 past
+ * it), or MAPIO_EINVAL / MAPIO_EOVERFLOW / MAPIO_EIO (poisoned). */
+MAPIO_EXTERN int64_t mapio_map_read(const mapio_map_t *m, uint64_t off, void *buf, size_t n);
+
+/* Copy n bytes in at off: all or nothing. Returns n, or MAPIO_ERANGE (past
+ * the end), MAPIO_EOVERFLOW, MAPIO_EACCES (read-only, exec or frozen map),
+ * MAPIO_EINVAL, MAPIO_EIO (poisoned). */
+MAPIO_EXTERN int64_t mapio_map_write(mapio_map_t *m, uint64_t off, const void *buf, size_t n);
+
+/* Zero [off, off + n). Same errors as mapio_map_write; returns 0. */
+MAPIO_EXTERN int mapio_map_zero(mapio_map_t *m, uint64_t off, uint64_t n);
+
+/* Write dirty pages of [off, off + n) back and wait (n = UINT64_MAX: to the
+ * end). Unaligned ranges are rounded out to pages. No-op for private, anon,
+ * memory and empty maps. Returns 0, MAPIO_ERANGE, MAPIO_EOVERFLOW or the OS
+ * error. */
+MAPIO_EXTERN int mapio_map_flush(mapio_map_t *m, uint64_t off, uint64_t n);
+
+/* Start writing [off, off + n) back without waiting (on Linux
+ * sync_file_range(SYNC_FILE_RANGE_WRITE): MS_ASYNC does nothing there).
+ * Same results as mapio_map_flush. */
+MAPIO_EXTERN int mapio_map_flush_async(mapio_map_t *m, uint64_t off, uint64_t n);
+
+/* Make the pages really read-only (a store then faults), and back. Returns 0,
+ * MAPIO_EACCES (thaw of a read-only kind), or the OS error. */
+MAPIO_EXTERN int mapio_map_freeze(mapio_map_t *m);
+MAPIO_EXTERN int mapio_map_thaw(mapio_map_t *m);
+
+typedef enum mapio_advice {
+    MAPIO_ADVICE_NORMAL,
+    MAPIO_ADVICE_SEQUENTIAL,
+    MAPIO_ADVICE_RANDOM,
+    MAPIO_ADVICE_WILLNEED,
+    MAPIO_ADVICE_DONTNEED,
+} mapio_advice_t;
+
+/* Advise the kernel about [off, off + n). Returns 0, a range error,
+ * MAPIO_EINVAL or the OS error. */
+MAPIO_EXTERN int mapio_map_advise(mapio_map_t *m, uint64_t off, uint64_t n, mapio_advice_t a);
+
+/* Lock [off, off + n) in RAM, and unlock. Returns 0, a range error, or the OS
+ * error (MAPIO_EPERM / MAPIO_ENOMEM: RLIMIT_MEMLOCK). */
+MAPIO_EXTERN int mapio_map_mlock(mapio_map_t *m, uint64_t off, uint64_t n);
+MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
+
+/*
+ * mapio_map_resize - change a file map's length (and the file's size, for
+ * writable shared maps) to new_len. Pointers into the map may move. If the
+ * file or the mapping cannot be changed the map is poisoned: every later call
+ * but close fails with MAPIO_EIO, because its pages may no longer match the
+ * file. Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0),
+ * MAPIO_EACCES (read-only kinds), or the OS error (the map is then poisoned).
+ */
+MAPIO_EXTERN int mapio_map_resize(mapio_map_t *m, uint64_t new_len);
+
+/* Advisory whole-file locks (flock). try: fail with MAPIO_EAGAIN instead of
+ * waiting. Returns 0, MAPIO_EAGAIN, MAPIO_EINVAL (not a file map) or the OS
+ * error. */
+MAPIO_EXTERN int mapio_map_lock(mapio_map_t *m, int exclusive, int try_only);
+MAPIO_EXTERN int mapio_map_unlock(mapio_map_t *m);
+
+/* Unmap and release. With MAPIO_MAP_REMOVE_ON_CLOSE the file is unlinked.
+ * Returns 0 or the first error met (the map is freed either way). NULL: 0. */
+MAPIO_EXTERN int mapio_map_close(mapio_map_t *m);
+
+/* Flush, unmap, set the file's size to size, fsync it and its directory,
+ * free the map. For writable shared maps only (else MAPIO_EACCES, map kept). */
+MAPIO_EXTERN int mapio_map_close_truncate(mapio_map_t *m, uint64_t size);
+
+/*
+ * mapio_map_remove - unlink the mapped file durably: refuse with MAPIO_ESTALE
+ * if its path now names another file or a symlink (checked by device and
+ * inode), unlink it, fsync the directory. The map stays usable. Returns 0,
+ * MAPIO_ESTALE, MAPIO_EINVAL (not a file map) or the OS error.
+ */
+MAPIO_EXTERN int mapio_map_remove(mapio_map_t *m);
+
+/* The runtime page size (and allocation granularity). Thread-safe. */
+MAPIO_EXTERN uint64_t mapio_page_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

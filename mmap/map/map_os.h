@@ -1,0 +1,45 @@
+/*
+ * mmap/map/map_os.h - what the portable map code needs from the OS.
+ * map_posix.c implements it (map_win.c will); nothing else is OS-specific.
+ * Every function returns 0 or a negative errno.
+ */
+#ifndef MAPIO_MAP_OS_H
+#define MAPIO_MAP_OS_H
+
+#include <stdbool.h>
+
+#include "engine/common.h"
+#include "mapio/map.h"
+
+/* Open path for a map: writable for shared read-write maps and for policies
+ * that create or resize. */
+int mapio__mapos_open(const char *path, mapio_map_open_t policy, bool writable, unsigned mode,
+                      mapio_fd_t *fd);
+int mapio__mapos_close(mapio_fd_t fd);
+int mapio__mapos_size(mapio_fd_t fd, uint64_t *size);
+int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size);
+int mapio__mapos_fsync(mapio_fd_t fd);
+int mapio__mapos_identity(mapio_fd_t fd, uint64_t *dev, uint64_t *ino);
+
+/* Map len bytes of fd at a page-aligned offset (fd MAPIO_INVALID_FD: anonymous). */
+int mapio__mapos_map(mapio_fd_t fd, uint64_t off, size_t len, mapio_map_kind_t kind, unsigned flags,
+                     void **out);
+int mapio__mapos_unmap(void *p, size_t len);
+/* Change a mapping's length; it may move (*out). */
+int mapio__mapos_remap(void *p, size_t old_len, size_t new_len, mapio_fd_t fd, uint64_t off,
+                       mapio_map_kind_t kind, unsigned flags, void **out);
+/* Page protection: the kind's own, or read-only when frozen. */
+int mapio__mapos_protect(void *p, size_t len, mapio_map_kind_t kind, bool frozen);
+/* Write back [p, p + len) (page-aligned) which maps fd at file offset off. */
+int mapio__mapos_sync(void *p, size_t len, mapio_fd_t fd, uint64_t off, bool async);
+int mapio__mapos_advise(void *p, size_t len, mapio_advice_t advice);
+int mapio__mapos_mlock(void *p, size_t len, bool lock);
+/* how: 0 unlock, 1 shared, 2 exclusive. */
+int mapio__mapos_flock(mapio_fd_t fd, int how, bool try_only);
+/* Unlink path if it still names (dev, ino) and is not a symlink; fsync its directory. */
+int mapio__mapos_remove(const char *path, uint64_t dev, uint64_t ino);
+/* fsync the directory that holds path. */
+int mapio__mapos_sync_parent(const char *path);
+uint64_t mapio__mapos_page_size(void);
+
+#endif

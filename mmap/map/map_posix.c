@@ -1,0 +1,269 @@
+/*
+ * mmap/map/map_posix.c - the POSIX half of mapped files.
+ *
+ * Linux-only calls (mremap, MAP_POPULATE, sync_file_range) are chosen by
+ * meson's feature checks (mapio_config.h), each with its portable path; the
+ * -Dportable=true build forces the portable paths so they are tested too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "map_os.h"
+
+int mapio__mapos_open(const char *path, mapio_map_open_t policy, bool writable, unsigned mode,
+                      mapio_fd_t *fd)
+{
+    int flags = O_CLOEXEC | (writable ? O_RDWR : O_RDONLY);
+    switch (policy) {
+    case MAPIO_MAP_OPEN_EXISTING:
+        break;
+    case MAPIO_MAP_OPEN_OR_CREATE:
+        flags |= O_CREAT;
+        break;
+    case MAPIO_MAP_CREATE_NEW:
+        flags |= O_CREAT | O_EXCL;
+        break;
+    case MAPIO_MAP_TRUNCATE:
+        flags |= O_CREAT | O_TRUNC;
+        break;
+    }
+    int r;
+    do
+        r = open(path, flags, mode != 0 ? (mode_t)mode : 0644);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(r, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int err = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+        close(r);
+        return err;
+    }
+    *fd = r;
+    return 0;
+}
+
+int mapio__mapos_close(mapio_fd_t fd)
+{
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_size(mapio_fd_t fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (S_ISREG(st.st_mode)) {
+        *size = (uint64_t)st.st_size;
+        return 0;
+    }
+    off_t end = lseek(fd, 0, SEEK_END); /* block devices report st_size 0 */
+    if (end < 0)
+        return -errno;
+    *size = (uint64_t)end;
+    return 0;
+}
+
+int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
+{
+    int r;
+    do
+        r = ftruncate(fd, (off_t)size);
+    while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_fsync(mapio_fd_t fd)
+{
+    return fsync(fd) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_identity(mapio_fd_t fd, uint64_t *dev, uint64_t *ino)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+static int prot_of(mapio_map_kind_t kind, bool frozen)
+{
+    switch (kind) {
+    case MAPIO_MAP_READ_ONLY:
+        return PROT_READ;
+    case MAPIO_MAP_EXEC:
+        return PROT_READ | PROT_EXEC;
+    default:
+        return frozen ? PROT_READ : PROT_READ | PROT_WRITE;
+    }
+}
+
+int mapio__mapos_map(mapio_fd_t fd, uint64_t off, size_t len, mapio_map_kind_t kind, unsigned flags,
+                     void **out)
+{
+    int mflags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS
+                        : (kind == MAPIO_MAP_COPY_ON_WRITE ? MAP_PRIVATE : MAP_SHARED);
+#if MAPIO_HAVE_MAP_POPULATE
+    if (flags & MAPIO_MAP_POPULATE)
+        mflags |= MAP_POPULATE;
+#endif
+#if defined(MAP_STACK)
+    if ((flags & MAPIO_MAP_STACK) && fd < 0)
+        mflags |= MAP_STACK;
+#endif
+    int prot = fd < 0 ? PROT_READ | PROT_WRITE : prot_of(kind, false);
+    void *p = mmap(NULL, len, prot, mflags, fd, (off_t)off);
+    if (p == MAP_FAILED)
+        return -errno;
+#if !MAPIO_HAVE_MAP_POPULATE
+    if (flags & MAPIO_MAP_POPULATE)
+        madvise(p, len, MADV_WILLNEED); /* a hint where MAP_POPULATE is missing */
+#endif
+#if defined(MADV_HUGEPAGE)
+    if (flags & MAPIO_MAP_HUGE_PAGES)
+        madvise(p, len, MADV_HUGEPAGE); /* a hint: ignored where THP is off */
+#endif
+    *out = p;
+    return 0;
+}
+
+int mapio__mapos_unmap(void *p, size_t len)
+{
+    return munmap(p, len) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_remap(void *p, size_t old_len, size_t new_len, mapio_fd_t fd, uint64_t off,
+                       mapio_map_kind_t kind, unsigned flags, void **out)
+{
+#if MAPIO_HAVE_MREMAP
+    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return -errno;
+    *out = q;
+    return 0;
+#else
+    /* Map the new length first, so a failure leaves the old mapping intact. */
+    void *q;
+    int err = mapio__mapos_map(fd, off, new_len, kind, flags, &q);
+    if (err != 0)
+        return err;
+    munmap(p, old_len);
+    *out = q;
+    return 0;
+#endif
+}
+
+int mapio__mapos_protect(void *p, size_t len, mapio_map_kind_t kind, bool frozen)
+{
+    return mprotect(p, len, prot_of(kind, frozen)) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_sync(void *p, size_t len, mapio_fd_t fd, uint64_t off, bool async)
+{
+    if (async) {
+#if MAPIO_HAVE_SYNC_FILE_RANGE
+        /* MS_ASYNC is a no-op on Linux: start the writeback ourselves. */
+        return sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : -errno;
+#else
+        return msync(p, len, MS_ASYNC) == 0 ? 0 : -errno;
+#endif
+    }
+    return msync(p, len, MS_SYNC) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_advise(void *p, size_t len, mapio_advice_t advice)
+{
+    static const int native[] = {
+        [MAPIO_ADVICE_NORMAL] = MADV_NORMAL,     [MAPIO_ADVICE_SEQUENTIAL] = MADV_SEQUENTIAL,
+        [MAPIO_ADVICE_RANDOM] = MADV_RANDOM,     [MAPIO_ADVICE_WILLNEED] = MADV_WILLNEED,
+        [MAPIO_ADVICE_DONTNEED] = MADV_DONTNEED,
+    };
+    return madvise(p, len, native[advice]) == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_mlock(void *p, size_t len, bool lock)
+{
+    int r = lock ? mlock(p, len) : munlock(p, len);
+    return r == 0 ? 0 : -errno;
+}
+
+int mapio__mapos_flock(mapio_fd_t fd, int how, bool try_only)
+{
+    int op = how == 0 ? LOCK_UN : how == 1 ? LOCK_SH : LOCK_EX;
+    if (try_only)
+        op |= LOCK_NB;
+    int r;
+    do
+        r = flock(fd, op);
+    while (r != 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* The directory of path, opened for fsync. */
+static int open_parent(const char *path, int *dfd)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = fd < 0 ? -errno : 0;
+    free(copy);
+    *dfd = fd;
+    return err;
+}
+
+int mapio__mapos_sync_parent(const char *path)
+{
+    int dfd;
+    int err = open_parent(path, &dfd);
+    if (err != 0)
+        return err;
+    err = fsync(dfd) == 0 ? 0 : -errno;
+    close(dfd);
+    return err;
+}
+
+int mapio__mapos_remove(const char *path, uint64_t dev, uint64_t ino)
+{
+    int dfd;
+    int err = open_parent(path, &dfd);
+    if (err != 0)
+        return err;
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        close(dfd);
+        return -ENOMEM;
+    }
+    const char *name = basename(copy);
+    struct stat st;
+    /* Same directory handle for the check and the unlink: no path race on
+     * the directory itself; the name is checked right before it goes. */
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+        err = -ESTALE;
+    else if (unlinkat(dfd, name, 0) != 0)
+        err = -errno;
+    else if (fsync(dfd) != 0)
+        err = -errno;
+    free(copy);
+    close(dfd);
+    return err;
+}
+
+uint64_t mapio__mapos_page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
+}
