@@ -163,6 +163,13 @@ enum {
     /* Keep latency histograms for this file too (the engine always has its
      * own): 70 KiB per file, hence opt-in. */
     MAPIO_OPEN_HISTOGRAMS = 1u << 6,
+    /* MMapIO mode: map exactly `size` bytes (0: the file's size) and serve
+     * read_at/write_at (and their twins) by memcpy on the mapping, on the
+     * submitting thread - which a page fault then blocks; the callback still
+     * runs in mapio_engine_poll. Reads stop at the mapped size, writes past it
+     * fail with MAPIO_ERANGE. Syncs are fdatasync (on Linux it writes back the
+     * mapped dirty pages). Group commit works the same. */
+    MAPIO_OPEN_MMAP = 1u << 7,
 };
 
 /*
@@ -199,6 +206,13 @@ MAPIO_EXTERN int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size
  * Returns 0, or MAPIO_EBADF if already closed. Thread-safe.
  */
 MAPIO_EXTERN int mapio_close(mapio_file_t *file);
+
+/*
+ * mapio_file_ptr - MMapIO mode: the mapping's address of byte off, or NULL
+ * (off past the mapped size, a file not opened with MAPIO_OPEN_MMAP, or a
+ * closed file). Valid until mapio_close. Thread-safe.
+ */
+MAPIO_EXTERN void *mapio_file_ptr(const mapio_file_t *file, uint64_t off);
 
 /* The size given to (or found by) mapio_open. Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_file_size(const mapio_file_t *file);

@@ -340,9 +340,11 @@ int mapio_engine_fd(mapio_engine_t *eng)
 /* ---- submission (any thread) ----------------------------------------------- */
 
 /* Reset the engine's part of a request and push it on the pending stack. */
-static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal)
+static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal, bool done, int64_t result)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
+    rp->precomplete = done;
+    rp->pre_result = result;
     rp->eng = eng;
     rp->done = 0;
     rp->retries = 0;
@@ -377,7 +379,8 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal)
         MAPIO__BE(eng, wake, eng->be);
 }
 
-int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
+/* Room for one more accepted request? Counts it if so. */
+static int admit(mapio_engine_t *eng)
 {
     if (atomic_load_explicit(&eng->shutdown, memory_order_acquire))
         return MAPIO_ECANCELED;
@@ -386,14 +389,29 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
         atomic_fetch_sub(&eng->inflight, 1);
         return MAPIO_EAGAIN;
     }
-    enqueue(eng, req, false);
     return 0;
+}
+
+int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
+{
+    int err = admit(eng);
+    if (err == 0)
+        enqueue(eng, req, false, false, 0);
+    return err;
+}
+
+int mapio__engine_submit_done(mapio_engine_t *eng, mapio_req_t *req, int64_t result)
+{
+    int err = admit(eng);
+    if (err == 0)
+        enqueue(eng, req, false, true, result);
+    return err;
 }
 
 void mapio__engine_submit_internal(mapio_engine_t *eng, mapio_req_t *req)
 {
     atomic_fetch_add(&eng->inflight, 1);
-    enqueue(eng, req, true);
+    enqueue(eng, req, true, false, 0);
 }
 
 int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
@@ -702,6 +720,10 @@ static void flush(mapio_engine_t *eng)
             mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
             if (atomic_load_explicit(&mapio__rp(r)->cancel, memory_order_relaxed)) {
                 finish(eng, r, MAPIO_ECANCELED);
+                continue;
+            }
+            if (mapio__rp(r)->precomplete) {
+                finish(eng, r, mapio__rp(r)->pre_result);
                 continue;
             }
             atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_BACKEND, memory_order_relaxed);

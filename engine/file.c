@@ -36,6 +36,7 @@ void mapio__file_release(const mapio_file_t *f)
         return;
     struct mapio__fstate *fs = fp->fs;
     mapio__engine_forget(fs->eng, fs);
+    mapio_map_close(fs->map);
     mapio__os.close(fs->fd);
     mapio__free(fs->lats);
     mapio__free(fs);
@@ -50,12 +51,14 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         return MAPIO_EINVAL;
     const unsigned known = MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW |
                            MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DIRECT | MAPIO_OPEN_DSYNC |
-                           MAPIO_OPEN_HISTOGRAMS;
+                           MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP;
     if ((flags & ~known) != 0)
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_READ_ONLY) &&
         (flags & (MAPIO_OPEN_CREATE_NEW | MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DSYNC)))
         return MAPIO_EINVAL;
+    if ((flags & MAPIO_OPEN_MMAP) && (flags & MAPIO_OPEN_DIRECT))
+        return MAPIO_EINVAL; /* a mapping always goes through the page cache */
     if ((flags & MAPIO_OPEN_NO_CREATE) && (flags & MAPIO_OPEN_CREATE_NEW))
         return MAPIO_EINVAL;
     if (size > (uint64_t)INT64_MAX)
@@ -98,9 +101,19 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     fs->mem_align = fs->io_align = 1;
     if (err == 0 && (flags & MAPIO_OPEN_DIRECT))
         err = mapio__os.dio_align(fs->fd, &fs->mem_align, &fs->io_align);
+    if (err == 0 && (flags & MAPIO_OPEN_MMAP) && fs->size > 0) {
+        /* Exactly `size` bytes: the file has at least that many by now. */
+        mapio_map_opts_t mo = {
+            .kind = (flags & MAPIO_OPEN_READ_ONLY) ? MAPIO_MAP_READ_ONLY : MAPIO_MAP_READ_WRITE,
+            .size = MAPIO_MAP_SIZE_IF_THERE,
+            .len = fs->size,
+        };
+        err = mapio_map_open(&fs->map, path, &mo);
+    }
     if (err == 0)
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {
+        mapio_map_close(fs->map);
         mapio__os.close(fs->fd);
         mapio__free(fs->lats);
         mapio__free(fs);
@@ -124,6 +137,16 @@ int mapio_close(mapio_file_t *file)
         return MAPIO_EBADF;
     mapio__file_release(file);
     return 0;
+}
+
+void *mapio_file_ptr(const mapio_file_t *file, uint64_t off)
+{
+    struct mapio__fstate *fs = mapio__file_acquire(file);
+    if (fs == NULL)
+        return NULL;
+    void *p = fs->map != NULL ? mapio_map_ptr(fs->map, off) : NULL;
+    mapio__file_release(file);
+    return p;
 }
 
 uint64_t mapio_file_size(const mapio_file_t *file)
@@ -218,6 +241,34 @@ static int check_iov(const mapio_iovec_t *iov, unsigned iovcnt, size_t *total)
     return 0;
 }
 
+static bool is_plain_transfer(mapio_op_t op)
+{
+    return op == MAPIO_OP_READ || op == MAPIO_OP_WRITE || op == MAPIO_OP_READV ||
+           op == MAPIO_OP_WRITEV;
+}
+
+/* MMapIO: one "call" is a copy to or from the mapping. */
+static int64_t map_copy(struct mapio__fstate *fs, const struct mapio__seg *seg)
+{
+    if (!seg->vectored)
+        return seg->write ? mapio_map_write(fs->map, seg->offset, seg->buf, seg->len)
+                          : mapio_map_read(fs->map, seg->offset, seg->buf, seg->len);
+    int64_t total = 0;
+    uint64_t off = seg->offset;
+    for (unsigned i = 0; i < seg->iovcnt; i++) {
+        int64_t r = seg->write
+                        ? mapio_map_write(fs->map, off, seg->iov[i].iov_base, seg->iov[i].iov_len)
+                        : mapio_map_read(fs->map, off, seg->iov[i].iov_base, seg->iov[i].iov_len);
+        if (r < 0)
+            return total > 0 && !seg->write ? total : r;
+        total += r;
+        off += (uint64_t)r;
+        if ((size_t)r < seg->iov[i].iov_len)
+            break; /* the end of the mapping */
+    }
+    return total;
+}
+
 /* Fill the request and hand it to the engine; on error the file ref is dropped. */
 static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf, size_t len,
                   const mapio_iovec_t *iov, unsigned iovcnt, uint64_t offset, unsigned flags,
@@ -253,7 +304,13 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
     req->iovcnt = iovcnt;
     req->flags = flags;
     mapio__rp(req)->fs = fs;
-    err = mapio__engine_submit(fs->eng, req);
+    if (fs->map != NULL && is_plain_transfer(op)) {
+        /* MMapIO: the memcpy happens here, on the submitting thread. */
+        mapio__rp(req)->done = 0;
+        err = mapio__engine_submit_done(fs->eng, req, mapio__do_sync(fs, req));
+    } else {
+        err = mapio__engine_submit(fs->eng, req);
+    }
     if (err != 0)
         mapio__file_release(file);
     return err;
@@ -393,6 +450,8 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
         break;
     }
     mapio__req_seg_limit(req, limit, &seg);
+    if (fs->map != NULL && is_plain_transfer(req->op))
+        return map_copy(fs, &seg);
     if (seg.write && (req->flags & MAPIO_WRITE_DSYNC)) {
         mapio_iovec_t one = { .iov_base = seg.buf, .iov_len = seg.len };
         return seg.vectored ? mapio__os.pwritev_dsync(fs->fd, seg.iov, seg.iovcnt, seg.offset)

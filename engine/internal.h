@@ -75,6 +75,7 @@ struct mapio__fstate {
     struct mapio__counters counters_mt; /* any thread */
     struct mapio__fstate *prev, *next;  /* engine's list of open files (engine lock) */
     struct mapio__lats *lats;           /* MAPIO_OPEN_HISTOGRAMS only (any thread, atomic) */
+    mapio_map_t *map;                   /* MAPIO_OPEN_MMAP only */
     mapio_file_t *handle;
 };
 
@@ -140,10 +141,16 @@ struct mapio__req_priv {
     uint64_t fault_seq;      /* the fault hooks' number for the call in flight */
     uint64_t commit_bytes;   /* COMMIT: bytes of the merged pieces written */
     uint32_t commit_pieces;  /* COMMIT: merged pieces written */
+    uint8_t precomplete;     /* done on the submitting thread (MMapIO): only finish it */
     /* COMMIT fused with its own fdatasync (the group was idle): the backend
      * runs write then sync back to back, and reports both results. */
     uint8_t fused, fused_write_seen, fused_sync_seen;
-    int64_t fused_wres, fused_sres;
+    union {
+        struct {
+            int64_t fused_wres, fused_sres;
+        };
+        int64_t pre_result; /* a precomplete request's result */
+    };
     union {
         uint64_t align;
         unsigned char bytes[MAPIO__REQ_BACKEND_SPACE];
@@ -288,6 +295,9 @@ void mapio__engine_note(mapio_engine_t *eng, const char *fmt, ...)
 
 /* Accept a validated request (it has fs, op and buffers set). */
 int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req);
+/* Accept a request already carried out on the submitting thread (MMapIO):
+ * it only waits for its callback. Same errors as mapio__engine_submit. */
+int mapio__engine_submit_done(mapio_engine_t *eng, mapio_req_t *req, int64_t result);
 
 /* Backend hooks for files (open/close paths). */
 int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs);

@@ -1,0 +1,142 @@
+/*
+ * tests/engine/mmapio.c - MMapIO mode: read_at/write_at served from a
+ * mapping of exactly `size` bytes, on every backend (MAPIO_BACKEND).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mapio.h"
+#include "engine/common.h"
+#include "testutil.h"
+
+static const char *backend;
+
+struct rec {
+    int calls;
+    int64_t result;
+};
+
+static void rec_cb(mapio_req_t *req)
+{
+    struct rec *r = req->data;
+    r->calls++;
+    r->result = req->result;
+}
+
+static int64_t run1(mapio_engine_t *eng, int err, struct rec *r)
+{
+    assert_int_equal(err, 0);
+    while (r->calls == 0)
+        assert_true(mapio_engine_poll(eng, -1) >= 0);
+    assert_int_equal(r->calls, 1);
+    return r->result;
+}
+
+static void served_from_the_mapping(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .backend = backend };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    char *p = tu_path("mmapio");
+    mapio_file_t f;
+    enum { SIZE = 1 << 20 };
+    assert_int_equal(mapio_open(eng, p, SIZE, MAPIO_OPEN_MMAP, &f), 0);
+    assert_int_equal(mapio_file_size(&f), SIZE);
+    unsigned char *base = mapio_file_ptr(&f, 0);
+    assert_non_null(base);
+    assert_ptr_equal(mapio_file_ptr(&f, SIZE - 1), base + SIZE - 1);
+    assert_null(mapio_file_ptr(&f, SIZE));
+
+    unsigned char w[5000], r[5000];
+    tu_fill(w, sizeof w, 1);
+    mapio_req_t req;
+    struct rec rr = { 0 };
+    req.data = &rr;
+    assert_int_equal(run1(eng, mapio_write_at(&f, &req, w, sizeof w, 100, rec_cb), &rr), 5000);
+    assert_memory_equal(base + 100, w, sizeof w); /* the memcpy went into the mapping */
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_read_at(&f, &req, r, sizeof r, 100, rec_cb), &rr), 5000);
+    assert_memory_equal(r, w, sizeof w);
+    /* Reads stop at the mapped size; writes past it fail. */
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_read_at(&f, &req, r, 100, SIZE - 40, rec_cb), &rr), 40);
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_write_at(&f, &req, w, 100, SIZE - 40, rec_cb), &rr),
+                     MAPIO_ERANGE);
+    /* Vectored, and the blocking twins. */
+    mapio_iovec_t v[2] = { { w, 10 }, { w + 10, 20 } };
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_writev_at(&f, &req, v, 2, 7000, rec_cb), &rr), 30);
+    assert_memory_equal(base + 7000, w, 30);
+    assert_int_equal(mapio_write_at_sync(&f, "twin", 4, 9000), 4);
+    assert_memory_equal(base + 9000, "twin", 4);
+    char t[4];
+    assert_int_equal(mapio_read_at_sync(&f, t, 4, 9000), 4);
+    assert_int_equal(mapio_read_at_sync(&f, t, 4, SIZE), 0);
+    /* Group commit on a mapped file, then a plain sync. */
+    mapio_write_t batch = { "commit", 6, 20000 };
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_write_at_delayed_sync(&f, &req, &batch, 1, rec_cb), &rr), 0);
+    assert_memory_equal(base + 20000, "commit", 6);
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(run1(eng, mapio_sync_data(&f, &req, rec_cb), &rr), 0);
+    /* No allocation per operation here either. */
+    uint64_t before = mapio__alloc_count();
+    for (int i = 0; i < 10000; i++) {
+        memset(&rr, 0, sizeof rr);
+        assert_int_equal(run1(eng, mapio_read_at(&f, &req, r, 64, (uint64_t)i * 64, rec_cb), &rr),
+                         64);
+    }
+    assert_int_equal(mapio__alloc_count(), before);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_file_metrics(&f, &m), 0);
+    assert_int_equal(m.read, 10000 + 4); /* and 2 async + 2 blocking reads above */
+    assert_int_equal(m.errors, 1);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_null(mapio_file_ptr(&f, 0));
+
+    /* The bytes are in the file. */
+    int fd = open(p, O_RDONLY);
+    unsigned char back[6];
+    assert_int_equal(pread(fd, back, 6, 20000), 6);
+    assert_memory_equal(back, "commit", 6);
+    close(fd);
+
+    /* Size 0 maps what the file has; read-only refuses writes. */
+    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_file_size(&f), SIZE);
+    assert_memory_equal((unsigned char *)mapio_file_ptr(&f, 0) + 9000, "twin", 4);
+    assert_int_equal(mapio_write_at(&f, &req, w, 10, 0, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP | MAPIO_OPEN_DIRECT, &f), MAPIO_EINVAL);
+    /* A plain file has no mapping to point into. */
+    assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
+    assert_null(mapio_file_ptr(&f, 0));
+    assert_int_equal(mapio_close(&f), 0);
+    mapio_engine_free(eng);
+    unlink(p);
+    free(p);
+}
+
+int main(void)
+{
+    backend = getenv("MAPIO_BACKEND");
+    if (backend == NULL || backend[0] == '\0') {
+        fprintf(stderr, "mmapio: set MAPIO_BACKEND to the backend under test\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(served_from_the_mapping),
+    };
+    return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
+}
