@@ -183,6 +183,96 @@ MAPIO_EXTERN int mapio_map_close_truncate(mapio_map_t *m, uint64_t size);
  */
 MAPIO_EXTERN int mapio_map_remove(mapio_map_t *m);
 
+/* ---- cursors ----------------------------------------------------------- */
+
+/* A position inside [start, start + len) of a map; caller-allocated. */
+typedef struct mapio_cursor {
+    mapio_map_t *map;
+    uint64_t start, len, pos; /* pos is relative to start */
+} mapio_cursor_t;
+
+enum { MAPIO_SEEK_SET, MAPIO_SEEK_CUR, MAPIO_SEEK_END };
+
+/* Bind c to [off, off + len) of m (len UINT64_MAX: to the end). Returns 0,
+ * MAPIO_EINVAL, MAPIO_EOVERFLOW or MAPIO_ERANGE. */
+MAPIO_EXTERN int mapio_cursor_init(mapio_cursor_t *c, mapio_map_t *m, uint64_t off, uint64_t len);
+
+/* Read up to n bytes and advance; returns the count (0 at the end). */
+MAPIO_EXTERN int64_t mapio_cursor_read(mapio_cursor_t *c, void *buf, size_t n);
+
+/* Write n bytes and advance, all or nothing: MAPIO_ERANGE past the range,
+ * plus mapio_map_write's errors. Returns n. */
+MAPIO_EXTERN int64_t mapio_cursor_write(mapio_cursor_t *c, const void *buf, size_t n);
+
+/* Move to whence + delta; positions outside [0, len] are MAPIO_ERANGE (the
+ * cursor stays put). Returns the new position. */
+MAPIO_EXTERN int64_t mapio_cursor_seek(mapio_cursor_t *c, int64_t delta, int whence);
+
+/* ---- numbers at any offset, either byte order --------------------------- */
+
+typedef struct mapio_u128 {
+    uint64_t hi, lo;
+} mapio_u128_t;
+
+/* X(name, C type, bytes, is_signed): the integer widths the seeds offer
+ * (24-bit values live in the low bits of a 32-bit type; signed ones are
+ * sign-extended). */
+#define MAPIO_NUMBER_MAP(X)                                                                        \
+    X(u8, uint8_t, 1, 0)                                                                           \
+    X(i8, int8_t, 1, 1)                                                                            \
+    X(u16, uint16_t, 2, 0)                                                                         \
+    X(i16, int16_t, 2, 1)                                                                          \
+    X(u24, uint32_t, 3, 0)                                                                         \
+    X(i24, int32_t, 3, 1)                                                                          \
+    X(u32, uint32_t, 4, 0)                                                                         \
+    X(i32, int32_t, 4, 1)                                                                          \
+    X(u64, uint64_t, 8, 0)                                                                         \
+    X(i64, int64_t, 8, 1)
+
+/*
+ * mapio_map_get_<name>_le/_be(m, off, &v) and mapio_map_put_<name>_le/_be(m,
+ * off, v): read or write one number at any (unaligned) offset. Return 0,
+ * MAPIO_ERANGE (it would cross the end: nothing is read past it),
+ * MAPIO_EOVERFLOW, MAPIO_EINVAL (NULL), or mapio_map_write's errors.
+ */
+#define MAPIO__NUMBER_DECL(name, type, bytes, is_signed)                                           \
+    MAPIO_EXTERN int mapio_map_get_##name##_le(const mapio_map_t *m, uint64_t off, type *v);       \
+    MAPIO_EXTERN int mapio_map_get_##name##_be(const mapio_map_t *m, uint64_t off, type *v);       \
+    MAPIO_EXTERN int mapio_map_put_##name##_le(mapio_map_t *m, uint64_t off, type v);              \
+    MAPIO_EXTERN int mapio_map_put_##name##_be(mapio_map_t *m, uint64_t off, type v);
+MAPIO_NUMBER_MAP(MAPIO__NUMBER_DECL)
+MAPIO__NUMBER_DECL(u128, mapio_u128_t, 16, 0)
+MAPIO__NUMBER_DECL(f32, float, 4, 1)
+MAPIO__NUMBER_DECL(f64, double, 8, 1)
+#undef MAPIO__NUMBER_DECL
+
+/* ---- file utilities ----------------------------------------------------- */
+
+typedef struct mapio_file_info {
+    uint64_t size, dev, ino, rdev, nlink, blocks, blksize;
+    uint32_t mode, uid, gid;
+    int64_t atime_ns, mtime_ns, ctime_ns;
+} mapio_file_info_t;
+
+/* fsync a directory, or the directory holding path. Return 0, MAPIO_ENOTDIR
+ * (sync_dir of a non-directory) or the OS error. Thread-safe. */
+MAPIO_EXTERN int mapio_sync_dir(const char *dir);
+MAPIO_EXTERN int mapio_sync_parent(const char *path);
+
+/* Metadata of path (not following a final symlink: follow = 0) or of the
+ * file it names. Returns 0 or the OS error. Thread-safe. */
+MAPIO_EXTERN int mapio_file_info(const char *path, int follow, mapio_file_info_t *out);
+
+/* The size of a file or a block device (whose st_size is 0). Returns 0 or
+ * the OS error. Thread-safe. */
+MAPIO_EXTERN int mapio_device_size(const char *path, uint64_t *out);
+
+/* Copy [off, off + n) of m into a new file at path (created exclusively,
+ * fsynced with its directory). Returns 0, MAPIO_EEXIST, a range error or the
+ * OS error (a partly written file is removed). */
+MAPIO_EXTERN int mapio_map_copy_to_file(const mapio_map_t *m, uint64_t off, uint64_t n,
+                                        const char *path);
+
 /* The runtime page size (and allocation granularity). Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_page_size(void);
 

@@ -267,3 +267,95 @@ uint64_t mapio__mapos_page_size(void)
     long p = sysconf(_SC_PAGESIZE);
     return p > 0 ? (uint64_t)p : 4096;
 }
+
+/* ---- public file utilities --------------------------------------------------- */
+
+int mapio_sync_dir(const char *dir)
+{
+    if (dir == NULL)
+        return MAPIO_EINVAL;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int err = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return err;
+}
+
+int mapio_sync_parent(const char *path)
+{
+    return path != NULL ? mapio__mapos_sync_parent(path) : MAPIO_EINVAL;
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
+{
+    if (path == NULL || out == NULL)
+        return MAPIO_EINVAL;
+    struct stat st;
+    if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
+        return -errno;
+    *out = (mapio_file_info_t){
+        .size = (uint64_t)st.st_size,
+        .dev = (uint64_t)st.st_dev,
+        .ino = (uint64_t)st.st_ino,
+        .rdev = (uint64_t)st.st_rdev,
+        .nlink = (uint64_t)st.st_nlink,
+        .blocks = (uint64_t)st.st_blocks,
+        .blksize = (uint64_t)st.st_blksize,
+        .mode = (uint32_t)st.st_mode,
+        .uid = (uint32_t)st.st_uid,
+        .gid = (uint32_t)st.st_gid,
+        .atime_ns = ts_ns(st.st_atim),
+        .mtime_ns = ts_ns(st.st_mtim),
+        .ctime_ns = ts_ns(st.st_ctim),
+    };
+    return 0;
+}
+
+int mapio_device_size(const char *path, uint64_t *out)
+{
+    if (path == NULL || out == NULL)
+        return MAPIO_EINVAL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int err = mapio__mapos_size(fd, out);
+    close(fd);
+    return err;
+}
+
+int mapio_map_copy_to_file(const mapio_map_t *m, uint64_t off, uint64_t n, const char *path)
+{
+    void *src;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio_map_slice(m, off, n, &src);
+    if (err != 0)
+        return err;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    const unsigned char *p = src;
+    for (uint64_t done = 0; err == 0 && done < n;) {
+        ssize_t w = write(fd, p + done, (size_t)MAPIO__MIN(n - done, (uint64_t)(1 << 30)));
+        if (w < 0 && errno != EINTR)
+            err = -errno;
+        else if (w == 0)
+            err = MAPIO_ENOSPC; /* no progress: do not spin */
+        else if (w > 0)
+            done += (uint64_t)w;
+    }
+    if (err == 0 && fsync(fd) != 0)
+        err = -errno;
+    close(fd);
+    if (err == 0)
+        err = mapio__mapos_sync_parent(path);
+    if (err != 0)
+        unlink(path);
+    return err;
+}
