@@ -61,7 +61,8 @@ typedef struct mapio_engine_opts {
     unsigned max_inflight;
     /* io_uring submission queue entries. 0 = 256. */
     unsigned ring_entries;
-    /* Worker threads of the epoll/kqueue pool. 0 = 2. */
+    /* Worker threads of the epoll/kqueue pool, and of the MMapIO copy pool
+     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2. */
     unsigned workers;
     /* MAPIO_ENGINE_* flags. */
     unsigned flags;
@@ -170,6 +171,13 @@ enum {
      * fail with MAPIO_ERANGE. Syncs are fdatasync (on Linux it writes back the
      * mapped dirty pages). Group commit works the same. */
     MAPIO_OPEN_MMAP = 1u << 7,
+    /* With MAPIO_OPEN_MMAP: do the memcpy of read_at/write_at on the engine's
+     * copy workers (opts.workers threads, started by the first such open)
+     * instead of the submitting thread, so a page fault on a cold mapping
+     * blocks a worker, never the loop. Costs a thread hand-off per request:
+     * worth it when the mapping may not be resident. The blocking twins still
+     * copy on their caller's thread. */
+    MAPIO_OPEN_MMAP_ON_POOL = 1u << 8,
 };
 
 /*
@@ -399,7 +407,8 @@ MAPIO_EXTERN int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
  * with MAPIO_ECANCELED if it had not started, else with its real result
  * (a page-cache read is usually done before a cancel can reach it).
  * Returns 0 if the request was in flight, MAPIO_ENOENT if it was not (already
- * completed, or never accepted), MAPIO_EINVAL for NULL. Thread-safe.
+ * completed, never accepted, or an MMapIO copy already made on the submitting
+ * thread that only waits for its callback), MAPIO_EINVAL for NULL. Thread-safe.
  */
 MAPIO_EXTERN int mapio_cancel(mapio_req_t *req);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pool.h"
 
 #define MAPIO__OPS_EXTERN(be) extern const struct mapio__backend_ops mapio__##be##_ops;
 MAPIO_BACKEND_LIST(MAPIO__OPS_EXTERN)
@@ -332,9 +333,52 @@ int mapio_engine_fd(mapio_engine_t *eng)
     if (eng == NULL)
         return MAPIO_EINVAL;
     int fd = MAPIO__BE(eng, fd, eng->be);
-    if (fd >= 0)
+    if (fd >= 0) {
+        pthread_mutex_lock(&eng->lock);
         atomic_store(&eng->embedded, true);
+        struct mapio__pool *pool = atomic_load(&eng->copy_pool);
+        if (pool != NULL)
+            mapio__pool_always_notify(pool);
+        pthread_mutex_unlock(&eng->lock);
+    }
     return fd;
+}
+
+/* ---- the MMapIO copy pool ------------------------------------------------------ */
+
+/* A copy finished while the poller may sleep in the backend's wait. */
+static void copy_pool_notify(void *arg)
+{
+    mapio_engine_t *eng = arg;
+    MAPIO__BE(eng, wake, eng->be);
+}
+
+int mapio__engine_copy_pool_start(mapio_engine_t *eng)
+{
+    if (atomic_load_explicit(&eng->copy_pool, memory_order_acquire) != NULL)
+        return 0;
+    int err = 0;
+    pthread_mutex_lock(&eng->lock);
+    if (atomic_load(&eng->copy_pool) == NULL) {
+        struct mapio__pool *pool;
+        err = mapio__pool_new(&pool, eng->opts.workers, copy_pool_notify, eng);
+        if (err == 0) {
+            /* An outside loop only learns of completions through the fd. */
+            if (atomic_load(&eng->embedded))
+                mapio__pool_always_notify(pool);
+            atomic_store_explicit(&eng->copy_pool, pool, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&eng->lock);
+    return err;
+}
+
+static bool goes_to_copy_pool(mapio_req_t *req)
+{
+    const struct mapio__fstate *fs = mapio__rp(req)->fs;
+    return fs != NULL && fs->map != NULL && (fs->flags & MAPIO_OPEN_MMAP_ON_POOL) &&
+           (req->op == MAPIO_OP_READ || req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_READV ||
+            req->op == MAPIO_OP_WRITEV);
 }
 
 /* ---- submission (any thread) ----------------------------------------------- */
@@ -355,6 +399,7 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal, bool d
     rp->commit_bytes = 0;
     rp->commit_pieces = 0;
     rp->fused = 0;
+    rp->on_copy_pool = 0;
     rp->start_ns = mapio__os.now_ns();
     atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
     atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
@@ -441,6 +486,8 @@ int mapio_cancel(mapio_req_t *req)
     uint32_t st = atomic_load(&rp->state);
     if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND && st != MAPIO__REQ_SYNCWAIT)
         return MAPIO_ENOENT;
+    if (rp->precomplete)
+        return MAPIO_ENOENT; /* MMapIO copied it at submission: only the callback is left */
     mapio_engine_t *eng = rp->eng;
     bool wake = false;
     pthread_mutex_lock(&eng->lock);
@@ -683,7 +730,11 @@ static void take_cancels(mapio_engine_t *eng)
         mapio_req_t *r = cancels;
         cancels = mapio__rp(r)->cancel_next;
         /* QUEUED ones are dropped by flush (their cancel flag is set). */
-        if (atomic_load(&mapio__rp(r)->state) == MAPIO__REQ_BACKEND)
+        if (atomic_load(&mapio__rp(r)->state) != MAPIO__REQ_BACKEND)
+            continue;
+        if (mapio__rp(r)->on_copy_pool)
+            mapio__pool_cancel(atomic_load(&eng->copy_pool), r);
+        else
             MAPIO__BE(eng, cancel, eng->be, r);
     }
 }
@@ -713,24 +764,36 @@ static void take_shared(mapio_engine_t *eng)
 /* Hand the backlog to the backend in batches. */
 static void flush(mapio_engine_t *eng)
 {
-    mapio_req_t *batch[64];
+    mapio_req_t *batch[64], *copies[64];
+    struct mapio__pool *pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire);
     while (eng->backlog_head != NULL) {
-        unsigned n = 0;
+        unsigned n = 0, ncopies = 0;
         while (n < MAPIO__ARRAY_SIZE(batch) && eng->backlog_head != NULL) {
             mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
+            if (mapio__rp(r)->precomplete) {
+                finish(eng, r, mapio__rp(r)->pre_result); /* done: too late to cancel */
+                continue;
+            }
             if (atomic_load_explicit(&mapio__rp(r)->cancel, memory_order_relaxed)) {
                 finish(eng, r, MAPIO_ECANCELED);
                 continue;
             }
-            if (mapio__rp(r)->precomplete) {
-                finish(eng, r, mapio__rp(r)->pre_result);
+            atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_BACKEND, memory_order_relaxed);
+            if (pool != NULL && goes_to_copy_pool(r)) {
+                mapio__rp(r)->on_copy_pool = 1;
+                copies[ncopies++] = r;
+                if (ncopies == MAPIO__ARRAY_SIZE(copies)) {
+                    mapio__pool_push(pool, copies, ncopies);
+                    ncopies = 0;
+                }
                 continue;
             }
-            atomic_store_explicit(&mapio__rp(r)->state, MAPIO__REQ_BACKEND, memory_order_relaxed);
             if (r->op == MAPIO_OP_COMMIT)
                 mapio__commit_try_fuse(r);
             batch[n++] = r;
         }
+        if (ncopies > 0)
+            mapio__pool_push(pool, copies, ncopies);
         if (n == 0)
             break;
         int took = MAPIO__BE(eng, submit, eng->be, batch, n);
@@ -798,6 +861,8 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
     int timer = mapio__commit_timers(eng, false);
     if (timer >= 0 && (t < 0 || timer < t))
         t = timer;
+    struct mapio__pool *pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire);
+    bool pool_waiting = false;
     if (t != 0) {
         /* Pairs with the fence in mapio__engine_submit(). */
         atomic_store_explicit(&eng->sleeping, true, memory_order_relaxed);
@@ -805,9 +870,16 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
         if (atomic_load_explicit(&eng->pending, memory_order_relaxed) != NULL ||
             atomic_load_explicit(&eng->cancels_pending, memory_order_relaxed))
             t = 0;
+        else if (pool != NULL && !(pool_waiting = mapio__pool_sleep(pool)))
+            t = 0; /* copies are back: no sleeping */
     }
     int r = MAPIO__BE(eng, wait, eng->be, t);
     atomic_store_explicit(&eng->sleeping, false, memory_order_relaxed);
+    if (pool != NULL) {
+        if (pool_waiting)
+            mapio__pool_awake(pool);
+        mapio__pool_reap(pool);
+    }
     if (timer >= 0)
         mapio__commit_timers(eng, false);
     return r == MAPIO_EINTR || r == MAPIO_ETIMEDOUT ? 0 : r;
@@ -930,6 +1002,9 @@ void mapio_engine_free(mapio_engine_t *eng)
     take_shared(eng);
     cancel_backlog(eng);
     MAPIO__BE(eng, cancel, eng->be, NULL);
+    struct mapio__pool *pool = atomic_load(&eng->copy_pool);
+    if (pool != NULL)
+        mapio__pool_cancel(pool, NULL);
     run_done(eng);
     while (atomic_load(&eng->inflight) > 0) {
         /* Group syncs still start (and delays are cut short), so committers
@@ -938,8 +1013,21 @@ void mapio_engine_free(mapio_engine_t *eng)
         take_shared(eng);
         cancel_backlog(eng);
         flush(eng);
-        if (eng->done_head == NULL && MAPIO__BE(eng, wait, eng->be, 100) < 0)
+        int r = 0;
+        if (eng->done_head == NULL) {
+            bool may_sleep = pool == NULL || mapio__pool_sleep(pool);
+            r = MAPIO__BE(eng, wait, eng->be, may_sleep ? 100 : 0);
+            if (pool != NULL && may_sleep)
+                mapio__pool_awake(pool);
+        }
+        if (pool != NULL)
+            mapio__pool_reap(pool);
+        run_done(eng);
+        if (r < 0 && r != MAPIO_ETIMEDOUT && r != MAPIO_EINTR)
             break;
+    }
+    if (pool != NULL) {
+        mapio__pool_free(pool); /* its queue is empty: nothing more to reap */
         run_done(eng);
     }
 

@@ -51,7 +51,7 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         return MAPIO_EINVAL;
     const unsigned known = MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW |
                            MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DIRECT | MAPIO_OPEN_DSYNC |
-                           MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP;
+                           MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
     if ((flags & ~known) != 0)
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_READ_ONLY) &&
@@ -59,6 +59,8 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_MMAP) && (flags & MAPIO_OPEN_DIRECT))
         return MAPIO_EINVAL; /* a mapping always goes through the page cache */
+    if ((flags & MAPIO_OPEN_MMAP_ON_POOL) && !(flags & MAPIO_OPEN_MMAP))
+        return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_NO_CREATE) && (flags & MAPIO_OPEN_CREATE_NEW))
         return MAPIO_EINVAL;
     if (size > (uint64_t)INT64_MAX)
@@ -109,6 +111,8 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
             .len = fs->size,
         };
         err = mapio_map_open(&fs->map, path, &mo);
+        if (err == 0 && (flags & MAPIO_OPEN_MMAP_ON_POOL))
+            err = mapio__engine_copy_pool_start(eng);
     }
     if (err == 0)
         err = mapio__engine_attach(eng, fs);
@@ -304,8 +308,9 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
     req->iovcnt = iovcnt;
     req->flags = flags;
     mapio__rp(req)->fs = fs;
-    if (fs->map != NULL && is_plain_transfer(op)) {
-        /* MMapIO: the memcpy happens here, on the submitting thread. */
+    if (fs->map != NULL && is_plain_transfer(op) && !(fs->flags & MAPIO_OPEN_MMAP_ON_POOL)) {
+        /* MMapIO: the memcpy happens here, on the submitting thread (with
+         * MAPIO_OPEN_MMAP_ON_POOL the engine hands it to its copy pool). */
         mapio__rp(req)->done = 0;
         err = mapio__engine_submit_done(fs->eng, req, mapio__do_sync(fs, req));
     } else {

@@ -142,6 +142,7 @@ struct mapio__req_priv {
     uint64_t commit_bytes;   /* COMMIT: bytes of the merged pieces written */
     uint32_t commit_pieces;  /* COMMIT: merged pieces written */
     uint8_t precomplete;     /* done on the submitting thread (MMapIO): only finish it */
+    uint8_t on_copy_pool;    /* MMapIO copy handed to the engine's copy pool */
     /* COMMIT fused with its own fdatasync (the group was idle): the backend
      * runs write then sync back to back, and reports both results. */
     uint8_t fused, fused_write_seen, fused_sync_seen;
@@ -204,6 +205,8 @@ int64_t mapio__do_sync(struct mapio__fstate *fs, mapio_req_t *req);
 
 /* ---- Engine ---------------------------------------------------------------- */
 
+struct mapio__pool;
+
 struct mapio_engine {
     const struct mapio__backend_ops *ops;
     void *be;
@@ -243,6 +246,10 @@ struct mapio_engine {
     struct mapio__fault_rules *rules;
 
     struct mapio__fstate *gc_timers; /* files whose group sync waits on a delay */
+
+    /* MMapIO copies off the submitting thread (MAPIO_OPEN_MMAP_ON_POOL):
+     * started by the first such open (under lock), read by the poller. */
+    _Atomic(struct mapio__pool *) copy_pool;
 };
 
 /* ---- fault hooks (engine/fault.c) ---------------------------------------- */
@@ -298,6 +305,9 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req);
 /* Accept a request already carried out on the submitting thread (MMapIO):
  * it only waits for its callback. Same errors as mapio__engine_submit. */
 int mapio__engine_submit_done(mapio_engine_t *eng, mapio_req_t *req, int64_t result);
+
+/* Start the MMapIO copy pool if it is not running yet. Any thread. */
+int mapio__engine_copy_pool_start(mapio_engine_t *eng);
 
 /* Backend hooks for files (open/close paths). */
 int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs);

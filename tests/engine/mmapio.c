@@ -9,12 +9,14 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mapio.h"
+#include "mapio/fault.h"
 #include "engine/common.h"
 #include "testutil.h"
 
@@ -43,14 +45,14 @@ static int64_t run1(mapio_engine_t *eng, int err, struct rec *r)
 
 static void served_from_the_mapping(void **state)
 {
-    (void)state;
+    unsigned mode = *(unsigned *)*state; /* MAPIO_OPEN_MMAP, maybe | _ON_POOL */
     mapio_engine_t *eng;
     mapio_engine_opts_t o = { .backend = backend };
     assert_int_equal(mapio_engine_new(&eng, &o), 0);
     char *p = tu_path("mmapio");
     mapio_file_t f;
     enum { SIZE = 1 << 20 };
-    assert_int_equal(mapio_open(eng, p, SIZE, MAPIO_OPEN_MMAP, &f), 0);
+    assert_int_equal(mapio_open(eng, p, SIZE, mode, &f), 0);
     assert_int_equal(mapio_file_size(&f), SIZE);
     unsigned char *base = mapio_file_ptr(&f, 0);
     assert_non_null(base);
@@ -113,12 +115,13 @@ static void served_from_the_mapping(void **state)
     close(fd);
 
     /* Size 0 maps what the file has; read-only refuses writes. */
-    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_open(eng, p, 0, mode | MAPIO_OPEN_READ_ONLY, &f), 0);
     assert_int_equal(mapio_file_size(&f), SIZE);
     assert_memory_equal((unsigned char *)mapio_file_ptr(&f, 0) + 9000, "twin", 4);
     assert_int_equal(mapio_write_at(&f, &req, w, 10, 0, rec_cb), MAPIO_EBADF);
     assert_int_equal(mapio_close(&f), 0);
-    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP | MAPIO_OPEN_DIRECT, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(eng, p, 0, mode | MAPIO_OPEN_DIRECT, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP_ON_POOL, &f), MAPIO_EINVAL);
     /* A plain file has no mapping to point into. */
     assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
     assert_null(mapio_file_ptr(&f, 0));
@@ -128,6 +131,107 @@ static void served_from_the_mapping(void **state)
     free(p);
 }
 
+/* ---- where the memcpy runs ----------------------------------------------- */
+
+/* The fault hooks see every copy, on the thread that makes it. */
+struct where {
+    pthread_mutex_t lock;
+    int copies, on_caller;
+    pthread_t caller;
+};
+
+static int64_t where_before(void *ctx, const mapio_fault_call_t *call)
+{
+    struct where *w = ctx;
+    if (call->op == MAPIO_OP_READ || call->op == MAPIO_OP_WRITE) {
+        pthread_mutex_lock(&w->lock);
+        w->copies++;
+        w->on_caller += pthread_equal(pthread_self(), w->caller) != 0;
+        pthread_mutex_unlock(&w->lock);
+    }
+    return MAPIO_FAULT_PASS;
+}
+
+static void copy_runs_where_asked(void **state)
+{
+    unsigned mode = *(unsigned *)*state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .backend = backend };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    struct where w = { .caller = pthread_self() };
+    pthread_mutex_init(&w.lock, NULL);
+    mapio_fault_hooks_t h = { .ctx = &w, .before = where_before };
+    assert_int_equal(mapio_fault_set(eng, &h), 0);
+    char *p = tu_path("where");
+    mapio_file_t f;
+    assert_int_equal(mapio_open(eng, p, 1 << 16, mode, &f), 0);
+    char buf[512] = "x";
+    for (int i = 0; i < 100; i++) {
+        mapio_req_t req;
+        struct rec rr = { 0 };
+        req.data = &rr;
+        int err = (i & 1) ? mapio_read_at(&f, &req, buf, sizeof buf, (uint64_t)i * 512, rec_cb)
+                          : mapio_write_at(&f, &req, buf, sizeof buf, (uint64_t)i * 512, rec_cb);
+        assert_int_equal(run1(eng, err, &rr), (int64_t)sizeof buf);
+    }
+    assert_int_equal(w.copies, 100);
+    /* The caller submits and polls: with the pool it never copies. */
+    assert_int_equal(w.on_caller, (mode & MAPIO_OPEN_MMAP_ON_POOL) ? 0 : 100);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_fault_set(eng, NULL), 0);
+    mapio_engine_free(eng);
+    pthread_mutex_destroy(&w.lock);
+    unlink(p);
+    free(p);
+}
+
+/* Copies queued on the pool are cancelled or complete, each exactly once,
+ * whether the caller cancels them or frees the engine under them. */
+static void pool_copies_complete_once(void **state)
+{
+    (void)state;
+    enum { N = 256 };
+    for (int how = 0; how < 2; how++) {
+        mapio_engine_t *eng;
+        mapio_engine_opts_t o = { .backend = backend, .workers = 1 };
+        assert_int_equal(mapio_engine_new(&eng, &o), 0);
+        char *p = tu_path("poolcancel");
+        mapio_file_t f;
+        assert_int_equal(mapio_open(eng, p, 1 << 20, MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL, &f),
+                         0);
+        static char bufs[N][4096];
+        mapio_req_t reqs[N];
+        struct rec recs[N];
+        memset(recs, 0, sizeof recs);
+        for (int i = 0; i < N; i++) {
+            reqs[i].data = &recs[i];
+            assert_int_equal(mapio_read_at(&f, &reqs[i], bufs[i], 4096, (uint64_t)i * 4096, rec_cb),
+                             0);
+        }
+        if (how == 0) {
+            assert_int_equal(mapio_engine_poll(eng, 0) >= 0, 1); /* hand them to the pool */
+            for (int i = 0; i < N; i++)
+                (void)mapio_cancel(&reqs[i]);
+            while (mapio_engine_inflight(eng) > 0)
+                assert_true(mapio_engine_poll(eng, -1) >= 0);
+        } else {
+            assert_int_equal(mapio_engine_poll(eng, 0) >= 0, 1);
+            assert_int_equal(mapio_close(&f), 0);
+            mapio_engine_free(eng);
+        }
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(recs[i].calls, 1);
+            assert_true(recs[i].result == 4096 || recs[i].result == MAPIO_ECANCELED);
+        }
+        if (how == 0) {
+            assert_int_equal(mapio_close(&f), 0);
+            mapio_engine_free(eng);
+        }
+        unlink(p);
+        free(p);
+    }
+}
+
 int main(void)
 {
     backend = getenv("MAPIO_BACKEND");
@@ -135,8 +239,13 @@ int main(void)
         fprintf(stderr, "mmapio: set MAPIO_BACKEND to the backend under test\n");
         return 1;
     }
+    static unsigned caller = MAPIO_OPEN_MMAP, pool = MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(served_from_the_mapping),
+        cmocka_unit_test_prestate(served_from_the_mapping, &caller),
+        cmocka_unit_test_prestate(served_from_the_mapping, &pool),
+        cmocka_unit_test_prestate(copy_runs_where_asked, &caller),
+        cmocka_unit_test_prestate(copy_runs_where_asked, &pool),
+        cmocka_unit_test(pool_copies_complete_once),
     };
     return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
 }
