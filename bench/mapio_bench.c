@@ -28,7 +28,7 @@
 
 struct opts {
     const char *mode, *file, *backend, *op;
-    unsigned qd, bs, workers, committers, delay_us, direct, prealloc;
+    unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap;
     double seconds;
 };
 
@@ -119,8 +119,13 @@ static int randread(const struct opts *o)
 {
     mapio_engine_t *eng = engine(o);
     struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
-    int err = mapio_open(eng, o->file, 0,
-                         MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0), &rr.file);
+    /* --mmap 1: MMapIO, copies on this thread; --mmap 2: on the copy pool. */
+    unsigned mode = o->mmap == 0   ? 0
+                    : o->mmap == 1 ? MAPIO_OPEN_MMAP
+                                   : MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
+    int err =
+        mapio_open(eng, o->file, 0,
+                   MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode, &rr.file);
     if (err != 0) {
         fprintf(stderr, "open %s: %s\n", o->file, mapio_strerror(err));
         return 1;
@@ -141,9 +146,10 @@ static int randread(const struct opts *o)
         rr_issue(&slots[i]);
     mapio_engine_run(eng);
     double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=randread backend=%s qd=%u bs=%u direct=%u ops=%" PRIu64 " iops=%.0f failed=%d\n",
-           mapio_engine_backend(eng), o->qd, o->bs, o->direct, rr.done, (double)rr.done / secs,
-           rr.failed);
+    printf("mode=randread backend=%s qd=%u bs=%u direct=%u mmap=%u ops=%" PRIu64
+           " iops=%.0f failed=%d\n",
+           mapio_engine_backend(eng), o->qd, o->bs, o->direct, o->mmap, rr.done,
+           (double)rr.done / secs, rr.failed);
     mapio_close(&rr.file);
     mapio_engine_free(eng);
     for (unsigned i = 0; i < o->qd; i++)
@@ -358,7 +364,7 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr, "usage: mapio-bench randread|roundtrip|raw-uring|commit|sync-each FILE "
                         "[--backend B] [--qd N] [--bs N] [--seconds S] [--workers N] "
-                        "[--op nop|read1] [--committers N] [--delay US]\n");
+                        "[--op nop|read1] [--committers N] [--delay US] [--mmap 0|1|2]\n");
         return 2;
     }
     o.mode = argv[1];
@@ -380,6 +386,8 @@ int main(int argc, char **argv)
             o.committers = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--delay") == 0)
             o.delay_us = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--mmap") == 0)
+            o.mmap = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--direct") == 0)
             o.direct = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--prealloc-mib") == 0)
