@@ -173,6 +173,20 @@ void mapio__pool_push(struct mapio__pool *p, mapio_req_t *const *reqs, unsigned 
     pthread_mutex_unlock(&p->qlock);
 }
 
+void mapio__pool_submit(struct mapio__pool *p, mapio_req_t **reqs, unsigned n)
+{
+    unsigned from = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (reqs[i]->op != MAPIO_OP_NOP)
+            continue;
+        /* Keep the workers' requests in order around a no-op. */
+        mapio__pool_push(p, reqs + from, i - from);
+        mapio__complete(reqs[i], 0);
+        from = i + 1;
+    }
+    mapio__pool_push(p, reqs + from, n - from);
+}
+
 int mapio__pool_cancel(struct mapio__pool *p, mapio_req_t *req)
 {
     mapio_req_t *cancelled = NULL, *ctail = NULL;

@@ -31,6 +31,10 @@ void mapio__pool_free(struct mapio__pool *pool);
 /* Queue n requests, in order, under one lock (polling thread). */
 void mapio__pool_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n);
 
+/* Queue n requests for the workers, in order, except no-ops, which complete
+ * at once (nothing for a worker to do). Polling thread. */
+void mapio__pool_submit(struct mapio__pool *pool, mapio_req_t **reqs, unsigned n);
+
 /* Remove req (NULL: every request) from the queue if no worker has it yet;
  * it then completes with MAPIO_ECANCELED at the next reap. Returns 0. */
 int mapio__pool_cancel(struct mapio__pool *pool, mapio_req_t *req);

@@ -112,16 +112,7 @@ static int kqueue_be_detach(void *state, struct mapio__fstate *f)
 static int kqueue_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct kqueue_state *s = state;
-    unsigned from = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (reqs[i]->op != MAPIO_OP_NOP)
-            continue;
-        /* Keep the pool's requests in order around a no-op. */
-        mapio__pool_push(s->pool, reqs + from, i - from);
-        mapio__complete(reqs[i], 0);
-        from = i + 1;
-    }
-    mapio__pool_push(s->pool, reqs + from, n - from);
+    mapio__pool_submit(s->pool, reqs, n);
     return (int)n;
 }
 
