@@ -1,0 +1,536 @@
+/*
+ * tests/ring/ring_test.c - double-mapped rings, one thread: sizes and
+ * rounding, the mirror (p[i] == p[i + len]), reads across the wrap, the
+ * overwriting ring, bad input, a property test of both kinds against a
+ * reference queue, and that creation leaves nothing behind - no descriptor,
+ * no mapping, no shm name - whether it succeeds or fails at any step.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "engine/common.h"
+#include "mapio/ring.h"
+#include "mmap/ring/ring_os.h"
+#include "testutil.h"
+
+static size_t page(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The byte at stream position p: position-dependent and not periodic in any
+ * ring capacity, so a byte read from the wrong place is caught. */
+static unsigned char pat(uint64_t p)
+{
+    return (unsigned char)(((p + 1) * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+static void fill_pat(unsigned char *dst, uint64_t pos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = pat(pos + i);
+}
+
+/* True if dst holds the stream bytes [pos, pos + n). */
+static int is_pat(const unsigned char *dst, uint64_t pos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (dst[i] != pat(pos + i))
+            return 0;
+    return 1;
+}
+
+/* ---- /proc helpers ---------------------------------------------------------- */
+
+static int count_dir(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Open descriptors of this process (the one opendir itself uses included,
+ * the same every time). */
+static int open_fds(void)
+{
+    return count_dir("/proc/self/fd", "");
+}
+
+/* Names the portable path might have left in /dev/shm. */
+static int shm_names(void)
+{
+    int n = count_dir("/dev/shm", "mapio-r");
+    return n < 0 ? 0 : n;
+}
+
+/* Mappings of the rings' memory (memfd:mapio-ring or /dev/shm/mapio-r...),
+ * and - with len != 0 - mappings of exactly len bytes (the reservation). */
+static void count_maps(size_t len, int *ring_views, int *of_len)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[1024];
+    *ring_views = 0;
+    *of_len = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long lo, hi;
+        if (strstr(line, "mapio-r") != NULL)
+            (*ring_views)++;
+        if (len != 0 && sscanf(line, "%llx-%llx", &lo, &hi) == 2 && hi - lo == len)
+            (*of_len)++;
+    }
+    fclose(f);
+}
+
+/* ---- sizes and the mirror ---------------------------------------------------- */
+
+static void sizes_round_up_to_pages(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    assert_int_equal(mapio_ring_granularity(), pg);
+    const struct {
+        size_t ask, want;
+    } cases[] = {
+        { 1, pg },
+        { pg - 1, pg },
+        { pg, pg },
+        { pg + 1, 2 * pg },
+        { 2 * pg + 1, 3 * pg },
+        { 9 * pg - 1, 9 * pg },
+        { 9 * pg + 1, 10 * pg },
+    };
+    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(cases); i++) {
+        for (unsigned flags = 0; flags <= MAPIO_RING_OVERWRITE; flags++) {
+            mapio_ring_t *r;
+            assert_int_equal(mapio_ring_create(&r, cases[i].ask, flags), 0);
+            assert_int_equal(mapio_ring_capacity(r), cases[i].want);
+            assert_int_equal(mapio_ring_flags(r), flags);
+            assert_int_equal(mapio_ring_read_len(r), 0);
+            assert_int_equal(mapio_ring_write_len(r), cases[i].want);
+            assert_ptr_equal(mapio_ring_read_ptr(r), mapio_ring_write_ptr(r));
+            assert_int_equal(mapio_ring_free(r), 0);
+        }
+    }
+}
+
+/* Every byte is visible at i and at i + len, whichever view it was stored
+ * through; checked for sizes around page multiples (vmap's #22 was here). */
+static void second_view_mirrors_the_first(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    size_t sizes[] = { pg - 1, pg, pg + 1, 2 * pg + 1, 3 * pg, 7 * pg - 1 };
+    for (size_t s = 0; s < MAPIO__ARRAY_SIZE(sizes); s++) {
+        mapio_ring_t *r;
+        assert_int_equal(mapio_ring_create(&r, sizes[s], 0), 0);
+        size_t len = mapio_ring_capacity(r);
+        unsigned char *p = mapio_ring_write_ptr(r);
+        fill_pat(p, 0, len);
+        for (size_t i = 0; i < len; i++)
+            assert_int_equal(p[i], p[i + len]);
+        fill_pat(p + len, 12345, len);
+        for (size_t i = 0; i < len; i++)
+            assert_int_equal(p[i], pat(12345 + i));
+        assert_int_equal(mapio_ring_free(r), 0);
+    }
+}
+
+/* A write that crosses the end of the mapping reads back as one slice. */
+static void wrapped_bytes_read_as_one_slice(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    size_t sizes[] = { pg, pg + 1, 3 * pg };
+    for (size_t s = 0; s < MAPIO__ARRAY_SIZE(sizes); s++) {
+        mapio_ring_t *r;
+        assert_int_equal(mapio_ring_create(&r, sizes[s], 0), 0);
+        size_t cap = mapio_ring_capacity(r);
+        unsigned char *base = mapio_ring_write_ptr(r);
+        unsigned char *buf = malloc(cap);
+        /* Park both positions 100 bytes before the end. */
+        fill_pat(buf, 0, cap - 100);
+        assert_int_equal(mapio_ring_write(r, buf, cap - 100), (int64_t)(cap - 100));
+        assert_int_equal(mapio_ring_consume(r, cap - 100), 0);
+        /* Now the whole capacity, so it wraps. */
+        fill_pat(buf, cap - 100, cap);
+        assert_int_equal(mapio_ring_write(r, buf, cap), (int64_t)cap);
+        assert_int_equal(mapio_ring_write_len(r), 0);
+        assert_int_equal(mapio_ring_write(r, buf, 1), 0); /* full */
+        unsigned char *rp = mapio_ring_read_ptr(r);
+        assert_ptr_equal(rp, base + cap - 100);
+        assert_int_equal(mapio_ring_read_len(r), cap);
+        assert_true(rp + cap > base + cap); /* it does cross the end */
+        assert_memory_equal(rp, buf, cap);
+        /* Read part of it: the rest is still one slice, from the start. */
+        unsigned char out[200];
+        assert_int_equal(mapio_ring_read(r, out, 200), 200);
+        assert_memory_equal(out, buf, 200);
+        assert_ptr_equal(mapio_ring_read_ptr(r), base + 100);
+        assert_memory_equal(mapio_ring_read_ptr(r), buf + 200, cap - 200);
+        /* The free space is one slice too, and it wraps as well. */
+        assert_int_equal(mapio_ring_write_len(r), 200);
+        assert_ptr_equal(mapio_ring_write_ptr(r), base + cap - 100);
+        fill_pat(mapio_ring_write_ptr(r), 2 * cap - 100, 200);
+        assert_int_equal(mapio_ring_produce(r, 200), 0);
+        assert_true(is_pat(mapio_ring_read_ptr(r), cap + 100, cap));
+        assert_int_equal(mapio_ring_read_pos(r), cap + 100);
+        assert_int_equal(mapio_ring_write_pos(r), 2 * cap + 100);
+        free(buf);
+        assert_int_equal(mapio_ring_free(r), 0);
+    }
+}
+
+/* ---- the overwriting ring ---------------------------------------------------- */
+
+static void overwriting_ring_keeps_the_newest(void **state)
+{
+    (void)state;
+    mapio_ring_t *r;
+    assert_int_equal(mapio_ring_create(&r, page() + 1, MAPIO_RING_OVERWRITE), 0);
+    size_t cap = mapio_ring_capacity(r);
+    unsigned char *buf = malloc(3 * cap + 17);
+    fill_pat(buf, 0, 3 * cap + 17);
+    /* One write of 3 x cap + 17: only the last cap bytes stay. */
+    assert_int_equal(mapio_ring_write(r, buf, 3 * cap + 17), (int64_t)(3 * cap + 17));
+    assert_int_equal(mapio_ring_read_len(r), cap);
+    assert_int_equal(mapio_ring_write_len(r), cap);
+    assert_true(is_pat(mapio_ring_read_ptr(r), 2 * cap + 17, cap));
+    assert_int_equal(mapio_ring_dropped(r), 2 * cap + 17);
+    assert_int_equal(mapio_ring_read_pos(r), 2 * cap + 17);
+    assert_int_equal(mapio_ring_write_pos(r), 3 * cap + 17);
+    /* Read a little, then small writes push out the oldest bytes one by one. */
+    unsigned char out[10];
+    assert_int_equal(mapio_ring_read(r, out, 10), 10);
+    assert_true(is_pat(out, 2 * cap + 17, 10));
+    assert_int_equal(mapio_ring_read_len(r), cap - 10);
+    unsigned char more[25];
+    fill_pat(more, 3 * cap + 17, 25);
+    assert_int_equal(mapio_ring_write(r, more, 25), 25);
+    assert_int_equal(mapio_ring_read_len(r), cap);
+    assert_true(is_pat(mapio_ring_read_ptr(r), 2 * cap + 42, cap));
+    assert_int_equal(mapio_ring_dropped(r), 2 * cap + 17 + 15);
+    /* Producing through the pointer: up to cap at once, never more. */
+    assert_int_equal(mapio_ring_produce(r, cap + 1), MAPIO_ERANGE);
+    fill_pat(mapio_ring_write_ptr(r), 3 * cap + 42, cap);
+    assert_int_equal(mapio_ring_produce(r, cap), 0);
+    assert_true(is_pat(mapio_ring_read_ptr(r), 3 * cap + 42, cap));
+    assert_int_equal(mapio_ring_clear(r), 0);
+    assert_int_equal(mapio_ring_read_len(r), 0);
+    assert_int_equal(mapio_ring_read(r, out, 10), 0);
+    free(buf);
+    assert_int_equal(mapio_ring_free(r), 0);
+}
+
+/* ---- bad input ------------------------------------------------------------------ */
+
+static void bad_input_is_an_error_not_a_crash(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    mapio_ring_t *r = (mapio_ring_t *)&r; /* must be reset to NULL on error */
+    assert_int_equal(mapio_ring_create(NULL, pg, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_create(&r, 0, 0), MAPIO_EINVAL);
+    assert_null(r);
+    assert_int_equal(mapio_ring_create(&r, pg, 1u << 7), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_create(&r, SIZE_MAX, 0), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_ring_create(&r, SIZE_MAX - pg + 2, 0), MAPIO_EOVERFLOW); /* rounding */
+    assert_int_equal(mapio_ring_create(&r, SIZE_MAX / 2, 0), MAPIO_EOVERFLOW);      /* doubling */
+    assert_int_equal(mapio_ring_create(&r, (size_t)PTRDIFF_MAX / 2 + 1, 0), MAPIO_EOVERFLOW);
+    /* Representable but far beyond the address space: the OS says no. */
+    int err = mapio_ring_create(&r, SIZE_MAX / 8, 0);
+    assert_true(err < 0);
+    assert_null(r);
+    /* NULL rings. */
+    unsigned char b[8] = { 0 };
+    assert_int_equal(mapio_ring_free(NULL), 0);
+    assert_int_equal(mapio_ring_capacity(NULL), 0);
+    assert_int_equal(mapio_ring_flags(NULL), 0);
+    assert_null(mapio_ring_read_ptr(NULL));
+    assert_null(mapio_ring_write_ptr(NULL));
+    assert_int_equal(mapio_ring_read_len(NULL), 0);
+    assert_int_equal(mapio_ring_write_len(NULL), 0);
+    assert_int_equal(mapio_ring_produce(NULL, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_consume(NULL, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_read(NULL, b, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_write(NULL, b, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_clear(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_read_pos(NULL), 0);
+    assert_int_equal(mapio_ring_write_pos(NULL), 0);
+    assert_int_equal(mapio_ring_dropped(NULL), 0);
+    /* Beyond what is there: an error, and nothing changes. */
+    assert_int_equal(mapio_ring_create(&r, pg, 0), 0);
+    assert_int_equal(mapio_ring_write(r, NULL, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_read(r, NULL, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_write(r, NULL, 0), 0);
+    assert_int_equal(mapio_ring_read(r, NULL, 0), 0);
+    assert_int_equal(mapio_ring_write(r, b, (size_t)INT64_MAX + 1), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_ring_consume(r, 1), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_consume(r, SIZE_MAX), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_produce(r, pg + 1), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_produce(r, SIZE_MAX), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_produce(r, 0), 0);
+    assert_int_equal(mapio_ring_consume(r, 0), 0);
+    assert_int_equal(mapio_ring_write_pos(r), 0);
+    assert_int_equal(mapio_ring_write(r, "abcdefgh", 8), 8);
+    assert_int_equal(mapio_ring_consume(r, 9), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_produce(r, pg - 7), MAPIO_ERANGE);
+    assert_int_equal(mapio_ring_read_len(r), 8);
+    assert_int_equal(mapio_ring_write_pos(r), 8);
+    assert_int_equal(mapio_ring_read_pos(r), 0);
+    assert_memory_equal(mapio_ring_read_ptr(r), "abcdefgh", 8);
+    assert_int_equal(mapio_ring_free(r), 0);
+}
+
+/* ---- property test against a reference queue -------------------------------- */
+
+/*
+ * The reference: every byte written is pat(position), so the queue is just
+ * two positions (and the dropped count). Random operations through both
+ * APIs (copy and pointer), sizes biased to the edges, each result and the
+ * whole readable content checked after every step.
+ */
+static void against_reference(size_t ask, unsigned flags, uint64_t seed, int steps)
+{
+    mapio_ring_t *r;
+    assert_int_equal(mapio_ring_create(&r, ask, flags), 0);
+    size_t cap = mapio_ring_capacity(r);
+    int over = (flags & MAPIO_RING_OVERWRITE) != 0;
+    uint64_t head = 0, tail = 0, dropped = 0;
+    unsigned char *buf = malloc(3 * cap + 1);
+    uint64_t rng = seed;
+    for (int step = 0; step < steps; step++) {
+        size_t len = (size_t)(head - tail);
+        /* Sizes: small, near a limit, or anything up to 3 x capacity. */
+        size_t n;
+        switch (tu_rand(&rng) % 4) {
+        case 0:
+            n = (size_t)(tu_rand(&rng) % 65);
+            break;
+        case 1:
+            n = len + (size_t)(tu_rand(&rng) % 3) - 1;
+            break;
+        case 2:
+            n = cap - len + (size_t)(tu_rand(&rng) % 3) - 1;
+            break;
+        default:
+            n = (size_t)(tu_rand(&rng) % (3 * cap + 1));
+            break;
+        }
+        if (n > 3 * cap)
+            n = 3 * cap;
+        size_t room = over ? cap : cap - len;
+        switch (tu_rand(&rng) % 9) {
+        case 0:
+        case 1: { /* copy in */
+            fill_pat(buf, head, n);
+            size_t want = over ? n : MAPIO__MIN(n, room);
+            assert_int_equal(mapio_ring_write(r, buf, n), (int64_t)want);
+            head += want;
+            break;
+        }
+        case 2:
+        case 3: { /* write through the pointer, then produce */
+            int ok = n <= room;
+            if (ok) /* (an overwriting ring's free span holds unread bytes) */
+                fill_pat(mapio_ring_write_ptr(r), head, n);
+            assert_int_equal(mapio_ring_produce(r, n), ok ? 0 : MAPIO_ERANGE);
+            if (ok)
+                head += n;
+            break;
+        }
+        case 4:
+        case 5: { /* copy out */
+            size_t want = MAPIO__MIN(n, len);
+            assert_int_equal(mapio_ring_read(r, buf, n), (int64_t)want);
+            assert_true(is_pat(buf, tail, want));
+            tail += want;
+            break;
+        }
+        case 6:
+        case 7: { /* look through the pointer, then consume */
+            int ok = n <= len;
+            assert_true(is_pat(mapio_ring_read_ptr(r), tail, MAPIO__MIN(n, len)));
+            assert_int_equal(mapio_ring_consume(r, n), ok ? 0 : MAPIO_ERANGE);
+            if (ok)
+                tail += n;
+            break;
+        }
+        default:
+            if (tu_rand(&rng) % 8 == 0) {
+                assert_int_equal(mapio_ring_clear(r), 0);
+                tail = head;
+            }
+            break;
+        }
+        if (over && head - tail > cap) {
+            dropped += head - cap - tail;
+            tail = head - cap;
+        }
+        assert_int_equal(mapio_ring_read_len(r), head - tail);
+        assert_int_equal(mapio_ring_write_len(r), over ? cap : cap - (head - tail));
+        assert_int_equal(mapio_ring_read_pos(r), tail);
+        assert_int_equal(mapio_ring_write_pos(r), head);
+        assert_int_equal(mapio_ring_dropped(r), dropped);
+        assert_true(is_pat(mapio_ring_read_ptr(r), tail, (size_t)(head - tail)));
+    }
+    /* It did wrap, many times. */
+    assert_true(head > 10 * cap);
+    free(buf);
+    assert_int_equal(mapio_ring_free(r), 0);
+}
+
+static void bounded_ring_matches_reference(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    size_t sizes[] = { pg - 1, pg, pg + 1, 3 * pg, 5 * pg + 7 };
+    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(sizes); i++)
+        against_reference(sizes[i], 0, 1000 + i, 4000);
+}
+
+static void overwriting_ring_matches_reference(void **state)
+{
+    (void)state;
+    size_t pg = page();
+    size_t sizes[] = { pg - 1, pg, pg + 1, 3 * pg, 5 * pg + 7 };
+    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(sizes); i++)
+        against_reference(sizes[i], MAPIO_RING_OVERWRITE, 2000 + i, 4000);
+}
+
+/* ---- nothing left behind ----------------------------------------------------- */
+
+static void no_descriptor_mapping_or_name_is_left(void **state)
+{
+    (void)state;
+    int fds = open_fds(), names = shm_names(), views0, views, unused;
+    assert_true(fds > 0);
+    count_maps(0, &views0, &unused);
+    mapio_ring_t *r[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(mapio_ring_create(&r[i], page() * (size_t)(i + 1), (unsigned)i & 1), 0);
+        assert_int_equal(open_fds(), fds); /* closed right after mapping */
+        assert_int_equal(shm_names(), names);
+    }
+    count_maps(0, &views, &unused);
+    assert_int_equal(views, views0 + 8); /* two views each */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mapio_ring_free(r[i]), 0);
+    count_maps(0, &views, &unused);
+    assert_int_equal(views, views0);
+    assert_int_equal(open_fds(), fds);
+    assert_int_equal(shm_names(), names);
+}
+
+/* Creation fails at each OS step, and at the allocation: the error comes
+ * back, and nothing is left behind. */
+static void failed_creation_leaves_nothing(void **state)
+{
+    (void)state;
+    size_t len = 37 * page(); /* an unusual size, to spot its reservation */
+    int fds = open_fds(), names = shm_names(), views, reserved, views0, reserved0;
+    count_maps(2 * len, &views0, &reserved0);
+    static const int errs[] = { 0, -EMFILE, -ENOSPC, -ENOMEM, -EACCES, -ENOMEM };
+    for (int step = 1; step <= 5; step++) {
+        mapio_ring_t *r = (mapio_ring_t *)&r;
+        mapio__ringos_fail_at(step, errs[step], 1);
+        assert_int_equal(mapio_ring_create(&r, len, 0), errs[step]);
+        assert_null(r);
+        assert_int_equal(open_fds(), fds);
+        assert_int_equal(shm_names(), names);
+        count_maps(2 * len, &views, &reserved);
+        assert_int_equal(views, views0);
+        assert_int_equal(reserved, reserved0);
+    }
+    /* The hook is one-shot: the next creation works. */
+    mapio_ring_t *r;
+    assert_int_equal(mapio_ring_create(&r, len, 0), 0);
+    count_maps(2 * len, &views, &reserved);
+    assert_int_equal(views, views0 + 2);
+    assert_int_equal(mapio_ring_free(r), 0);
+    /* Name collisions: the portable path retries with a new random name
+     * (64 tries), memfd_create has no name to collide on. */
+    mapio__ringos_fail_at(1, -EEXIST, 3);
+#if MAPIO_HAVE_MEMFD_CREATE
+    assert_int_equal(mapio_ring_create(&r, len, 0), MAPIO_EEXIST);
+    mapio__ringos_fail_at(0, 0, 0);
+#else
+    assert_int_equal(mapio_ring_create(&r, len, 0), 0);
+    assert_int_equal(mapio_ring_free(r), 0);
+    mapio__ringos_fail_at(1, -EEXIST, 64);
+    assert_int_equal(mapio_ring_create(&r, len, 0), MAPIO_EEXIST);
+#endif
+    assert_int_equal(open_fds(), fds);
+    assert_int_equal(shm_names(), names);
+    /* The allocation of the ring itself. */
+    mapio__alloc_fail_after(1);
+    assert_int_equal(mapio_ring_create(&r, len, 0), MAPIO_ENOMEM);
+    mapio__alloc_fail_after(0);
+    assert_int_equal(open_fds(), fds);
+    count_maps(2 * len, &views, &reserved);
+    assert_int_equal(views, views0);
+    assert_int_equal(reserved, reserved0);
+}
+
+/* A real OS failure: no descriptor left to create the memory object with. */
+static void out_of_descriptors_is_reported(void **state)
+{
+    (void)state;
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int fds = open_fds();
+    if (fds > 200) {
+        skip(); /* too many inherited descriptors to lower the limit safely */
+        return;
+    }
+    low = old;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int held[256], n = 0;
+    while (n < 256 && (held[n] = dup(2)) >= 0)
+        n++;
+    assert_true(n < 256);
+    mapio_ring_t *r;
+    int err = mapio_ring_create(&r, page(), 0);
+    for (int i = 0; i < n; i++)
+        close(held[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(err, MAPIO_EMFILE);
+    assert_null(r);
+    assert_int_equal(open_fds(), fds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sizes_round_up_to_pages),
+        cmocka_unit_test(second_view_mirrors_the_first),
+        cmocka_unit_test(wrapped_bytes_read_as_one_slice),
+        cmocka_unit_test(overwriting_ring_keeps_the_newest),
+        cmocka_unit_test(bad_input_is_an_error_not_a_crash),
+        cmocka_unit_test(bounded_ring_matches_reference),
+        cmocka_unit_test(overwriting_ring_matches_reference),
+        cmocka_unit_test(no_descriptor_mapping_or_name_is_left),
+        cmocka_unit_test(failed_creation_leaves_nothing),
+        cmocka_unit_test(out_of_descriptors_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
