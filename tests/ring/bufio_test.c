@@ -34,25 +34,6 @@ static size_t page(void)
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static unsigned char pat(uint64_t p)
-{
-    return (unsigned char)(((p + 1) * 0x9e3779b97f4a7c15ull) >> 56);
-}
-
-static void fill_pat(unsigned char *dst, uint64_t pos, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = pat(pos + i);
-}
-
-static int is_pat(const unsigned char *p, uint64_t pos, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != pat(pos + i))
-            return 0;
-    return 1;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
@@ -67,7 +48,7 @@ static int pattern_file(size_t n)
     int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
     assert_true(fd >= 0);
     unsigned char *b = malloc(n);
-    fill_pat(b, 0, n);
+    tu_pat_fill(b, 0, n);
     assert_int_equal(write(fd, b, n), (ssize_t)n);
     free(b);
     close(fd);
@@ -226,7 +207,7 @@ static void reader_delivers_the_stream_then_eof(void **state)
     assert_int_equal(pipe(p), 0);
     size_t total = 40000; /* fits in the pipe */
     unsigned char *data = malloc(total);
-    fill_pat(data, 0, total);
+    tu_pat_fill(data, 0, total);
     assert_int_equal(write(p[1], data, total), (ssize_t)total);
     close(p[1]);
     mapio_bufreader_t *br;
@@ -238,7 +219,7 @@ static void reader_delivers_the_stream_then_eof(void **state)
         size_t n = 1 + (size_t)(tu_rand(&rng) % (3 * cap));
         int64_t got = mapio_bufreader_read(br, out, n);
         assert_true(got > 0 && (size_t)got <= n);
-        assert_true(is_pat(out, pos, (size_t)got));
+        assert_true(tu_pat_is(out, pos, (size_t)got));
         pos += (uint64_t)got;
     }
     assert_int_equal(pos, total);
@@ -264,7 +245,7 @@ static void reader_refills_at_the_low_water_mark(void **state)
     /* lowat 0: one refill per buffer. */
     for (size_t i = 0; i < 3 * pg; i++) {
         assert_int_equal(mapio_bufreader_read(br, &b, 1), 1);
-        assert_int_equal(b, pat(i));
+        assert_int_equal(b, tu_pat(i));
     }
     assert_int_equal(atomic_load(&hk.reads), 3);
     assert_int_equal(mapio_bufreader_buffered(br, &ptr), 0);
@@ -276,20 +257,20 @@ static void reader_refills_at_the_low_water_mark(void **state)
     pos++;
     while (mapio_bufreader_buffered(br, NULL) > 100) {
         assert_int_equal(mapio_bufreader_read(br, &b, 1), 1);
-        assert_int_equal(b, pat(pos++));
+        assert_int_equal(b, tu_pat(pos++));
     }
     assert_int_equal(atomic_load(&hk.reads), 4);
     assert_int_equal(mapio_bufreader_buffered(br, NULL), 100);
     assert_int_equal(mapio_bufreader_read(br, &b, 1), 1); /* tops up to full, then takes 1 */
-    assert_int_equal(b, pat(pos++));
+    assert_int_equal(b, tu_pat(pos++));
     assert_int_equal(atomic_load(&hk.reads), 5);
     assert_int_equal(mapio_bufreader_buffered(br, &ptr), pg - 1);
-    assert_true(is_pat(ptr, pos, pg - 1)); /* one span, across the wrap */
+    assert_true(tu_pat_is(ptr, pos, pg - 1)); /* one span, across the wrap */
     /* lowat >= capacity: every call tops up whatever room there is. */
     assert_int_equal(mapio_bufreader_set_lowat(br, SIZE_MAX), 0);
     for (int i = 0; i < 10; i++) {
         assert_int_equal(mapio_bufreader_read(br, &b, 1), 1);
-        assert_int_equal(b, pat(pos++));
+        assert_int_equal(b, tu_pat(pos++));
         assert_int_equal(mapio_bufreader_buffered(br, NULL), pg - 1);
     }
     assert_int_equal(atomic_load(&hk.reads), 15);
@@ -308,17 +289,17 @@ static void reader_large_reads_bypass_the_buffer(void **state)
     /* Empty and n >= capacity: straight into the caller's buffer. */
     assert_int_equal(mapio_bufreader_read(br, big, 4 * pg), (int64_t)(4 * pg));
     assert_ptr_equal(hk.last_buf, big);
-    assert_true(is_pat(big, 0, 4 * pg));
+    assert_true(tu_pat_is(big, 0, 4 * pg));
     assert_int_equal(mapio_bufreader_read(br, big, pg), (int64_t)pg);
     assert_ptr_equal(hk.last_buf, big);
-    assert_true(is_pat(big, 4 * pg, pg));
+    assert_true(tu_pat_is(big, 4 * pg, pg));
     /* Something buffered: a large read takes only that, without blocking. */
     assert_int_equal(mapio_bufreader_read(br, big, 10), 10);
     assert_ptr_not_equal(hk.last_buf, big);
     int reads = atomic_load(&hk.reads);
     assert_int_equal(mapio_bufreader_read(br, big, 4 * pg), (int64_t)(pg - 10));
     assert_int_equal(atomic_load(&hk.reads), reads);
-    assert_true(is_pat(big, 5 * pg + 10, pg - 10));
+    assert_true(tu_pat_is(big, 5 * pg + 10, pg - 10));
     assert_int_equal(mapio_bufreader_free(br), 0);
     close(fd);
     free(big);
@@ -386,7 +367,7 @@ static void *dribbler(void *arg)
         size_t n = 1 + (size_t)(tu_rand(&rng) % d->max_piece);
         if (n > d->total - pos)
             n = (size_t)(d->total - pos);
-        fill_pat(buf, pos, n);
+        tu_pat_fill(buf, pos, n);
         ssize_t w = write(d->fd, buf, n);
         if (w <= 0)
             break;
@@ -421,7 +402,7 @@ static void reader_short_reads_from_a_pipe(void **state)
         if (got == 0)
             break;
         shorts += (size_t)got < n;
-        assert_true(is_pat(out, pos, (size_t)got));
+        assert_true(tu_pat_is(out, pos, (size_t)got));
         pos += (uint64_t)got;
     }
     assert_int_equal(pthread_join(t, NULL), 0);
@@ -457,7 +438,7 @@ static void *kicker(void *arg)
         pthread_kill(k->target, SIGUSR1);
     }
     unsigned char b[100];
-    fill_pat(b, 0, sizeof b);
+    tu_pat_fill(b, 0, sizeof b);
     if (write(k->fd, b, sizeof b) != (ssize_t)sizeof b)
         abort();
     return NULL;
@@ -483,7 +464,7 @@ static void reader_retries_after_a_real_eintr(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
     assert_int_equal(got, 100);
-    assert_true(is_pat(out, 0, 100));
+    assert_true(tu_pat_is(out, 0, 100));
     assert_true(signals > 0);
     assert_true(atomic_load(&hk.eintr_seen) >= 1);
     assert_int_equal(mapio_bufreader_free(br), 0);
@@ -509,7 +490,7 @@ static void reader_survives_injected_eintr_and_short_reads(void **state)
         assert_true(got >= 0 && got <= 3);
         if (got == 0)
             break;
-        assert_true(is_pat(out, pos, (size_t)got));
+        assert_true(tu_pat_is(out, pos, (size_t)got));
         pos += (uint64_t)got;
     }
     assert_int_equal(pos, 5 * pg + 123);
@@ -610,7 +591,7 @@ static void writer_buffers_small_and_bypasses_large(void **state)
     assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
     size_t total = 20 * pg;
     unsigned char *data = malloc(total);
-    fill_pat(data, 0, total);
+    tu_pat_fill(data, 0, total);
     /* Small writes are buffered: no call until the buffer is full. */
     size_t pos = 0;
     while (pos + 100 <= pg) {
@@ -668,7 +649,7 @@ static void writer_continues_short_writes_and_eintr(void **state)
     assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
     size_t total = 6 * pg + 11;
     unsigned char *data = malloc(total);
-    fill_pat(data, 0, total);
+    tu_pat_fill(data, 0, total);
     uint64_t rng = 2;
     for (size_t pos = 0; pos < total;) {
         size_t n = 1 + (size_t)(tu_rand(&rng) % (2 * pg));
@@ -701,7 +682,7 @@ static void writer_zero_length_os_write_is_an_error(void **state)
     mapio_bufwriter_t *w;
     assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
     unsigned char data[300];
-    fill_pat(data, 0, sizeof data);
+    tu_pat_fill(data, 0, sizeof data);
     assert_int_equal(mapio_bufwriter_write(w, data, 200), 200);
     hk.fail_from = 1;
     hk.fail_err = 0;
@@ -745,7 +726,7 @@ static void writer_keeps_unwritten_bytes_after_a_failure(void **state)
     mapio_bufwriter_t *w;
     assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
     unsigned char data[1000];
-    fill_pat(data, 0, sizeof data);
+    tu_pat_fill(data, 0, sizeof data);
     assert_int_equal(mapio_bufwriter_write(w, data, sizeof data), (int64_t)sizeof data);
     hk.max_len = 10; /* the first call writes 10 bytes ... */
     hk.fail_from = 2;
@@ -766,7 +747,7 @@ static void writer_keeps_unwritten_bytes_after_a_failure(void **state)
     hook_reset();
     assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
     unsigned char *big = malloc(3 * pg);
-    fill_pat(big, 10, 3 * pg);
+    tu_pat_fill(big, 10, 3 * pg);
     hk.max_len = 100;
     hk.fail_from = 4;
     hk.fail_err = MAPIO_EIO;
@@ -780,7 +761,7 @@ static void writer_keeps_unwritten_bytes_after_a_failure(void **state)
     close(fd);
     unsigned char *back = slurp(path, &n);
     assert_int_equal(n, 310);
-    assert_true(is_pat(back, 0, 310));
+    assert_true(tu_pat_is(back, 0, 310));
     free(back);
     free(path);
 }
@@ -828,7 +809,7 @@ static void *feeder(void *arg)
         size_t n = 1 + (size_t)(tu_rand(&rng) % sizeof buf);
         if (n > f->total - pos)
             n = (size_t)(f->total - pos);
-        fill_pat(buf, pos, n);
+        tu_pat_fill(buf, pos, n);
         int64_t r = mapio_bufwriter_write(w, buf, n);
         if (r != (int64_t)n)
             f->err = r < 0 ? (int)r : MAPIO_EIO;
@@ -859,7 +840,7 @@ static void writer_to_reader_through_a_pipe(void **state)
         assert_true(got >= 0);
         if (got == 0)
             break;
-        assert_true(is_pat(out, pos, (size_t)got));
+        assert_true(tu_pat_is(out, pos, (size_t)got));
         pos += (uint64_t)got;
     }
     assert_int_equal(pthread_join(t, NULL), 0);

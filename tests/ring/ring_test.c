@@ -29,28 +29,6 @@ static size_t page(void)
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* The byte at stream position p: position-dependent and not periodic in any
- * ring capacity, so a byte read from the wrong place is caught. */
-static unsigned char pat(uint64_t p)
-{
-    return (unsigned char)(((p + 1) * 0x9e3779b97f4a7c15ull) >> 56);
-}
-
-static void fill_pat(unsigned char *dst, uint64_t pos, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = pat(pos + i);
-}
-
-/* True if dst holds the stream bytes [pos, pos + n). */
-static int is_pat(const unsigned char *dst, uint64_t pos, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (dst[i] != pat(pos + i))
-            return 0;
-    return 1;
-}
-
 /* ---- /proc helpers ---------------------------------------------------------- */
 
 static int count_dir(const char *path, const char *prefix)
@@ -144,12 +122,12 @@ static void second_view_mirrors_the_first(void **state)
         assert_int_equal(mapio_ring_create(&r, sizes[s], 0), 0);
         size_t len = mapio_ring_capacity(r);
         unsigned char *p = mapio_ring_write_ptr(r);
-        fill_pat(p, 0, len);
+        tu_pat_fill(p, 0, len);
         for (size_t i = 0; i < len; i++)
             assert_int_equal(p[i], p[i + len]);
-        fill_pat(p + len, 12345, len);
+        tu_pat_fill(p + len, 12345, len);
         for (size_t i = 0; i < len; i++)
-            assert_int_equal(p[i], pat(12345 + i));
+            assert_int_equal(p[i], tu_pat(12345 + i));
         assert_int_equal(mapio_ring_free(r), 0);
     }
 }
@@ -167,11 +145,11 @@ static void wrapped_bytes_read_as_one_slice(void **state)
         unsigned char *base = mapio_ring_write_ptr(r);
         unsigned char *buf = malloc(cap);
         /* Park both positions 100 bytes before the end. */
-        fill_pat(buf, 0, cap - 100);
+        tu_pat_fill(buf, 0, cap - 100);
         assert_int_equal(mapio_ring_write(r, buf, cap - 100), (int64_t)(cap - 100));
         assert_int_equal(mapio_ring_consume(r, cap - 100), 0);
         /* Now the whole capacity, so it wraps. */
-        fill_pat(buf, cap - 100, cap);
+        tu_pat_fill(buf, cap - 100, cap);
         assert_int_equal(mapio_ring_write(r, buf, cap), (int64_t)cap);
         assert_int_equal(mapio_ring_write_len(r), 0);
         assert_int_equal(mapio_ring_write(r, buf, 1), 0); /* full */
@@ -189,9 +167,9 @@ static void wrapped_bytes_read_as_one_slice(void **state)
         /* The free space is one slice too, and it wraps as well. */
         assert_int_equal(mapio_ring_write_len(r), 200);
         assert_ptr_equal(mapio_ring_write_ptr(r), base + cap - 100);
-        fill_pat(mapio_ring_write_ptr(r), 2 * cap - 100, 200);
+        tu_pat_fill(mapio_ring_write_ptr(r), 2 * cap - 100, 200);
         assert_int_equal(mapio_ring_produce(r, 200), 0);
-        assert_true(is_pat(mapio_ring_read_ptr(r), cap + 100, cap));
+        assert_true(tu_pat_is(mapio_ring_read_ptr(r), cap + 100, cap));
         assert_int_equal(mapio_ring_read_pos(r), cap + 100);
         assert_int_equal(mapio_ring_write_pos(r), 2 * cap + 100);
         free(buf);
@@ -208,31 +186,31 @@ static void overwriting_ring_keeps_the_newest(void **state)
     assert_int_equal(mapio_ring_create(&r, page() + 1, MAPIO_RING_OVERWRITE), 0);
     size_t cap = mapio_ring_capacity(r);
     unsigned char *buf = malloc(3 * cap + 17);
-    fill_pat(buf, 0, 3 * cap + 17);
+    tu_pat_fill(buf, 0, 3 * cap + 17);
     /* One write of 3 x cap + 17: only the last cap bytes stay. */
     assert_int_equal(mapio_ring_write(r, buf, 3 * cap + 17), (int64_t)(3 * cap + 17));
     assert_int_equal(mapio_ring_read_len(r), cap);
     assert_int_equal(mapio_ring_write_len(r), cap);
-    assert_true(is_pat(mapio_ring_read_ptr(r), 2 * cap + 17, cap));
+    assert_true(tu_pat_is(mapio_ring_read_ptr(r), 2 * cap + 17, cap));
     assert_int_equal(mapio_ring_dropped(r), 2 * cap + 17);
     assert_int_equal(mapio_ring_read_pos(r), 2 * cap + 17);
     assert_int_equal(mapio_ring_write_pos(r), 3 * cap + 17);
     /* Read a little, then small writes push out the oldest bytes one by one. */
     unsigned char out[10];
     assert_int_equal(mapio_ring_read(r, out, 10), 10);
-    assert_true(is_pat(out, 2 * cap + 17, 10));
+    assert_true(tu_pat_is(out, 2 * cap + 17, 10));
     assert_int_equal(mapio_ring_read_len(r), cap - 10);
     unsigned char more[25];
-    fill_pat(more, 3 * cap + 17, 25);
+    tu_pat_fill(more, 3 * cap + 17, 25);
     assert_int_equal(mapio_ring_write(r, more, 25), 25);
     assert_int_equal(mapio_ring_read_len(r), cap);
-    assert_true(is_pat(mapio_ring_read_ptr(r), 2 * cap + 42, cap));
+    assert_true(tu_pat_is(mapio_ring_read_ptr(r), 2 * cap + 42, cap));
     assert_int_equal(mapio_ring_dropped(r), 2 * cap + 17 + 15);
     /* Producing through the pointer: up to cap at once, never more. */
     assert_int_equal(mapio_ring_produce(r, cap + 1), MAPIO_ERANGE);
-    fill_pat(mapio_ring_write_ptr(r), 3 * cap + 42, cap);
+    tu_pat_fill(mapio_ring_write_ptr(r), 3 * cap + 42, cap);
     assert_int_equal(mapio_ring_produce(r, cap), 0);
-    assert_true(is_pat(mapio_ring_read_ptr(r), 3 * cap + 42, cap));
+    assert_true(tu_pat_is(mapio_ring_read_ptr(r), 3 * cap + 42, cap));
     assert_int_equal(mapio_ring_clear(r), 0);
     assert_int_equal(mapio_ring_read_len(r), 0);
     assert_int_equal(mapio_ring_read(r, out, 10), 0);
@@ -303,7 +281,7 @@ static void bad_input_is_an_error_not_a_crash(void **state)
 /* ---- property test against a reference queue -------------------------------- */
 
 /*
- * The reference: every byte written is pat(position), so the queue is just
+ * The reference: every byte written is tu_pat(position), so the queue is just
  * two positions (and the dropped count). Random operations through both
  * APIs (copy and pointer), sizes biased to the edges, each result and the
  * whole readable content checked after every step.
@@ -341,7 +319,7 @@ static void against_reference(size_t ask, unsigned flags, uint64_t seed, int ste
         switch (tu_rand(&rng) % 9) {
         case 0:
         case 1: { /* copy in */
-            fill_pat(buf, head, n);
+            tu_pat_fill(buf, head, n);
             size_t want = over ? n : MAPIO__MIN(n, room);
             assert_int_equal(mapio_ring_write(r, buf, n), (int64_t)want);
             head += want;
@@ -351,7 +329,7 @@ static void against_reference(size_t ask, unsigned flags, uint64_t seed, int ste
         case 3: { /* write through the pointer, then produce */
             int ok = n <= room;
             if (ok) /* (an overwriting ring's free span holds unread bytes) */
-                fill_pat(mapio_ring_write_ptr(r), head, n);
+                tu_pat_fill(mapio_ring_write_ptr(r), head, n);
             assert_int_equal(mapio_ring_produce(r, n), ok ? 0 : MAPIO_ERANGE);
             if (ok)
                 head += n;
@@ -361,14 +339,14 @@ static void against_reference(size_t ask, unsigned flags, uint64_t seed, int ste
         case 5: { /* copy out */
             size_t want = MAPIO__MIN(n, len);
             assert_int_equal(mapio_ring_read(r, buf, n), (int64_t)want);
-            assert_true(is_pat(buf, tail, want));
+            assert_true(tu_pat_is(buf, tail, want));
             tail += want;
             break;
         }
         case 6:
         case 7: { /* look through the pointer, then consume */
             int ok = n <= len;
-            assert_true(is_pat(mapio_ring_read_ptr(r), tail, MAPIO__MIN(n, len)));
+            assert_true(tu_pat_is(mapio_ring_read_ptr(r), tail, MAPIO__MIN(n, len)));
             assert_int_equal(mapio_ring_consume(r, n), ok ? 0 : MAPIO_ERANGE);
             if (ok)
                 tail += n;
@@ -390,7 +368,7 @@ static void against_reference(size_t ask, unsigned flags, uint64_t seed, int ste
         assert_int_equal(mapio_ring_read_pos(r), tail);
         assert_int_equal(mapio_ring_write_pos(r), head);
         assert_int_equal(mapio_ring_dropped(r), dropped);
-        assert_true(is_pat(mapio_ring_read_ptr(r), tail, (size_t)(head - tail)));
+        assert_true(tu_pat_is(mapio_ring_read_ptr(r), tail, (size_t)(head - tail)));
     }
     /* It did wrap, many times. */
     assert_true(head > 10 * cap);

@@ -90,3 +90,22 @@ void tu_fill(void *buf, size_t len, uint64_t seed)
             p[i + j] = (unsigned char)(r >> (8 * j));
     }
 }
+
+unsigned char tu_pat(uint64_t p)
+{
+    return (unsigned char)(((p + 1) * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+void tu_pat_fill(unsigned char *dst, uint64_t pos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tu_pat(pos + i);
+}
+
+int tu_pat_is(const unsigned char *p, uint64_t pos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != tu_pat(pos + i))
+            return 0;
+    return 1;
+}

@@ -19,6 +19,14 @@ char *tu_path(const char *stem);
 /* Fill buf with a deterministic pattern derived from seed. */
 void tu_fill(void *buf, size_t len, uint64_t seed);
 
+/* A stream pattern: the byte at stream position p, position-dependent and
+ * not periodic in any buffer size, so a byte read from the wrong place is
+ * caught. tu_pat_fill writes bytes [pos, pos + n) of it; tu_pat_is says
+ * whether p holds them. */
+unsigned char tu_pat(uint64_t p);
+void tu_pat_fill(unsigned char *dst, uint64_t pos, size_t n);
+int tu_pat_is(const unsigned char *p, uint64_t pos, size_t n);
+
 /* A small deterministic PRNG (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
 
