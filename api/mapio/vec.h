@@ -1,17 +1,39 @@
 /*
- * mapio/vec.h - a growable array of fixed-size elements kept in a mapped file
- * (the mmap-vec seed): as easy as a heap vector, but its bytes live in the
- * page cache, so a vector far larger than RAM can be filled and the kernel
- * writes cold parts back instead of swapping.
+ * mapio/vec.h - a growable array of fixed-size elements kept in a mapped
+ * file (the mmap-vec seed): a scratch vector that can be far larger than RAM,
+ * because its pages are file pages the kernel can write back and drop,
+ * instead of anonymous memory it would have to swap.
  *
- * Growth doubles the capacity by growing the file and the mapping (mremap on
- * Linux, map-new-then-unmap elsewhere) - no element is copied by mapio, but
- * the mapping may move: a pointer from mapio_vec_at() is valid only until the
- * next call that can grow (push, reserve). Elements of any size work,
- * including ones larger than a page (the seed divides by zero there).
+ * Growth. When a push finds the vector full, the capacity doubles (in bytes,
+ * rounded up to whole pages; at least one page): the file grows with
+ * ftruncate and the mapping with mremap where the system has it, else a new
+ * mapping of the whole file replaces the old one. mapio copies no element
+ * either way - both mappings share the page cache - but THE MAPPING MAY MOVE:
+ * a pointer from mapio_vec_at / mapio_vec_ptr / mapio_vec_data is valid only
+ * until the next call that can grow or shrink the vector (push, push_n,
+ * resize, reserve, shrink_to_fit) or free. Within the capacity nothing
+ * moves: after mapio_vec_reserve(v, n), n pushes keep every pointer valid.
+ * Elements of any size work, including ones larger than a page (the seed
+ * divides by zero there).
  *
- * A vector is not thread-safe: one thread at a time (or your own lock). The
- * process-wide statistics are.
+ * A failed growth (the file cannot grow, the mapping cannot be made) returns
+ * the OS error and leaves the vector exactly as it was: same elements, same
+ * capacity, still usable.
+ *
+ * The segment file is created exclusively (O_EXCL, mode 0600) at a path a
+ * callback chooses - by default a random name under $XDG_CACHE_HOME/mapio,
+ * else $TMPDIR, else /tmp - and, unless MAPIO_VEC_KEEP_NAME is set, unlinked
+ * at once: the open descriptor keeps the data alive, and a crash leaves
+ * nothing behind on disk. See docs/vec.md.
+ *
+ * Threading: a vector is a plain data structure - calls that change it
+ * (everything but the read-only accessors) need the caller's exclusion;
+ * reading elements from many threads at once is fine while nobody changes
+ * the vector. Different vectors are independent. The statistics and the
+ * path callbacks below are thread-safe.
+ *
+ * Element counts and indexes are size_t: a vector lives in the address space,
+ * so they always fit.
  */
 #ifndef MAPIO_VEC_H
 #define MAPIO_VEC_H
@@ -28,101 +50,235 @@ extern "C" {
 
 typedef struct mapio_vec mapio_vec_t;
 
+/* The buffer size a path callback gets, terminating NUL included. */
+#define MAPIO_VEC_PATH_MAX 4096
+
 /*
- * Choose the segment file's path: write a NUL-terminated path of at most cap
- * bytes into buf and return 0, or a negative errno (the vector is then not
- * created). The file must not exist yet; it is created exclusively and
- * removed when the vector is freed.
+ * Chooses where a segment file goes: write a NUL-terminated path into buf
+ * (cap bytes) and return 0, or return a negative errno - the vector is then
+ * not created and nothing is left behind. The file must not exist: it is
+ * created with O_EXCL. If it does exist, the callback is asked again (up to
+ * 8 times in all) before init fails with MAPIO_EEXIST, so a callback that
+ * makes names up can simply make up another one. Called on the thread that
+ * creates the vector.
  */
 typedef int (*mapio_vec_path_fn)(void *ctx, char *buf, size_t cap);
 
+enum {
+    /* Keep the segment's name until mapio_vec_free (which removes it) instead
+     * of unlinking it right after creation: `ls` and `du` then see it, and it
+     * is left behind if the process dies. */
+    MAPIO_VEC_KEEP_NAME = 1u << 0,
+};
+
 typedef struct mapio_vec_opts {
-    /* NULL: a random name under $XDG_CACHE_HOME/mapio, else $TMPDIR, else
-     * /tmp (the directory is created if missing). */
-    mapio_vec_path_fn path;
-    void *ctx;
-    uint64_t capacity; /* elements to reserve at once (0: none, no mapping) */
+    mapio_vec_path_fn path_fn; /* NULL: mapio_vec_default_path */
+    void *path_ctx;            /* handed to path_fn */
+    unsigned flags;            /* MAPIO_VEC_* */
+    unsigned mode;             /* permission bits of the file (<= 07777); 0 = 0600 */
 } mapio_vec_opts_t;
 
 /*
- * Create an empty vector of elements of elem_size bytes (opts may be NULL).
- * Returns 0, MAPIO_EINVAL (NULL out, elem_size 0), MAPIO_EOVERFLOW (the
- * capacity in bytes overflows), MAPIO_ENAMETOOLONG, the path callback's
- * error, or the OS error of creating / sizing / mapping the file (nothing is
- * left behind). Thread-safe.
+ * mapio_vec_default_path - the default path callback (ctx is ignored): a
+ * random 128-bit name, "mapio-vec-<32 hex digits>", in $XDG_CACHE_HOME/mapio
+ * (an absolute XDG_CACHE_HOME only, as the XDG spec says; the directories are
+ * created with mode 0700 if missing; if that fails the next choice is used),
+ * else in $TMPDIR, else in /tmp. The variables are ignored in set-uid and
+ * set-gid programs. Returns 0 or MAPIO_ENAMETOOLONG / MAPIO_EINVAL.
+ * Thread-safe (it reads the environment: do not setenv concurrently).
+ * Mind that /tmp is a tmpfs (RAM and swap) on many systems: point
+ * XDG_CACHE_HOME or TMPDIR at a disk for vectors larger than RAM.
  */
-MAPIO_EXTERN int mapio_vec_new(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts);
+MAPIO_EXTERN int mapio_vec_default_path(void *ctx, char *buf, size_t cap);
 
-/* Unmap, close and remove the segment file. NULL is fine. Returns 0 or the
- * first OS error (the vector is freed either way). */
+/*
+ * mapio_vec_path_in_dir - a ready-made callback: a random name as above in
+ * the directory ctx (a const char *, which must exist). Returns 0,
+ * MAPIO_EINVAL (NULL or empty ctx) or MAPIO_ENAMETOOLONG. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_vec_path_in_dir(void *ctx, char *buf, size_t cap);
+
+/*
+ * mapio_vec_init - create an empty vector of elements of elem_size bytes
+ * (any size >= 1) with its segment file (opts may be NULL: the defaults).
+ * No mapping is made until the first element needs one.
+ * Returns 0 and sets *out, or MAPIO_EINVAL (NULL out, elem_size 0, unknown
+ * flags, mode > 07777), the path callback's error, MAPIO_ENAMETOOLONG (the callback wrote
+ * no NUL), MAPIO_EEXIST (8 paths in a row existed), the OS error of creating
+ * the file (MAPIO_ENOENT, MAPIO_EACCES, ...), or MAPIO_ENOMEM. On failure no
+ * file is left behind and *out is NULL. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_vec_init(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts);
+
+/*
+ * mapio_vec_with_capacity - mapio_vec_init, then room for capacity elements
+ * (exactly that, rounded up to whole pages: no doubling). Same results, plus
+ * MAPIO_EOVERFLOW (capacity * elem_size does not fit a file or the address
+ * space) and the OS error of sizing or mapping the file (MAPIO_EFBIG,
+ * MAPIO_ENOSPC, MAPIO_ENOMEM, ...). Thread-safe.
+ */
+MAPIO_EXTERN int mapio_vec_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
+                                         const mapio_vec_opts_t *opts);
+
+/*
+ * mapio_vec_clone - a new vector, in a segment file of its own, with v's
+ * element size and a copy of its elements (capacity: its length, rounded up
+ * to pages). opts NULL: v's own options (same callback and context - which
+ * must still be valid - and flags). O(len): every byte is copied. Returns 0 and sets *out, or as
+ * mapio_vec_with_capacity. v is only read: concurrent readers of v are fine.
+ */
+MAPIO_EXTERN int mapio_vec_clone(const mapio_vec_t *v, mapio_vec_t **out,
+                                 const mapio_vec_opts_t *opts);
+
+/*
+ * mapio_vec_free - unmap, close and (if it still has its name) remove the
+ * segment file, then free v. NULL is fine. Returns 0 or the first error met
+ * (v is freed either way; a failed unmap is counted in the statistics and
+ * the mapping stays). A named file is removed only if its path still names
+ * it (same device and inode): otherwise MAPIO_ESTALE and the other file is
+ * left alone.
+ */
 MAPIO_EXTERN int mapio_vec_free(mapio_vec_t *v);
 
-/* A new vector with the same elements, in a segment of its own, chosen the
- * way v's was. Returns as mapio_vec_new. */
-MAPIO_EXTERN int mapio_vec_clone(mapio_vec_t **out, const mapio_vec_t *v);
+/* ---- size and access ------------------------------------------------------ */
 
-MAPIO_EXTERN uint64_t mapio_vec_len(const mapio_vec_t *v);
-MAPIO_EXTERN uint64_t mapio_vec_capacity(const mapio_vec_t *v);
+/* Elements in v (0 for NULL). */
+MAPIO_EXTERN size_t mapio_vec_len(const mapio_vec_t *v);
+
+/* Elements v holds before it must grow (0 for NULL). */
+MAPIO_EXTERN size_t mapio_vec_capacity(const mapio_vec_t *v);
+
+/* The element size given at init (0 for NULL). */
 MAPIO_EXTERN size_t mapio_vec_elem_size(const mapio_vec_t *v);
-/* The segment file's path (valid until free). */
+
+/* The segment file's size in bytes (0 for NULL): capacity * elem_size rounded
+ * up to pages. The file is sparse: blocks are used only where written. */
+MAPIO_EXTERN uint64_t mapio_vec_disk_size(const mapio_vec_t *v);
+
+/* The path the segment was created at (valid until free; NULL for NULL).
+ * Without MAPIO_VEC_KEEP_NAME that name is already gone. */
 MAPIO_EXTERN const char *mapio_vec_path(const mapio_vec_t *v);
 
-/* Element i, or NULL if i >= len. Valid until the next push or reserve. */
-MAPIO_EXTERN void *mapio_vec_at(const mapio_vec_t *v, uint64_t i);
+/* Element 0, i.e. the elements as one array, or NULL while the capacity is 0.
+ * Only [0, len) may be used. Valid until the next growing/shrinking call. */
+MAPIO_EXTERN void *mapio_vec_data(const mapio_vec_t *v);
 
-/* Copy element i out / in. Return 0, MAPIO_ERANGE (i >= len), MAPIO_EINVAL. */
-MAPIO_EXTERN int mapio_vec_get(const mapio_vec_t *v, uint64_t i, void *out);
-MAPIO_EXTERN int mapio_vec_set(mapio_vec_t *v, uint64_t i, const void *elem);
+/* Element i, or NULL if i >= len (or v is NULL). Valid as mapio_vec_data. */
+MAPIO_EXTERN void *mapio_vec_at(const mapio_vec_t *v, size_t i);
 
-/* Append a copy of elem, growing if full. Returns 0, MAPIO_EINVAL, or a
- * growth error (as mapio_vec_reserve: the vector is then unchanged). */
+/* *ptr = element i. Returns 0, MAPIO_ERANGE (i >= len) or MAPIO_EINVAL. */
+MAPIO_EXTERN int mapio_vec_ptr(const mapio_vec_t *v, size_t i, void **ptr);
+
+/* Copy element i (elem_size bytes) out to `out`, or in from `elem`. Return 0,
+ * MAPIO_ERANGE (i >= len) or MAPIO_EINVAL (NULL). */
+MAPIO_EXTERN int mapio_vec_get(const mapio_vec_t *v, size_t i, void *out);
+MAPIO_EXTERN int mapio_vec_set(mapio_vec_t *v, size_t i, const void *elem);
+
+/* ---- changing it ------------------------------------------------------------ */
+
+/*
+ * mapio_vec_push - append a copy of elem_size bytes at elem, growing if full.
+ * elem may point into v itself (it is read before the mapping moves).
+ * Returns 0, MAPIO_EINVAL (NULL), MAPIO_EOVERFLOW, or a growth error (see
+ * mapio_vec_reserve: v is then unchanged). Amortised O(1).
+ */
 MAPIO_EXTERN int mapio_vec_push(mapio_vec_t *v, const void *elem);
 
-/* Remove the last element, copying it to out (may be NULL). Returns 0,
- * MAPIO_ERANGE (empty) or MAPIO_EINVAL. */
+/* Append n elements from elems (n * elem_size bytes; may point into v; NULL
+ * is fine when n is 0). All or nothing: same results as mapio_vec_push. */
+MAPIO_EXTERN int mapio_vec_push_n(mapio_vec_t *v, const void *elems, size_t n);
+
+/* Append without growing: MAPIO_ENOSPC when full - so no pointer ever moves.
+ * Returns 0, MAPIO_ENOSPC or MAPIO_EINVAL. */
+MAPIO_EXTERN int mapio_vec_push_within_capacity(mapio_vec_t *v, const void *elem);
+
+/* Remove the last element, copying it to out (NULL: just drop it). Returns 0,
+ * MAPIO_ERANGE (empty) or MAPIO_EINVAL. Never shrinks the file. */
 MAPIO_EXTERN int mapio_vec_pop(mapio_vec_t *v, void *out);
 
-/* Keep the first n elements (n >= len: nothing happens). The capacity and
- * the file stay. Returns 0 or MAPIO_EINVAL. */
-MAPIO_EXTERN int mapio_vec_truncate(mapio_vec_t *v, uint64_t n);
+/* Keep the first n elements (n >= len: no change). The capacity and the file
+ * stay (mapio_vec_shrink_to_fit gives the space back). Returns 0 or
+ * MAPIO_EINVAL. */
+MAPIO_EXTERN int mapio_vec_truncate(mapio_vec_t *v, size_t n);
 
-/* Drop the first n elements, moving the rest to the front. Returns 0,
- * MAPIO_ERANGE (n > len) or MAPIO_EINVAL. */
-MAPIO_EXTERN int mapio_vec_truncate_front(mapio_vec_t *v, uint64_t n);
+/* Drop the first n elements and move the rest to the front (memmove: O(len -
+ * n), and it touches those pages). Returns 0, MAPIO_ERANGE (n > len) or
+ * MAPIO_EINVAL. */
+MAPIO_EXTERN int mapio_vec_truncate_front(mapio_vec_t *v, size_t n);
 
-/* len = 0 (capacity and file stay). */
-MAPIO_EXTERN void mapio_vec_clear(mapio_vec_t *v);
+/* len = 0; capacity and file stay. Returns 0 or MAPIO_EINVAL. */
+MAPIO_EXTERN int mapio_vec_clear(mapio_vec_t *v);
 
 /*
- * Make room for at least `additional` more elements: the capacity at least
- * doubles (rounded up to whole pages). Returns 0, MAPIO_EINVAL,
- * MAPIO_EOVERFLOW, or the OS error of growing the file or the mapping - the
- * vector is then unchanged and still usable.
+ * mapio_vec_resize - set the length to n: truncates, or appends zero-filled
+ * elements. Appending costs no I/O for space never written before (it stays
+ * a hole in the file), so resize + mapio_vec_set fills a huge vector
+ * sparsely. Returns 0, MAPIO_EINVAL, MAPIO_EOVERFLOW or a growth error (v
+ * unchanged).
  */
-MAPIO_EXTERN int mapio_vec_reserve(mapio_vec_t *v, uint64_t additional);
+MAPIO_EXTERN int mapio_vec_resize(mapio_vec_t *v, size_t n);
 
-/* Ask the kernel to read ahead all of it, or the page(s) of element i.
- * Returns 0, MAPIO_ERANGE (i >= len) or the OS error. */
+/*
+ * mapio_vec_reserve - make room for at least `additional` more elements, so
+ * that they can be pushed without any pointer moving. Grows like push does
+ * (to at least double the bytes), so calling it before every push stays
+ * amortised O(1). Returns 0, MAPIO_EINVAL, MAPIO_EOVERFLOW (len + additional
+ * elements do not fit a file or the address space) or the OS error of
+ * growing the file (MAPIO_EFBIG, MAPIO_ENOSPC, ...) or the mapping
+ * (MAPIO_ENOMEM) - v is then unchanged and usable.
+ */
+MAPIO_EXTERN int mapio_vec_reserve(mapio_vec_t *v, size_t additional);
+
+/* As mapio_vec_reserve, but exactly len + additional elements (rounded up to
+ * whole pages), no doubling. */
+MAPIO_EXTERN int mapio_vec_reserve_exact(mapio_vec_t *v, size_t additional);
+
+/*
+ * mapio_vec_shrink_to_fit - give back the capacity beyond len: the tail of
+ * the mapping is unmapped in place (what stays does not move) and the file
+ * is cut to len * elem_size rounded up to pages (len 0: no mapping, an empty
+ * file). Returns 0, MAPIO_EINVAL or the OS error: if the unmap fails nothing
+ * changed; if cutting the file fails the capacity is already smaller and the
+ * file keeps its size (harmless; mapio_vec_disk_size says so).
+ */
+MAPIO_EXTERN int mapio_vec_shrink_to_fit(mapio_vec_t *v);
+
+/* ---- memory hints --------------------------------------------------------------- */
+
+/* Ask the kernel to read ahead the pages of every element (madvise
+ * WILLNEED). Returns 0 (also when empty), MAPIO_EINVAL or the OS error. */
 MAPIO_EXTERN int mapio_vec_prefetch(mapio_vec_t *v);
-MAPIO_EXTERN int mapio_vec_prefetch_at(mapio_vec_t *v, uint64_t i);
+
+/* Read ahead the page or pages holding element i (all of them for an
+ * element larger than a page). Returns 0, MAPIO_ERANGE (i >= len),
+ * MAPIO_EINVAL or the OS error. */
+MAPIO_EXTERN int mapio_vec_prefetch_at(mapio_vec_t *v, size_t i);
 
 /*
- * Let go of the memory of elements [first, first + n): written back and
- * dropped from this process (they stay in the file and come back on the next
- * access). A writer filling a vector larger than RAM calls it behind itself.
- * Returns 0, MAPIO_ERANGE or the OS error.
+ * mapio_vec_evict - let go of the memory of elements [first, first + n):
+ * start writing their pages back (sync_file_range on Linux, MS_ASYNC
+ * elsewhere) and drop them from this process (madvise DONTNEED, which for a
+ * shared file mapping loses nothing: the next access reads them back). Pages
+ * are whole, so neighbours sharing a page go too. A writer filling a vector
+ * larger than RAM calls it behind itself to keep its resident memory, and its
+ * dirty page cache, bounded. Returns 0, MAPIO_ERANGE / MAPIO_EOVERFLOW (past
+ * len), MAPIO_EINVAL or the OS error.
  */
-MAPIO_EXTERN int mapio_vec_evict(mapio_vec_t *v, uint64_t first, uint64_t n);
+MAPIO_EXTERN int mapio_vec_evict(mapio_vec_t *v, size_t first, size_t n);
 
-/* Process-wide counters, over every vector. Thread-safe. */
+/* ---- statistics ------------------------------------------------------------------ */
+
+/* Process-wide, over every vector (relaxed atomics: each counter is exact,
+ * a snapshot of several is not atomic). */
 typedef struct mapio_vec_stats {
-    uint64_t active_mappings;  /* vectors with a live mapping */
-    uint64_t failed_truncates; /* growing or creating a segment file failed */
-    uint64_t failed_maps;      /* mmap / mremap failed */
-    uint64_t failed_unmaps;    /* munmap failed */
+    uint64_t active_mappings;  /* vector mappings alive now (vm.max_map_count) */
+    uint64_t ftruncate_failed; /* the segment file could not be resized */
+    uint64_t map_failed;       /* mmap or mremap failed */
+    uint64_t unmap_failed;     /* munmap failed (that mapping stays) */
 } mapio_vec_stats_t;
 
-MAPIO_EXTERN void mapio_vec_stats(mapio_vec_stats_t *out);
+/* Fill *out. Returns 0 or MAPIO_EINVAL (NULL). Thread-safe. */
+MAPIO_EXTERN int mapio_vec_stats(mapio_vec_stats_t *out);
 
 #ifdef __cplusplus
 }

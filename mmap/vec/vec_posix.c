@@ -1,42 +1,107 @@
 /*
- * mmap/vec/vec_posix.c - the POSIX half of the disk-backed vector.
+ * mmap/vec/vec_posix.c - the POSIX half of the disk-backed vector: the
+ * default segment directory, random names, identity-checked removal. Files
+ * and mappings themselves go through mmap/map's map_posix.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/common.h"
+#include "engine/os.h"
 #include "vec_os.h"
+
+/* mkdir -p with mode for every directory it creates. path is modified in
+ * place while it works and restored. */
+static int make_dirs(char *path, mode_t mode)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        int err = mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -errno;
+        if (err == 0 && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
+            err = -ENOTDIR;
+        *p = c;
+        if (err != 0 || c == '\0')
+            return err;
+    }
+}
+
+/* An environment variable that names an absolute directory, or NULL. */
+static const char *env_dir(const char *name)
+{
+    const char *v = mapio__os_getenv(name);
+    return v != NULL && v[0] == '/' ? v : NULL;
+}
 
 int mapio__vecos_default_dir(char *buf, size_t cap)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg != NULL && xdg[0] == '/') { /* the spec says: relative ones are invalid */
+    /* XDG: a cache is what this is. Relative values are invalid per the
+     * spec. If the directory cannot be made, fall back rather than fail: a
+     * scratch vector should not depend on $HOME being writable. */
+    const char *xdg = env_dir("XDG_CACHE_HOME");
+    if (xdg != NULL) {
         int n = snprintf(buf, cap, "%s/mapio", xdg);
-        if (n < 0 || (size_t)n >= cap)
-            return MAPIO_ENAMETOOLONG;
-        if (mkdir(buf, 0700) == 0 || errno == EEXIST)
+        if (n > 0 && (size_t)n < cap && make_dirs(buf, 0700) == 0)
             return 0;
-        /* An unusable cache directory is not fatal: fall through to TMPDIR. */
     }
-    const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0')
-        tmp = "/tmp";
-    int n = snprintf(buf, cap, "%s", tmp);
-    return n < 0 || (size_t)n >= cap ? MAPIO_ENAMETOOLONG : 0;
+    /* Straight into TMPDIR or /tmp: a fixed subdirectory of a shared /tmp
+     * could be planted by another user. O_EXCL protects the file itself. */
+    const char *tmp = env_dir("TMPDIR");
+    int n = snprintf(buf, cap, "%s", tmp != NULL ? tmp : "/tmp");
+    return n > 0 && (size_t)n < cap ? 0 : MAPIO_ENAMETOOLONG;
 }
 
-uint64_t mapio__vecos_entropy(void)
+static uint64_t mix(uint64_t *s)
 {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void mapio__vecos_random(void *buf, size_t n)
+{
+    unsigned char *out = buf;
+    size_t got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (fd >= 0 && got < n) {
+        ssize_t r = read(fd, out + got, n - got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (got == n)
+        return;
+    static _Atomic uint64_t counter;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 20;
+    uint64_t s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    s ^= (uint64_t)getpid() << 32 ^ atomic_fetch_add(&counter, 1) * 0xd6e8feb86659fd93ull;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)mix(&s);
 }
 
-int mapio__vecos_unlink(const char *path)
+int mapio__vecos_remove(const char *path, mapio_fd_t fd)
 {
+    struct stat mine, named;
+    if (fstat(fd, &mine) != 0)
+        return -errno;
+    if (lstat(path, &named) != 0)
+        return -errno;
+    if (!S_ISREG(named.st_mode) || named.st_dev != mine.st_dev || named.st_ino != mine.st_ino)
+        return -ESTALE;
     return unlink(path) == 0 ? 0 : -errno;
 }
