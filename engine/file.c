@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mmap/map/map_os.h"
 
 /* ---- references ------------------------------------------------------------ */
 
@@ -445,9 +446,16 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
     case MAPIO_OP_NOP:
         return 0;
     case MAPIO_OP_FDATASYNC:
-        return mapio__os.fdatasync(fs->fd);
     case MAPIO_OP_FSYNC:
-        return mapio__os.fsync(fs->fd);
+        if (fs->map != NULL && mapio__mapos_view_flush_before_sync) {
+            /* MMapIO where the mapping's stores reach the file only through
+             * its view (Windows): that first, then the file's own flush. */
+            int err = mapio_map_flush_async(fs->map, 0, UINT64_MAX);
+            if (err != 0)
+                return err;
+        }
+        return req->op == MAPIO_OP_FDATASYNC ? mapio__os.fdatasync(fs->fd)
+                                             : mapio__os.fsync(fs->fd);
     case MAPIO_OP_FALLOCATE:
         return mapio__os.fallocate(fs->fd, req->offset, req->len,
                                    (req->flags & MAPIO_FALLOCATE_KEEP_SIZE) != 0);

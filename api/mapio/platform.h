@@ -12,6 +12,12 @@
 
 #if defined(_WIN32)
 #define MAPIO_OS_WINDOWS 1
+#include <errno.h>
+/* mingw-w64's errno.h has every POSIX name mapio uses but ESTALE; give it a
+ * value no other code there has, so MAPIO_ESTALE stays distinct. */
+#if !defined(ESTALE)
+#define ESTALE 151
+#endif
 /* A Windows HANDLE, kept as a pointer so that this header needs no windows.h. */
 typedef void *mapio_fd_t;
 #define MAPIO_INVALID_FD ((mapio_fd_t)(intptr_t)-1)

@@ -42,4 +42,10 @@ int mapio__mapos_remove(const char *path, uint64_t dev, uint64_t ino);
 int mapio__mapos_sync_parent(const char *path);
 uint64_t mapio__mapos_page_size(void);
 
+/* True where stores through a file's mapping reach the file only through a
+ * flush of the view (Windows: FlushViewOfFile before FlushFileBuffers), so a
+ * sync of the file must flush its view first; false where the page cache is
+ * shared and fdatasync on any descriptor covers them (POSIX). */
+extern const bool mapio__mapos_view_flush_before_sync;
+
 #endif

@@ -17,6 +17,9 @@
 
 #include "map_os.h"
 
+/* One page cache: fdatasync on the descriptor covers the mapping's stores. */
+const bool mapio__mapos_view_flush_before_sync = false;
+
 int mapio__mapos_open(const char *path, mapio_map_open_t policy, bool writable, unsigned mode,
                       mapio_fd_t *fd)
 {

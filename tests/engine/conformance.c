@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <pthread.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,8 +581,14 @@ static void engine_fd_becomes_readable(void **state)
 {
     struct ctx *c = *state;
     int fd = mapio_engine_fd(c->eng);
+    if (fd == MAPIO_ENOTSUP) {
+        /* IOCP: a completion port is not a descriptor another loop can poll. */
+        printf("skip: the %s backend has no pollable descriptor (mapio_engine_fd: %s)\n", backend,
+               mapio_strerror(fd));
+        skip();
+        return;
+    }
     assert_true(fd >= 0);
-    struct pollfd p = { .fd = fd, .events = POLLIN };
     unsigned char b[512];
     mapio_req_t req;
     struct rec r = { 0 };
@@ -592,7 +597,7 @@ static void engine_fd_becomes_readable(void **state)
     assert_int_equal(mapio_write_at(&c->file, &req, b, sizeof b, 0, rec_cb), 0);
     int rounds = 0;
     while (r.calls == 0) {
-        assert_int_equal(poll(&p, 1, 5000), 1);
+        assert_int_equal(tu_poll_readable(fd, 5000), 1);
         assert_true(mapio_engine_poll(c->eng, 0) >= 0);
         assert_true(++rounds < 100);
     }

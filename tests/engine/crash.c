@@ -19,17 +19,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "crash_os.h"
 #include "mapio.h"
 #include "testutil.h"
 
@@ -140,7 +135,7 @@ static void check_image(mapio_powerloss_t *pl, uint64_t seed, int acked_now[], i
             *lost_any = 1;
     }
     free(img);
-    unlink(img_path);
+    tu_unlink(img_path);
     free(img_path);
 }
 
@@ -196,7 +191,7 @@ static void power_cuts(void **state)
     assert_int_equal(mapio_powerloss_image(NULL, 1, "x"), MAPIO_EINVAL);
     mapio_close(&f);
     mapio_engine_free(eng);
-    unlink(path);
+    tu_unlink(path);
     free(path);
 }
 
@@ -221,10 +216,10 @@ static void child_ack(mapio_req_t *req)
     struct child_rec *c = req->data;
     c->busy = 0;
     if (req->result != 0)
-        _exit(3);
+        _Exit(3);
     struct ack_msg m = { c->h.id, c->off };
-    if (write(c->fd, &m, sizeof m) != (ssize_t)sizeof m)
-        _exit(4);
+    if (ct_write(c->fd, &m, sizeof m) != 0)
+        _Exit(4);
 }
 
 static void child_commit_forever(const char *path, int fd)
@@ -232,10 +227,10 @@ static void child_commit_forever(const char *path, int fd)
     mapio_engine_t *eng;
     mapio_engine_opts_t o = { .backend = backend };
     if (mapio_engine_new(&eng, &o) != 0)
-        _exit(2);
+        _Exit(2);
     mapio_file_t f;
     if (mapio_open(eng, path, 0, MAPIO_OPEN_TRUNCATE, &f) != 0)
-        _exit(2);
+        _Exit(2);
     enum { DEPTH = 16 };
     static struct child_rec recs[DEPTH];
     uint64_t seed = 99, tail = 0, id = 0;
@@ -254,10 +249,10 @@ static void child_commit_forever(const char *path, int fd)
             c->fd = fd;
             c->busy = 1;
             if (mapio_write_at_delayed_sync(&f, &c->req, c->w, 2, child_ack) != 0)
-                _exit(5);
+                _Exit(5);
         }
         if (mapio_engine_poll(eng, -1) < 0)
-            _exit(6);
+            _Exit(6);
     }
 }
 
@@ -265,36 +260,21 @@ static void kill_9(void **state)
 {
     (void)state;
     char *path = tu_path("killed");
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        child_commit_forever(path, p[1]);
-    }
-    close(p[1]);
+    /* The child: a fork() of this process, or (Windows) this program again. */
+    ct_child_t *child = ct_start(path, child_commit_forever);
+    assert_non_null(child);
     static struct ack_msg acks[200000];
     size_t nacks = 0;
     /* Let it get well into its stride, then kill it mid-flight. */
     while (nacks < 400) {
-        ssize_t n = read(p[0], &acks[nacks], sizeof acks[0]);
-        assert_true(n == (ssize_t)sizeof acks[0]);
+        assert_true(ct_read(child, &acks[nacks], sizeof acks[0]));
         nacks++;
     }
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    for (;;) {
-        ssize_t n = read(p[0], &acks[nacks], sizeof acks[0]);
-        if (n <= 0)
-            break;
-        assert_int_equal(n, sizeof acks[0]);
+    assert_int_equal(ct_kill(child), 0);
+    while (ct_read(child, &acks[nacks], sizeof acks[0]))
         if (nacks + 1 < sizeof acks / sizeof acks[0])
             nacks++;
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    close(p[0]);
+    assert_true(ct_reaped_killed(child));
     uint64_t size;
     unsigned char *img = slurp(path, &size);
     for (size_t i = 0; i < nacks; i++)
@@ -302,17 +282,20 @@ static void kill_9(void **state)
             fail_msg("acknowledged record %llu missing after kill -9",
                      (unsigned long long)acks[i].id);
     free(img);
-    unlink(path);
+    tu_unlink(path);
     free(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     backend = getenv("MAPIO_BACKEND");
     if (backend == NULL || backend[0] == '\0') {
         fprintf(stderr, "crash: set MAPIO_BACKEND to the backend under test\n");
         return 1;
     }
+    /* The committer child, where it cannot be forked (see crash_os.h). */
+    if (argc == 3 && strcmp(argv[1], CT_CHILD_ARG) == 0)
+        child_commit_forever(argv[2], ct_child_fd());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(power_cuts),
         cmocka_unit_test(kill_9),

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mapio.h"
@@ -586,17 +585,24 @@ static void dsync_writes_and_fallocate(void **state)
         return;
     }
     assert_int_equal(r.result, 0);
-    struct stat st;
-    assert_int_equal(stat(c->path, &st), 0);
-    assert_int_equal(st.st_size, 1 << 20);
+    mapio_file_info_t st;
+    assert_int_equal(mapio_file_info(c->path, 1, &st), 0);
+    assert_int_equal(st.size, 1 << 20);
     memset(&r, 0, sizeof r);
     assert_int_equal(
         mapio_fallocate(&c->file, &req, 1 << 20, 1 << 20, MAPIO_FALLOCATE_KEEP_SIZE, rec_cb), 0);
     mapio_engine_run(c->eng);
+    if (r.result == MAPIO_ENOTSUP) {
+        /* Wine keeps no allocation size apart from the file size. */
+        printf("skip: no preallocation past the end of file here (KEEP_SIZE: %s)\n",
+               mapio_strerror((int)r.result));
+        skip();
+        return;
+    }
     assert_int_equal(r.result, 0);
-    assert_int_equal(stat(c->path, &st), 0);
-    assert_int_equal(st.st_size, 1 << 20);
-    assert_true(st.st_blocks * 512 >= 2 << 20);
+    assert_int_equal(mapio_file_info(c->path, 1, &st), 0);
+    assert_int_equal(st.size, 1 << 20);
+    assert_true(st.blocks * 512 >= 2 << 20);
 }
 
 static int os_calls;

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,11 +107,9 @@ static void served_from_the_mapping(void **state)
     assert_null(mapio_file_ptr(&f, 0));
 
     /* The bytes are in the file. */
-    int fd = open(p, O_RDONLY);
     unsigned char back[6];
-    assert_int_equal(pread(fd, back, 6, 20000), 6);
+    assert_int_equal(tu_read_file_at(p, back, 6, 20000), 6);
     assert_memory_equal(back, "commit", 6);
-    close(fd);
 
     /* Size 0 maps what the file has; read-only refuses writes. */
     assert_int_equal(mapio_open(eng, p, 0, mode | MAPIO_OPEN_READ_ONLY, &f), 0);

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,11 +340,8 @@ static void ranged_file_checks_everything(void **state)
     assert_int_equal(mapio_ranged_close(f), 0);
 
     /* The bytes are in the file; a receipt does not outlive its handle. */
-    int fd = open(p, O_RDONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, back, 10, 4 * K4), 10);
+    assert_int_equal(tu_read_file_at(p, back, 10, 4 * K4), 10);
     assert_memory_equal(back, data, 10);
-    close(fd);
     assert_int_equal(mapio_ranged_open(&f, p), 0);
     assert_int_equal(mapio_ranged_size(f), 4 * K4 + 10);
     assert_int_equal(mapio_ranged_flush(f, &rc, 0), MAPIO_EINVAL);
@@ -353,7 +349,7 @@ static void ranged_file_checks_everything(void **state)
 
     /* Open refuses what it cannot write into. */
     char *e = tu_path("empty");
-    close(open(e, O_CREAT | O_WRONLY, 0644));
+    assert_int_equal(tu_write_file(e, "", 0), 0);
     assert_int_equal(mapio_ranged_open(&f, e), MAPIO_EINVAL);
     char *missing = tu_path("missing");
     assert_int_equal(mapio_ranged_open(&f, missing), MAPIO_ENOENT);
@@ -406,16 +402,7 @@ static void *writer_thread(void *p)
 /* Write system calls made by this process so far (-1: not available). */
 static long long write_syscalls(void)
 {
-    FILE *fp = fopen("/proc/self/io", "r");
-    if (fp == NULL)
-        return -1;
-    char line[128];
-    long long v = -1;
-    while (fgets(line, sizeof line, fp) != NULL)
-        if (sscanf(line, "syscw: %lld", &v) == 1)
-            break;
-    fclose(fp);
-    return v;
+    return tu_write_syscalls();
 }
 
 static void twelve_threads_fill_512_mib(void **state)
@@ -449,17 +436,14 @@ static void twelve_threads_fill_512_mib(void **state)
     assert_int_equal(mapio_ranged_close(f), 0);
 
     /* Read it back through the file, not the mapping. */
-    int fd = open(p, O_RDONLY);
-    assert_true(fd >= 0);
     unsigned char *want = w[0].buf, *got = w[1].buf;
     for (uint64_t off = 0; off < FILE_SIZE; off += CHUNK) {
         size_t n = (size_t)(FILE_SIZE - off < CHUNK ? FILE_SIZE - off : CHUNK);
         fill_for(want, n, off);
-        assert_int_equal(pread(fd, got, n, (off_t)off), (ssize_t)n);
+        assert_int_equal(tu_read_file_at(p, got, n, off), (int64_t)n);
         if (memcmp(want, got, n) != 0)
             fail_msg("chunk at %llu differs", (unsigned long long)off);
     }
-    close(fd);
     for (int i = 0; i < W_THREADS; i++)
         free(w[i].buf);
     mapio_range_atomic_free(a);

@@ -1,65 +1,12 @@
-/* tests/support/testutil.c - temp directories, patterns, a PRNG. POSIX (the Windows build gets its
- * own half). */
+/* tests/support/testutil.c - the portable helpers: names, patterns, a PRNG. The OS half is in
+ * testutil_posix.c / testutil_win.c. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-static char dir_path[512];
 static unsigned counter;
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        remove(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (stat(child, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(child);
-        else
-            remove(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-static void cleanup(void)
-{
-    if (dir_path[0] != '\0' && getenv("MAPIO_TEST_KEEP") == NULL)
-        remove_tree(dir_path);
-}
-
-const char *tu_dir(void)
-{
-    if (dir_path[0] != '\0')
-        return dir_path;
-    const char *base = getenv("MAPIO_TEST_DIR");
-    if (base == NULL)
-        base = getenv("TMPDIR");
-    if (base == NULL)
-        base = "/tmp";
-    for (unsigned attempt = 0; attempt < 1000; attempt++) {
-        snprintf(dir_path, sizeof dir_path, "%s/mapio-test-%ld-%u", base, (long)getpid(), attempt);
-        if (mkdir(dir_path, 0700) == 0) {
-            atexit(cleanup);
-            return dir_path;
-        }
-    }
-    fprintf(stderr, "testutil: cannot create a temporary directory under %s\n", base);
-    abort();
-}
 
 char *tu_path(const char *stem)
 {

@@ -1,5 +1,9 @@
 /*
  * tests/support/testutil.h - helpers shared by every test suite.
+ *
+ * testutil.c is portable; testutil_posix.c and testutil_win.c (picked by
+ * meson) hold what needs the OS. The file helpers below go straight to the
+ * OS, never through mapio, so a test can check what mapio did independently.
  */
 #ifndef MAPIO_TESTUTIL_H
 #define MAPIO_TESTUTIL_H
@@ -9,7 +13,8 @@
 
 /*
  * A fresh directory for this test process (under $MAPIO_TEST_DIR, else
- * $TMPDIR, else /tmp), removed with everything in it at exit.
+ * $TMPDIR, else /tmp; on Windows else %TEMP%), removed with everything in it
+ * at exit.
  */
 const char *tu_dir(void);
 
@@ -29,5 +34,37 @@ int tu_pat_is(const unsigned char *p, uint64_t pos, size_t n);
 
 /* A small deterministic PRNG (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
+
+/* ---- the OS's own file calls ---------------------------------------------- */
+
+/* Create (or empty) path and write n bytes. 0, or -1. */
+int tu_write_file(const char *path, const void *data, size_t n);
+/* Read up to n bytes at off through a new descriptor. The count, or -1. */
+int64_t tu_read_file_at(const char *path, void *buf, size_t n, uint64_t off);
+/* The size of path, or -1. */
+int64_t tu_file_size(const char *path);
+/* 1 if path names something, else 0. */
+int tu_exists(const char *path);
+/* Remove a file. 0, or -1. */
+int tu_unlink(const char *path);
+/* The device and file number the OS reports for path. 0, or -1. */
+int tu_identity(const char *path, uint64_t *dev, uint64_t *ino);
+/* The permission bits (mode & 0777) the OS reports for path, or -1. */
+int tu_file_perm(const char *path);
+/* What this OS keeps of permission bits asked for at creation (POSIX: all
+ * of them; Windows: only whether the owner may write). */
+unsigned tu_perm_kept(unsigned mode);
+/* Put from at to, replacing what to names (rename(2)). 0, or -1. */
+int tu_rename_over(const char *from, const char *to);
+/* Make link a symbolic link to target. NULL, or why it cannot be done here. */
+const char *tu_symlink(const char *target, const char *link);
+
+/* Write system calls this process has made so far (Linux: /proc/self/io), or
+ * -1 where the OS does not count them. */
+long long tu_write_syscalls(void);
+
+/* poll(2) one descriptor for readability: 1, 0 on timeout, -1 on error (or
+ * where descriptors cannot be polled). */
+int tu_poll_readable(int fd, int timeout_ms);
 
 #endif

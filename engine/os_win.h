@@ -1,0 +1,43 @@
+/*
+ * engine/os_win.h - what the Windows platform files share (engine/os_win.c,
+ * backends/iocp/iocp.c, mmap/map/map_win.c). Included only by Windows-only
+ * sources, so it may use Windows types freely.
+ */
+#ifndef MAPIO_OS_WIN_H
+#define MAPIO_OS_WIN_H
+
+#include <windows.h>
+
+#include "common.h"
+
+/*
+ * The one place where a Windows error code (GetLastError()) becomes the
+ * library's negative errno. The raw code is kept per thread for diagnostics
+ * (mapio__win_last_error), because several Windows codes share one errno.
+ */
+int mapio__win_err(DWORD code);
+
+/* The same for GetLastError() right now. */
+int mapio__win_last(void);
+
+/* The raw code of the last translation on this thread (0 if none). */
+DWORD mapio__win_last_error(void);
+
+/*
+ * A UTF-8 path as the UTF-16 string the W functions take, in *out (free it
+ * with mapio__free). Long paths (MAX_PATH and beyond) become absolute
+ * "\\?\" paths, so they work without the process opting in to long paths.
+ * Returns 0, MAPIO_EINVAL (not UTF-8), MAPIO_ENAMETOOLONG or MAPIO_ENOMEM.
+ */
+int mapio__win_path(const char *utf8, wchar_t **out);
+
+/*
+ * Wait for an overlapped call on h that was started with mapio__win_ov_init
+ * (an event whose low bit is set, so the completion port of h never sees it)
+ * and return its byte count, or a negative errno. ok and err are what the
+ * starting call returned and GetLastError() said.
+ */
+void mapio__win_ov_init(OVERLAPPED *ov, uint64_t off);
+int64_t mapio__win_ov_finish(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD err);
+
+#endif
