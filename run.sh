@@ -5,7 +5,8 @@
 #                   ASan+UBSan (uring+epoll), TSan (threaded suites), the
 #                   single-backend epoll build, the kqueue backend on its Linux
 #                   emulation with the portable mmap paths, format and
-#                   exported-symbol checks.
+#                   exported-symbol checks, then the Windows build (mingw-w64)
+#                   and its suites under Wine (cross/windows-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -99,6 +100,21 @@ test)
     [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
     echo "== style"
     check_format
+    # Last, so that a Linux failure is reported before the long install of
+    # mingw-w64 and Wine on a fresh machine.
+    echo "== Windows: mingw-w64 cross build, suites under Wine (cross/windows-test.sh)"
+    win_rc=0
+    mkdir -p build-ci-win
+    BUILD=build-ci-win cross/windows-test.sh >build-ci-win/windows-test.log 2>&1 || win_rc=$?
+    grep -E '^(== | *[0-9]+/[0-9]+ |  skip|windows: )' build-ci-win/windows-test.log || true
+    line=$(grep -E '^windows: ' build-ci-win/windows-test.log | tail -1 || true)
+    wp=$(echo "$line" | awk '{print $2}'); wf=$(echo "$line" | awk '{print $4}'); ws=$(echo "$line" | awk '{print $6}')
+    PASSED=$((PASSED + ${wp:-0})); FAILED=$((FAILED + ${wf:-0})); SKIPPED=$((SKIPPED + ${ws:-0}))
+    if [ "$win_rc" -ne 0 ]; then
+        sed -n '/Summary of Failures/,$p' build-ci-win/windows-test.log
+        [ -n "$line" ] || tail -40 build-ci-win/windows-test.log
+        [ "${wf:-0}" != 0 ] || FAILED=$((FAILED + 1))
+    fi
     echo
     echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
     [ "$FAILED" -eq 0 ]
