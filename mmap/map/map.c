@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/os.h"
 #include "map_os.h"
 
 enum map_type { T_FILE, T_ANON, T_MEMORY, T_EMPTY };
@@ -523,4 +524,45 @@ int mapio_map_close_truncate(mapio_map_t *m, uint64_t size)
         err = mapio__mapos_sync_parent(m->path);
     int r = release(m);
     return err != 0 ? err : r;
+}
+
+int mapio_map_copy_to_file(const mapio_map_t *m, uint64_t off, uint64_t n, const char *path)
+{
+    void *src;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio_map_slice(m, off, n, &src);
+    if (err != 0)
+        return err;
+    mapio_fd_t fd;
+    /* Exclusive: a copy never replaces what is already at path. */
+    err = mapio__mapos_open(path, MAPIO_MAP_CREATE_NEW, true, 0644, &fd);
+    if (err != 0)
+        return err;
+    /* Who we created, so that a failure removes that file and nothing else. */
+    uint64_t dev = 0, ino = 0;
+    int ierr = mapio__mapos_identity(fd, &dev, &ino);
+    const unsigned char *p = src;
+    for (uint64_t done = 0; err == 0 && done < n;) {
+        int64_t w =
+            mapio__os.pwrite(fd, p + done, (size_t)MAPIO__MIN(n - done, MAPIO__IO_CHUNK), done);
+        if (w == MAPIO_EINTR)
+            continue;
+        if (w < 0)
+            err = (int)w;
+        else if (w == 0)
+            err = MAPIO_ENOSPC; /* no progress: do not spin */
+        else
+            done += (uint64_t)w;
+    }
+    if (err == 0)
+        err = mapio__mapos_fsync(fd);
+    int cerr = mapio__mapos_close(fd);
+    if (err == 0)
+        err = cerr;
+    if (err == 0)
+        err = mapio__mapos_sync_parent(path);
+    if (err != 0 && ierr == 0)
+        mapio__mapos_remove(path, dev, ino);
+    return err;
 }

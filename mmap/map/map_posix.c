@@ -331,34 +331,3 @@ int mapio_device_size(const char *path, uint64_t *out)
     close(fd);
     return err;
 }
-
-int mapio_map_copy_to_file(const mapio_map_t *m, uint64_t off, uint64_t n, const char *path)
-{
-    void *src;
-    if (path == NULL)
-        return MAPIO_EINVAL;
-    int err = mapio_map_slice(m, off, n, &src);
-    if (err != 0)
-        return err;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    const unsigned char *p = src;
-    for (uint64_t done = 0; err == 0 && done < n;) {
-        ssize_t w = write(fd, p + done, (size_t)MAPIO__MIN(n - done, (uint64_t)(1 << 30)));
-        if (w < 0 && errno != EINTR)
-            err = -errno;
-        else if (w == 0)
-            err = MAPIO_ENOSPC; /* no progress: do not spin */
-        else if (w > 0)
-            done += (uint64_t)w;
-    }
-    if (err == 0 && fsync(fd) != 0)
-        err = -errno;
-    close(fd);
-    if (err == 0)
-        err = mapio__mapos_sync_parent(path);
-    if (err != 0)
-        unlink(path);
-    return err;
-}

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/os.h"
 #include "mapio/map.h"
 #include "testutil.h"
 
@@ -114,6 +115,20 @@ static void numbers_every_width_both_orders(void **state)
     assert_int_equal(mapio_map_close(m), 0);
 }
 
+/* The copy's writes, through the OS table: short, then failing. */
+static int copy_writes;
+static int64_t short_pwrite(mapio_fd_t fd, const void *buf, size_t len, uint64_t off)
+{
+    copy_writes++;
+    return mapio__os_default.pwrite(fd, buf, len > 5 ? 5 : len, off);
+}
+static int64_t failing_pwrite(mapio_fd_t fd, const void *buf, size_t len, uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    copy_writes++;
+    return copy_writes == 1 ? MAPIO_EINTR : MAPIO_EIO;
+}
+
 static void file_utilities(void **state)
 {
     (void)state;
@@ -152,6 +167,22 @@ static void file_utilities(void **state)
     char *dst2 = tu_path("copy2");
     assert_int_equal(mapio_map_copy_to_file(m, 9999, 2, dst2), MAPIO_ERANGE);
     assert_int_equal(tu_exists(dst2), 0);
+    /* Short writes are resumed; EINTR is retried; a failure removes the file. */
+    char *dst3 = tu_path("copy3");
+    mapio__os.pwrite = short_pwrite;
+    copy_writes = 0;
+    assert_int_equal(mapio_map_copy_to_file(m, 500, 12, dst3), 0);
+    assert_int_equal(copy_writes, 3);
+    assert_int_equal(tu_read_file_at(dst3, back, 12, 0), 12);
+    assert_memory_equal(back, "copied bytes", 12);
+    mapio__os.pwrite = failing_pwrite;
+    copy_writes = 0;
+    assert_int_equal(mapio_map_copy_to_file(m, 500, 12, dst2), MAPIO_EIO);
+    mapio__os = mapio__os_default;
+    assert_int_equal(copy_writes, 2);
+    assert_int_equal(tu_exists(dst2), 0);
+    assert_int_equal(tu_unlink(dst3), 0);
+    free(dst3);
     assert_int_equal(mapio_file_info(dst2, 1, &fi), MAPIO_ENOENT);
     assert_int_equal(mapio_file_info(NULL, 1, &fi), MAPIO_EINVAL);
     assert_int_equal(mapio_device_size(dst2, &size), MAPIO_ENOENT);
