@@ -112,16 +112,28 @@ static int os_map(mapio_vec_t *v, size_t len, void **p)
     return err;
 }
 
-/* Unmap [p, p + len): the whole mapping, or (whole false) its tail. */
-static int os_unmap(void *p, size_t len, bool whole)
+/* Unmap the whole mapping [p, p + len). */
+static int os_unmap(void *p, size_t len)
 {
     int err = injected(MAPIO__VEC_FAIL_UNMAP);
     if (err == 0)
         err = mapio__mapos_unmap(p, len);
     if (err != 0)
         count(&st_unmap_failed, 1);
-    else if (whole)
+    else
         count(&st_active, -1);
+    return err;
+}
+
+/* Cut the mapping to its first len bytes (0 < len < map_len): an unmap of
+ * its tail, as far as the hook and the statistics are concerned. */
+static int os_shrink(mapio_vec_t *v, size_t len, void **p)
+{
+    int err = injected(MAPIO__VEC_FAIL_UNMAP);
+    if (err == 0)
+        err = mapio__vecos_shrink_view(v->data, v->map_len, len, v->fd, p);
+    if (err != 0)
+        count(&st_unmap_failed, 1);
     return err;
 }
 
@@ -150,7 +162,7 @@ static int os_extend(mapio_vec_t *v, size_t len, void **p)
      * cannot be unmapped it is counted and stays, but the vector has grown. */
     int err = os_map(v, len, p);
     if (err == 0)
-        os_unmap(v->data, v->map_len, true);
+        os_unmap(v->data, v->map_len);
     return err;
 #endif
 }
@@ -224,6 +236,13 @@ static void giving_up(mapio_vec_t *v)
         v->dirty = end;
 }
 
+/* Remove the segment's name (see mapio__vecos_remove). */
+static int os_remove(mapio_vec_t *v)
+{
+    int err = injected(MAPIO__VEC_FAIL_REMOVE);
+    return err != 0 ? err : mapio__vecos_remove(v->path, v->fd);
+}
+
 /* ---- life ----------------------------------------------------------------------- */
 
 /* Try the path callback until a fresh file is created (or 8 names existed). */
@@ -262,7 +281,7 @@ static int create_segment(mapio_vec_t *v)
     /* Unlinked now, the file lives exactly as long as the descriptor and the
      * mapping: a crash cannot leak it and nobody can open it by name. If the
      * unlink fails it keeps its name and free removes it. */
-    v->named = (v->opts.flags & MAPIO_VEC_KEEP_NAME) || mapio__vecos_remove(v->path, v->fd) != 0;
+    v->named = (v->opts.flags & MAPIO_VEC_KEEP_NAME) || os_remove(v) != 0;
     return 0;
 }
 
@@ -271,9 +290,9 @@ static int destroy(mapio_vec_t *v)
 {
     int err = 0;
     if (v->map_len > 0)
-        err = os_unmap(v->data, v->map_len, true);
+        err = os_unmap(v->data, v->map_len);
     if (v->named) {
-        int r = mapio__vecos_remove(v->path, v->fd);
+        int r = os_remove(v);
         err = err != 0 ? err : r;
     }
     if (v->fd != MAPIO_INVALID_FD) {
@@ -346,7 +365,8 @@ int mapio_vec_free(mapio_vec_t *v)
 
 /* ---- paths -------------------------------------------------------------------------- */
 
-/* dir + "/mapio-vec-" + 32 random hex digits. */
+/* dir + separator + "mapio-vec-" + 32 random hex digits. Windows takes
+ * either separator; its own reads better in its paths. */
 static int random_name(const char *dir, char *buf, size_t cap)
 {
     if (dir == NULL || dir[0] == '\0' || buf == NULL)
@@ -360,7 +380,8 @@ static int random_name(const char *dir, char *buf, size_t cap)
     }
     hex[2 * sizeof r] = '\0';
     size_t dl = strlen(dir);
-    const char *sep = dir[dl - 1] == '/' ? "" : "/";
+    bool has_sep = dir[dl - 1] == '/' || (MAPIO_OS_WINDOWS && dir[dl - 1] == '\\');
+    const char *sep = has_sep ? "" : MAPIO_OS_WINDOWS ? "\\" : "/";
     int n = snprintf(buf, cap, "%s%smapio-vec-%s", dir, sep, hex);
     return n > 0 && (size_t)n < cap ? 0 : MAPIO_ENAMETOOLONG;
 }
@@ -591,12 +612,22 @@ int mapio_vec_shrink_to_fit(mapio_vec_t *v)
     int err = bytes_for(v, v->len, &len); /* cannot fail: len <= cap */
     if (err == 0 && len < v->map_len) {
         /* The tail goes in place (munmap of part of a mapping): what stays
-         * does not move, on every system. */
-        err = os_unmap(v->data + len, v->map_len - len, len == 0);
+         * does not move (on Windows, unless another thread takes its
+         * address in the moment the view is remade; see vec_win.c). */
+        void *p = v->data;
+        err = len == 0 ? os_unmap(v->data, v->map_len) : os_shrink(v, len, &p);
+        if (err != 0 && p == NULL) {
+            /* The view went and none came back (Windows only): no
+             * mapping, so no elements - they stay in the file, unreachable. */
+            count(&st_active, -1);
+            v->data = NULL;
+            v->map_len = v->cap = v->len = 0;
+        }
         if (err != 0)
             return err;
         if (len == 0)
-            v->data = NULL;
+            p = NULL;
+        v->data = p;
         v->map_len = len;
         v->cap = len / v->elem_size;
     }

@@ -1,6 +1,7 @@
 /*
  * mmap/vec/vec_posix.c - the POSIX half of the disk-backed vector: the
- * default segment directory, random names, identity-checked removal. Files
+ * default segment directory, random names, identity-checked removal,
+ * shrinking a view in place. Files
  * and mappings themselves go through mmap/map's map_posix.c.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/os.h"
+#include "mmap/map/map_os.h"
 #include "vec_os.h"
 
 /* mkdir -p with mode for every directory it creates. path is modified in
@@ -104,4 +106,14 @@ int mapio__vecos_remove(const char *path, mapio_fd_t fd)
     if (!S_ISREG(named.st_mode) || named.st_dev != mine.st_dev || named.st_ino != mine.st_ino)
         return -ESTALE;
     return unlink(path) == 0 ? 0 : -errno;
+}
+
+int mapio__vecos_shrink_view(void *p, size_t old_len, size_t new_len, mapio_fd_t fd, void **out)
+{
+    (void)fd;
+    /* munmap of the tail alone: what stays does not move. */
+    int err = mapio__mapos_unmap((unsigned char *)p + new_len, old_len - new_len);
+    if (err == 0)
+        *out = p;
+    return err;
 }

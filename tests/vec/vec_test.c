@@ -13,22 +13,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mapio/map.h"
 #include "mapio/vec.h"
 #include "mmap/vec/vec_os.h"
 #include "testutil.h"
+#include "vec_test_os.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -41,26 +34,36 @@ static size_t page(void)
 static char *new_dir(const char *stem)
 {
     char *d = tu_path(stem);
-    assert_int_equal(mkdir(d, 0700), 0);
+    assert_int_equal(vt_mkdir(d), 0);
     return d;
 }
 
+/* Every name in dir: after free nothing may be left, not even a file
+ * waiting for a handle to close. */
 static int entries(const char *dir)
 {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
+    int n = vt_entries(dir, 0);
+    assert_true(n >= 0);
+    return n;
+}
+
+/* Names in dir that still lead to a file (see vt_entries). */
+static int live_entries(const char *dir)
+{
+    int n = vt_entries(dir, 1);
+    assert_true(n >= 0);
     return n;
 }
 
 static int exists(const char *path)
 {
-    struct stat st;
-    return lstat(path, &st) == 0;
+    return tu_exists(path);
+}
+
+/* A part with no meaning on this OS: said, never silently passed. */
+static void skip_part(const char *part, const char *why)
+{
+    printf("skip (%s): %s\n", part, why);
 }
 
 static mapio_vec_stats_t stats(void)
@@ -125,17 +128,13 @@ static void check_pattern(const mapio_vec_t *v, size_t base, size_t n)
     check_prefix(v, base, n);
 }
 
-/* Number of lines of /proc/self/maps naming a vector segment, or -1. */
+/* Mappings naming a vector segment, or -1 (said once). */
 static int maps_with_segments(void)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (f == NULL)
-        return -1;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, "/mapio-vec-") != NULL;
-    fclose(f);
+    const char *why = NULL;
+    int n = vt_segment_maps(&why);
+    if (n < 0)
+        skip_part("mappings seen by the OS", why);
     return n;
 }
 
@@ -246,7 +245,8 @@ static void test_growth_keeps_data(void **state)
     unsigned char e[24];
     uint64_t last_disk = 0;
     int growths = 0;
-    for (size_t i = 0; i < 100000; i++) {
+    size_t n = (page() << 10) / 24 + 1; /* 100 000 and more: ten doublings */
+    for (size_t i = 0; i < n; i++) {
         elem(e, sizeof e, i);
         size_t cap = mapio_vec_capacity(v);
         assert_int_equal(mapio_vec_push(v, e), 0);
@@ -261,7 +261,7 @@ static void test_growth_keeps_data(void **state)
         }
     }
     assert_true(growths >= 10);
-    check_pattern(v, 0, 100000);
+    check_pattern(v, 0, n);
     assert_int_equal(mapio_vec_free(v), 0);
 }
 
@@ -434,10 +434,9 @@ static void test_resize(void **state)
     uint64_t mark = 0xfeedfacecafebeefull;
     memcpy(mapio_vec_at(v, n - 1), &mark, sizeof mark);
     assert_true(all_zero(mapio_vec_at(v, n / 2), es));
-    struct stat st;
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal((uint64_t)st.st_size, (uint64_t)n * es);
-    assert_true((uint64_t)st.st_blocks * 512 < 16u << 20);
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), (int64_t)((uint64_t)n * es));
+    int64_t blocks = vt_allocated(mapio_vec_path(v));
+    assert_true(blocks >= 0 && blocks < 16 << 20);
     assert_int_equal(mapio_vec_free(v), 0);
     assert_int_equal(entries(dir), 0);
     free(dir);
@@ -566,9 +565,7 @@ static void test_shrink_to_fit(void **state)
     uint64_t want = (200 * 24 + page() - 1) / page() * page();
     assert_int_equal(mapio_vec_disk_size(v), want);
     assert_int_equal(mapio_vec_capacity(v), want / 24);
-    struct stat st;
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal((uint64_t)st.st_size, want);
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), (int64_t)want);
     check_pattern(v, 0, 200);
     assert_int_equal(mapio_vec_shrink_to_fit(v), 0); /* already tight */
     assert_int_equal(stats().active_mappings, s0.active_mappings + 1);
@@ -579,8 +576,7 @@ static void test_shrink_to_fit(void **state)
     assert_null(mapio_vec_data(v));
     assert_int_equal(mapio_vec_capacity(v), 0);
     assert_int_equal(mapio_vec_disk_size(v), 0);
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal(st.st_size, 0);
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), 0);
     assert_int_equal(stats().active_mappings, s0.active_mappings);
     push_pattern(v, 0, 500); /* and it grows again from nothing */
     check_pattern(v, 0, 500);
@@ -668,7 +664,7 @@ static void test_clone(void **state)
     mapio_vec_t *c2;
     assert_int_equal(mapio_vec_clone(c, &c2, &o2), 0);
     assert_int_equal(strncmp(mapio_vec_path(c2), dir2, strlen(dir2)), 0);
-    assert_int_equal(entries(dir2), 0);
+    assert_int_equal(live_entries(dir2), 0);
     check_pattern(c2, 0, 1100);
 
     assert_int_equal(mapio_vec_free(c2), 0);
@@ -677,6 +673,7 @@ static void test_clone(void **state)
     assert_int_equal(mapio_vec_free(c), 0);
     assert_int_equal(mapio_vec_free(v), 0);
     assert_int_equal(entries(dir), 0);
+    assert_int_equal(entries(dir2), 0);
     free(dir);
     free(dir2);
 }
@@ -698,13 +695,10 @@ static void test_custom_callback_named(void **state)
     assert_int_equal(strncmp(path, dir, strlen(dir)), 0);
     assert_int_equal(strlen(path), strlen(dir) + strlen("/mapio-vec-") + 32);
     assert_int_equal(entries(dir), 1);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640);
-    assert_int_equal(st.st_size, 0);
+    assert_int_equal(tu_file_perm(path), (int)tu_perm_kept(0640));
+    assert_int_equal(tu_file_size(path), 0);
     push_pattern(v, 0, 1);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal((uint64_t)st.st_size, page());
+    assert_int_equal(tu_file_size(path), (int64_t)page());
     char *copy = strdup(path);
     assert_int_equal(mapio_vec_free(v), 0);
     assert_false(exists(copy));
@@ -714,38 +708,39 @@ static void test_custom_callback_named(void **state)
     /* A file put in its place is not removed by free. */
     assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
     copy = strdup(mapio_vec_path(v));
-    assert_int_equal(unlink(copy), 0);
-    int fd = open(copy, O_CREAT | O_EXCL | O_WRONLY, 0600);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(mapio_vec_free(v), MAPIO_ESTALE);
+    assert_int_equal(tu_unlink(copy), 0);
+    if (exists(copy)) {
+        /* Deleting an open file leaves its name until the last handle
+         * closes: nothing else can be put there meanwhile. */
+        skip_part("a file put in its place", "an open file keeps its name until it is closed "
+                                             "(no POSIX delete semantics here)");
+        assert_int_equal(mapio_vec_free(v), 0);
+    } else {
+        assert_int_equal(tu_write_file(copy, "other", 5), 0);
+        assert_int_equal(mapio_vec_free(v), MAPIO_ESTALE);
+        assert_true(exists(copy));
+        assert_int_equal(tu_file_size(copy), 5);
+        assert_int_equal(tu_unlink(copy), 0);
+    }
+    assert_false(exists(copy));
+    free(copy);
+    assert_int_equal(entries(dir), 0);
+
+    /* Removing the name at creation fails: the vector keeps it, and free
+     * removes it. */
+    mapio_vec_opts_t o2 = in_dir(dir, 0);
+    mapio__vec_fail_next(MAPIO__VEC_FAIL_REMOVE, MAPIO_EACCES, 0, 1);
+    assert_int_equal(mapio_vec_init(&v, 24, &o2), 0);
+    copy = strdup(mapio_vec_path(v));
     assert_true(exists(copy));
-    assert_int_equal(unlink(copy), 0);
+    assert_int_equal(live_entries(dir), 1);
+    push_pattern(v, 0, 5000);
+    check_pattern(v, 0, 5000);
+    assert_int_equal(mapio_vec_free(v), 0);
+    assert_false(exists(copy));
+    assert_int_equal(entries(dir), 0);
     free(copy);
     free(dir);
-}
-
-/* Is there a descriptor in this process for "<path> (deleted)"? -1: cannot tell. */
-static int open_as_deleted(const char *path)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    char want[MAPIO_VEC_PATH_MAX + 16];
-    snprintf(want, sizeof want, "%s (deleted)", path);
-    int found = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char link[300], target[MAPIO_VEC_PATH_MAX + 16];
-        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-        ssize_t n = readlink(link, target, sizeof target - 1);
-        if (n > 0) {
-            target[n] = '\0';
-            found |= strcmp(target, want) == 0;
-        }
-    }
-    closedir(d);
-    return found;
 }
 
 /* By default the name is gone as soon as the vector exists: the descriptor
@@ -759,11 +754,12 @@ static void test_default_unlinked(void **state)
     assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
     const char *path = mapio_vec_path(v);
     assert_int_equal(strncmp(path, dir, strlen(dir)), 0);
-    assert_int_equal(entries(dir), 0);
+    assert_int_equal(live_entries(dir), 0);
     assert_false(exists(path));
-    int seen = open_as_deleted(path);
+    const char *why = NULL;
+    int seen = vt_open_as_deleted(path, &why);
     if (seen < 0)
-        print_message("no /proc/self/fd: the descriptor check is skipped\n");
+        skip_part("descriptor of the deleted file", why);
     else
         assert_int_equal(seen, 1);
     push_pattern(v, 0, 5000);
@@ -771,7 +767,9 @@ static void test_default_unlinked(void **state)
     char *copy = strdup(path);
     assert_int_equal(mapio_vec_free(v), 0);
     if (seen >= 0)
-        assert_int_equal(open_as_deleted(copy), 0);
+        assert_int_equal(vt_open_as_deleted(copy, &why), 0);
+    assert_false(exists(copy));
+    assert_int_equal(entries(dir), 0); /* nothing left, not even renamed aside */
     free(copy);
     free(dir);
 }
@@ -825,28 +823,27 @@ static void test_callback_errors(void **state)
     s = (struct cb_state){ .path = path };
     try_cb(&s, MAPIO_ENOENT, 1);
     snprintf(path, sizeof path, "%s/file", dir);
-    int fd = open(path, O_CREAT | O_WRONLY, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "keep", 4), 4);
-    close(fd);
+    assert_int_equal(tu_write_file(path, "keep", 4), 0);
     /* An existing file: asked 8 times, then EEXIST - and the file untouched. */
     s = (struct cb_state){ .path = path };
     try_cb(&s, MAPIO_EEXIST, 8);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_size, 4);
+    assert_int_equal(tu_file_size(path), 4);
     /* Under a regular file. */
     snprintf(path, sizeof path, "%s/file/seg", dir);
     s = (struct cb_state){ .path = path };
-    try_cb(&s, MAPIO_ENOTDIR, 1);
+    try_cb(&s, vt_under_file_err, 1);
     /* A symlink at the path is never followed. */
     char target[1024];
     snprintf(target, sizeof target, "%s/target", dir);
     snprintf(path, sizeof path, "%s/link", dir);
-    assert_int_equal(symlink(target, path), 0);
-    s = (struct cb_state){ .path = path };
-    try_cb(&s, MAPIO_EEXIST, 8);
-    assert_false(exists(target));
+    const char *no_link = tu_symlink(target, path);
+    if (no_link != NULL) {
+        skip_part("symlink at the path", no_link);
+    } else {
+        s = (struct cb_state){ .path = path };
+        try_cb(&s, MAPIO_EEXIST, 8);
+        assert_false(exists(target));
+    }
 
     /* A callback that makes up another name on EEXIST gets there. */
     char fresh[1024];
@@ -866,22 +863,13 @@ static void test_callback_errors(void **state)
     assert_int_equal(s1.active_mappings, s0.active_mappings);
     assert_int_equal(s1.ftruncate_failed, s0.ftruncate_failed);
     assert_int_equal(s1.map_failed, s0.map_failed);
-    assert_int_equal(entries(dir), 2); /* file and link, nothing else */
+    assert_int_equal(entries(dir), no_link == NULL ? 2 : 1); /* file and link, nothing else */
     free(dir);
 }
 
 static void set_env(const char *name, const char *value)
 {
-    if (value != NULL)
-        assert_int_equal(setenv(name, value, 1), 0);
-    else
-        assert_int_equal(unsetenv(name), 0);
-}
-
-static char *saved(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL ? strdup(v) : NULL;
+    assert_int_equal(vt_setenv(name, value), 0);
 }
 
 /* Where a default vector's file goes: the directory of its path. */
@@ -892,7 +880,11 @@ static void default_dir_is(const char *want)
     assert_int_equal(mapio_vec_init(&v, 8, &o), 0);
     const char *p = mapio_vec_path(v);
     size_t n = strlen(want);
-    if (strncmp(p, want, n) != 0 || strncmp(p + n, "/mapio-vec-", 11) != 0)
+    for (size_t i = 0; i < n; i++) /* either separator names the same place */
+        if (p[i] != want[i] &&
+            !((p[i] == '/' || p[i] == '\\') && (want[i] == '/' || want[i] == '\\')))
+            fail_msg("default segment %s is not in %s", p, want);
+    if ((p[n] != '/' && p[n] != '\\') || strncmp(p + n + 1, "mapio-vec-", 10) != 0)
         fail_msg("default segment %s is not in %s", p, want);
     assert_int_equal(strlen(p + n + 11), 32);
     assert_true(exists(p));
@@ -902,45 +894,48 @@ static void default_dir_is(const char *want)
 static void test_default_location(void **state)
 {
     (void)state;
-    char *xdg0 = saved("XDG_CACHE_HOME"), *tmp0 = saved("TMPDIR");
+    const char *cache_env = vt_cache_env, *temp_env = vt_temp_env;
+    char *cache0 = vt_getenv(cache_env), *tmp0 = vt_getenv(temp_env);
     char *base = new_dir("env");
-    char xdg[1024], want[1100], tmp[1024], file[1024];
+    char cache[1024], tmp[1024], file[1024];
 
-    /* XDG_CACHE_HOME wins, and its mapio directory is made (0700), with
-     * missing parents. */
-    snprintf(xdg, sizeof xdg, "%s/home/.cache", base);
+    /* The cache directory wins, and its mapio directory is made (private),
+     * with missing parents. */
+    snprintf(cache, sizeof cache, "%s/home/.cache", base);
     snprintf(tmp, sizeof tmp, "%s/tmp", base);
-    assert_int_equal(mkdir(tmp, 0700), 0);
-    set_env("XDG_CACHE_HOME", xdg);
-    set_env("TMPDIR", tmp);
-    snprintf(want, sizeof want, "%s/mapio", xdg);
+    assert_int_equal(vt_mkdir(tmp), 0);
+    set_env(cache_env, cache);
+    set_env(temp_env, tmp);
+    char *want = vt_cache_subdir(cache);
     default_dir_is(want);
-    struct stat st;
-    assert_int_equal(stat(want, &st), 0);
-    assert_true(S_ISDIR(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0700);
+    const char *why = vt_private_dir(want);
+    if (why != NULL)
+        fail_msg("%s: %s", want, why);
     default_dir_is(want); /* and is simply used the next time */
+    free(want);
 
-    /* A relative XDG_CACHE_HOME is invalid (XDG spec): TMPDIR. */
-    set_env("XDG_CACHE_HOME", "relative/cache");
+    /* A relative one is invalid (XDG spec; on Windows it would depend on
+     * the current directory): the temporary directory. */
+    set_env(cache_env, "relative/cache");
     default_dir_is(tmp);
     assert_false(exists("relative"));
-    /* An XDG directory that cannot be made: TMPDIR. */
+    /* A cache directory that cannot be made: the temporary directory. */
     snprintf(file, sizeof file, "%s/plain", base);
-    int fd = open(file, O_CREAT | O_WRONLY, 0600);
-    assert_true(fd >= 0);
-    close(fd);
-    set_env("XDG_CACHE_HOME", file);
+    assert_int_equal(tu_write_file(file, "", 0), 0);
+    set_env(cache_env, file);
     default_dir_is(tmp);
-    /* Empty or unset: TMPDIR, then /tmp. */
-    set_env("XDG_CACHE_HOME", "");
+    /* Empty or unset: the temporary directory, then the system's. */
+    set_env(cache_env, "");
     default_dir_is(tmp);
-    set_env("XDG_CACHE_HOME", NULL);
+    set_env(cache_env, NULL);
     default_dir_is(tmp);
-    set_env("TMPDIR", NULL);
-    default_dir_is("/tmp");
-    set_env("TMPDIR", "");
-    default_dir_is("/tmp");
+    set_env(temp_env, NULL);
+    char *sys = vt_temp_default();
+    assert_non_null(sys);
+    default_dir_is(sys);
+    set_env(temp_env, "");
+    default_dir_is(sys);
+    free(sys);
 
     /* The names are random: two in a row differ. */
     char a[MAPIO_VEC_PATH_MAX], b[MAPIO_VEC_PATH_MAX];
@@ -949,9 +944,9 @@ static void test_default_location(void **state)
     assert_string_not_equal(a, b);
     assert_int_equal(mapio_vec_default_path(NULL, a, 12), MAPIO_ENAMETOOLONG);
 
-    set_env("XDG_CACHE_HOME", xdg0);
-    set_env("TMPDIR", tmp0);
-    free(xdg0);
+    set_env(cache_env, cache0);
+    set_env(temp_env, tmp0);
+    free(cache0);
     free(tmp0);
     free(base);
 }
@@ -997,20 +992,20 @@ static void test_prefetch_evict(void **state)
 static void test_growth_fails_efbig(void **state)
 {
     (void)state;
-    struct rlimit old;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < (8u << 20)) {
-        print_message("RLIMIT_FSIZE is already %llu: skipped\n", (unsigned long long)old.rlim_cur);
-        skip();
-    }
-    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
     assert_int_equal(mapio_vec_init(&v, 1000, &o), 0);
     mapio_vec_stats_t s0 = stats();
 
-    struct rlimit lim = { .rlim_cur = 1u << 20, .rlim_max = old.rlim_max };
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    const char *why = NULL;
+    int on = vt_file_limit_on(1u << 20, &why);
+    if (on != 0) {
+        skip_part("rlimit part", why);
+        assert_int_equal(mapio_vec_free(v), 0);
+        if (on > 0)
+            skip();
+        return;
+    }
     unsigned char e[1000];
     size_t i = 0;
     int err = 0;
@@ -1018,8 +1013,7 @@ static void test_growth_fails_efbig(void **state)
         elem(e, sizeof e, i);
         err = mapio_vec_push(v, e);
     }
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, old_sig);
+    vt_file_limit_off();
 
     assert_int_equal(err, MAPIO_EFBIG);
     size_t n = i - 1; /* the failed push added nothing */
@@ -1071,9 +1065,7 @@ static void test_injected_failures(void **state)
     assert_int_equal(mapio_vec_len(v), 0);
     assert_int_equal(mapio_vec_capacity(v), 0);
     assert_int_equal(mapio_vec_disk_size(v), 0);
-    struct stat st;
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal(st.st_size, 0); /* the file got its size back */
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), 0); /* the file got its size back */
 
     /* A later growth (mremap, or the new mapping of the portable path). */
     push_pattern(v, 0, 1000);
@@ -1086,9 +1078,12 @@ static void test_injected_failures(void **state)
     assert_int_equal(mapio_vec_reserve(v, 1), MAPIO_ENOMEM);
     assert_int_equal(mapio_vec_capacity(v), cap);
     assert_ptr_equal(mapio_vec_data(v), data);
-    assert_int_equal(mapio_vec_disk_size(v), disk);
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal((uint64_t)st.st_size, disk);
+    /* Wine refuses to cut a mapped file at all: the size stays, and is said. */
+    uint64_t now = mapio_vec_disk_size(v);
+    assert_true(now == disk || (!vt_mapped_files_cuttable && now == 2 * disk));
+    if (now != disk)
+        skip_part("file size put back", "a file with a view cannot be cut here (Wine)");
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), (int64_t)now);
     check_pattern(v, 0, cap);
     /* Putting the file back fails too: harmless - the file is longer than
      * the mapping - and mapio_vec_disk_size says so. */
@@ -1101,8 +1096,7 @@ static void test_injected_failures(void **state)
     assert_int_equal(s3.ftruncate_failed, s2.ftruncate_failed + 1);
     assert_int_equal(mapio_vec_capacity(v), cap);
     assert_int_equal(mapio_vec_disk_size(v), 2 * disk);
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal((uint64_t)st.st_size, 2 * disk);
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), (int64_t)(2 * disk));
     check_pattern(v, 0, cap);
     assert_int_equal(mapio_vec_push(v, e), 0); /* and the next growth works */
     assert_int_equal(mapio_vec_pop(v, NULL), 0);
@@ -1127,8 +1121,7 @@ static void test_injected_failures(void **state)
     /* The next shrink_to_fit cuts the file that stayed longer. */
     assert_int_equal(mapio_vec_shrink_to_fit(v), 0);
     assert_int_equal(mapio_vec_disk_size(v), page());
-    assert_int_equal(stat(mapio_vec_path(v), &st), 0);
-    assert_int_equal((uint64_t)st.st_size, page());
+    assert_int_equal(tu_file_size(mapio_vec_path(v)), (int64_t)page());
     check_pattern(v, 0, 20);
     push_pattern(v, 20, 5000);
     check_pattern(v, 0, 5000);
@@ -1156,13 +1149,26 @@ static void test_free_unmap_fails(void **state)
     push_pattern(v, 0, 100);
     void *data = mapio_vec_data(v);
     size_t len = (size_t)mapio_vec_disk_size(v);
+    char *path = strdup(mapio_vec_path(v));
     mapio__vec_fail_next(MAPIO__VEC_FAIL_UNMAP, MAPIO_EINVAL, 0, 1);
     assert_int_equal(mapio_vec_free(v), MAPIO_EINVAL);
-    assert_int_equal(entries(dir), 0); /* the file went anyway */
+    assert_false(exists(path)); /* the name went anyway */
+    assert_int_equal(live_entries(dir), 0);
     mapio_vec_stats_t s1 = stats();
     assert_int_equal(s1.unmap_failed, s0.unmap_failed + 1);
     assert_int_equal(s1.active_mappings, s0.active_mappings + 1);
-    assert_int_equal(munmap(data, len), 0);
+    assert_int_equal(vt_unmap(data, len), 0);
+    /* The file itself went with the descriptor - unless a view held it
+     * back: a file with a view cannot be deleted where POSIX delete
+     * semantics are missing (Wine, FAT), and nothing is left to delete it
+     * once the view goes. That is the leak this test makes on purpose. */
+    int left = entries(dir);
+    assert_true(left == 0 || !vt_mapped_files_deletable);
+    if (left != 0)
+        skip_part("file gone with the leaked view",
+                  "without POSIX delete semantics a mapped file cannot be deleted; it stays, "
+                  "renamed aside, after its leaked view is unmapped");
+    free(path);
     free(dir);
 }
 
@@ -1208,7 +1214,7 @@ static void test_stats_zero_after_free(void **state)
 
 int main(void)
 {
-    umask(022);
+    vt_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_growth_keeps_data),
