@@ -1,7 +1,7 @@
 /*
  * mmap/ring/ring_os.h - what the portable ring and buffered-I/O code needs
- * from the OS. ring_posix.c implements it (ring_win.c will come with the
- * Windows issue); nothing else in mmap/ring is OS-specific.
+ * from the OS. ring_posix.c and ring_win.c implement it (meson picks one by
+ * name); nothing else in mmap/ring is OS-specific.
  * Every function returns 0 or a count on success and a negative errno on
  * failure.
  */
@@ -35,7 +35,11 @@ int mapio__ringos_destroy(void *base, size_t len);
  * OS. Steps: 1 create the shared-memory object (each attempt at a random
  * name counts: -EEXIST there exercises the retry), 2 size it, 3 reserve the
  * address range, 4 map the first view, 5 map the second view. times 0
- * disarms.
+ * disarms. Windows (ring_win.c says more): 1 is CreateFileMappingW, which has
+ * no name to retry on and takes the size itself, so 2 fails with the section
+ * made and nothing called; where the views are placed by the retry loop,
+ * each attempt passes 3, 4 and 5 again, and -EEXIST at 4 or 5 (the address
+ * was taken) exercises the retry.
  */
 void mapio__ringos_fail_at(int step, int err, int times);
 

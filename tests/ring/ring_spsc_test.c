@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mapio/ring.h"
 #include "testutil.h"
@@ -153,9 +152,9 @@ static void stream_through(size_t ring_size, size_t max_chunk)
 static void spsc_small_odd_ring(void **state)
 {
     (void)state;
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    /* 5 pages: not a power of two; chunks up to twice the capacity, so the
-     * ring runs full and empty all the time. */
+    size_t pg = mapio_ring_granularity();
+    /* 5 pages (64 KiB units on Windows): not a power of two; chunks up to
+     * twice the capacity, so the ring runs full and empty all the time. */
     stream_through(5 * pg - 3, 10 * pg);
 }
 
