@@ -257,3 +257,29 @@ uint64_t mapio_ring_dropped(const mapio_ring_t *r)
 {
     return r != NULL ? r->dropped : 0;
 }
+
+/* ---- failure injection (ring_os.h) ---------------------------------------- */
+
+static atomic_int fail_step, fail_err, fail_times;
+
+void mapio__ringos_fail_at(int step, int err, int times)
+{
+    /* Disarmed while the error and count change, so a creation racing with
+     * the test never sees half an arming. */
+    atomic_store(&fail_step, 0);
+    atomic_store(&fail_err, err);
+    atomic_store(&fail_times, times);
+    atomic_store(&fail_step, times > 0 ? step : 0);
+}
+
+int mapio__ringos_injected(int step)
+{
+    if (atomic_load_explicit(&fail_step, memory_order_relaxed) != step)
+        return 0;
+    int left = atomic_fetch_sub(&fail_times, 1);
+    if (left <= 0)
+        return 0;
+    if (left == 1)
+        atomic_store(&fail_step, 0);
+    return atomic_load(&fail_err);
+}

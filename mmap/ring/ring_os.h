@@ -43,6 +43,10 @@ int mapio__ringos_destroy(void *base, size_t len);
  */
 void mapio__ringos_fail_at(int step, int err, int times);
 
+/* The platform halves ask at each step: the error to fail it with, or 0.
+ * (The hook itself is portable, in ring.c.) */
+int mapio__ringos_injected(int step);
+
 /*
  * The buffered reader's and writer's door to the OS (SQLite's aSyscall idea,
  * like engine/os.h): one read(2) or write(2) of at most n bytes, returning

@@ -26,29 +26,6 @@
 /* How many random shm names to try before giving up with MAPIO_EEXIST. */
 #define SHM_NAME_TRIES 64
 
-static atomic_int fail_step, fail_err, fail_times;
-
-void mapio__ringos_fail_at(int step, int err, int times)
-{
-    atomic_store(&fail_step, 0);
-    atomic_store(&fail_err, err);
-    atomic_store(&fail_times, times);
-    atomic_store(&fail_step, times > 0 ? step : 0);
-}
-
-/* The injected error for this step, or 0. */
-static int injected(int step)
-{
-    if (atomic_load_explicit(&fail_step, memory_order_relaxed) != step)
-        return 0;
-    int left = atomic_fetch_sub(&fail_times, 1);
-    if (left <= 0)
-        return 0;
-    if (left == 1)
-        atomic_store(&fail_step, 0);
-    return atomic_load(&fail_err);
-}
-
 size_t mapio__ringos_granularity(void)
 {
     long p = sysconf(_SC_PAGESIZE);
@@ -79,13 +56,13 @@ static int open_object(int *out)
 {
     int fd, err;
 #if MAPIO_HAVE_MEMFD_CREATE
-    if ((err = injected(1)) != 0)
+    if ((err = mapio__ringos_injected(1)) != 0)
         return err;
     fd = memfd_create("mapio-ring", MFD_CLOEXEC);
     if (fd < 0)
         return -errno;
 #elif defined(SHM_ANON)
-    if ((err = injected(1)) != 0)
+    if ((err = mapio__ringos_injected(1)) != 0)
         return err;
     fd = shm_open(SHM_ANON, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
@@ -95,7 +72,7 @@ static int open_object(int *out)
     int tries = 0;
     do {
         random_name(name, sizeof name);
-        if ((err = injected(1)) != 0) { /* per attempt, so EEXIST tests the retry */
+        if ((err = mapio__ringos_injected(1)) != 0) { /* per attempt, so EEXIST tests the retry */
             errno = -err;
             fd = -1;
         } else {
@@ -119,7 +96,7 @@ static int open_object(int *out)
 
 static int map_view(void *at, size_t len, int fd, int step)
 {
-    int err = injected(step);
+    int err = mapio__ringos_injected(step);
     if (err != 0)
         return err;
     void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
@@ -134,7 +111,7 @@ int mapio__ringos_create(size_t len, void **base)
     int err = open_object(&fd);
     if (err != 0)
         return err;
-    err = injected(2);
+    err = mapio__ringos_injected(2);
     if (err == 0) {
         int r;
         do
@@ -146,7 +123,7 @@ int mapio__ringos_create(size_t len, void **base)
      * mapped between the two views; MAP_FIXED then replaces each half. */
     void *p = MAP_FAILED;
     if (err == 0)
-        err = injected(3);
+        err = mapio__ringos_injected(3);
     if (err == 0) {
         p = mmap(NULL, 2 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)

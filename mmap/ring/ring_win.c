@@ -62,29 +62,6 @@ typedef PVOID(WINAPI *virtual_alloc2_fn)(HANDLE, PVOID, SIZE_T, ULONG, ULONG, vo
 typedef PVOID(WINAPI *map_view3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG, void *,
                                     ULONG);
 
-static atomic_int fail_step, fail_err, fail_times;
-
-void mapio__ringos_fail_at(int step, int err, int times)
-{
-    atomic_store(&fail_step, 0);
-    atomic_store(&fail_err, err);
-    atomic_store(&fail_times, times);
-    atomic_store(&fail_step, times > 0 ? step : 0);
-}
-
-/* The injected error for this step, or 0. */
-static int injected(int step)
-{
-    if (atomic_load_explicit(&fail_step, memory_order_relaxed) != step)
-        return 0;
-    int left = atomic_fetch_sub(&fail_times, 1);
-    if (left <= 0)
-        return 0;
-    if (left == 1)
-        atomic_store(&fail_step, 0);
-    return atomic_load(&fail_err);
-}
-
 size_t mapio__ringos_granularity(void)
 {
     SYSTEM_INFO si;
@@ -156,7 +133,7 @@ int mapio__ringos_win_placeholders(int allow)
 /* Both views into a split placeholder at p. */
 static int map_into_placeholders(HANDLE section, unsigned char *p, size_t len)
 {
-    int err = injected(4);
+    int err = mapio__ringos_injected(4);
     if (err == 0 && map_view3(section, GetCurrentProcess(), p, 0, len, MEM_REPLACE_PLACEHOLDER,
                               PAGE_READWRITE, NULL, 0) == NULL)
         err = mapio__win_last();
@@ -165,7 +142,7 @@ static int map_into_placeholders(HANDLE section, unsigned char *p, size_t len)
         VirtualFree(p + len, 0, MEM_RELEASE);
         return err;
     }
-    err = injected(5);
+    err = mapio__ringos_injected(5);
     if (err == 0 && map_view3(section, GetCurrentProcess(), p + len, 0, len,
                               MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0) == NULL)
         err = mapio__win_last();
@@ -178,7 +155,7 @@ static int map_into_placeholders(HANDLE section, unsigned char *p, size_t len)
 
 static int create_with_placeholders(HANDLE section, size_t len, void **base)
 {
-    int err = injected(3);
+    int err = mapio__ringos_injected(3);
     if (err != 0)
         return err;
     unsigned char *p = virtual_alloc2(NULL, NULL, 2 * len, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
@@ -200,7 +177,7 @@ static int create_with_placeholders(HANDLE section, size_t len, void **base)
 /* One view at exactly at. *taken: the address was no longer free. */
 static int map_at(HANDLE section, unsigned char *at, size_t len, int step, bool *taken)
 {
-    int err = injected(step);
+    int err = mapio__ringos_injected(step);
     if (err != 0) {
         *taken = err == MAPIO_EEXIST;
         return err;
@@ -216,7 +193,7 @@ static int create_with_retries(HANDLE section, size_t len, void **base)
 {
     int err = 0;
     for (int attempt = 1; attempt <= MAP_TRIES; attempt++) {
-        if ((err = injected(3)) != 0)
+        if ((err = mapio__ringos_injected(3)) != 0)
             return err;
         /* Only to find a free range: it is released before the views go in. */
         unsigned char *p = VirtualAlloc(NULL, 2 * len, MEM_RESERVE, PAGE_NOACCESS);
@@ -241,7 +218,7 @@ static int create_with_retries(HANDLE section, size_t len, void **base)
 
 int mapio__ringos_create(size_t len, void **base)
 {
-    int err = injected(1);
+    int err = mapio__ringos_injected(1);
     if (err != 0)
         return err;
     uint64_t size = len;
@@ -249,7 +226,7 @@ int mapio__ringos_create(size_t len, void **base)
                                         (DWORD)(size >> 32), (DWORD)size, NULL);
     if (section == NULL)
         return mapio__win_last();
-    err = injected(2);
+    err = mapio__ringos_injected(2);
     if (err == 0)
         err = use_placeholders() ? create_with_placeholders(section, len, base)
                                  : create_with_retries(section, len, base);

@@ -365,6 +365,28 @@ int mapio_vec_free(mapio_vec_t *v)
 
 /* ---- paths -------------------------------------------------------------------------- */
 
+/* splitmix64: spreads a seed that changes little between calls. */
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* n random bytes: the system's generator, else a mix of clock, process id
+ * and a counter - unique, not unpredictable; the O_EXCL create still refuses
+ * an existing file. */
+static void random_bytes(unsigned char *out, size_t n)
+{
+    if (mapio__vecos_random(out, n))
+        return;
+    static _Atomic uint64_t counter;
+    uint64_t s = mapio__vecos_seed() ^ atomic_fetch_add(&counter, 1) * 0xd6e8feb86659fd93ull;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)mix(&s);
+}
+
 /* dir + separator + "mapio-vec-" + 32 random hex digits. Windows takes
  * either separator; its own reads better in its paths. */
 static int random_name(const char *dir, char *buf, size_t cap)
@@ -373,7 +395,7 @@ static int random_name(const char *dir, char *buf, size_t cap)
         return MAPIO_EINVAL;
     unsigned char r[16];
     char hex[2 * sizeof r + 1];
-    mapio__vecos_random(r, sizeof r);
+    random_bytes(r, sizeof r);
     for (size_t i = 0; i < sizeof r; i++) {
         hex[2 * i] = "0123456789abcdef"[r[i] >> 4];
         hex[2 * i + 1] = "0123456789abcdef"[r[i] & 15];

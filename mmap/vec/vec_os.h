@@ -8,7 +8,9 @@
 #ifndef MAPIO_VEC_OS_H
 #define MAPIO_VEC_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/common.h"
 #include "mapio/platform.h"
@@ -17,10 +19,13 @@
  * created if the platform's convention says so. */
 int mapio__vecos_default_dir(char *buf, size_t cap);
 
-/* n random bytes: the system's generator, else (it cannot be opened) a mix
- * of clock, process id and a counter - unique, not unpredictable; the O_EXCL
- * create still refuses an existing file. Never fails. */
-void mapio__vecos_random(void *buf, size_t n);
+/* n bytes from the system's random generator: true, or false where it
+ * cannot be had (vec.c then makes names from mapio__vecos_seed). */
+bool mapio__vecos_random(void *buf, size_t n);
+
+/* A value that differs between processes and between calls (a clock and the
+ * process id): the seed of names when there is no random generator. */
+uint64_t mapio__vecos_seed(void);
 
 /* Remove path, but only if it still names the file open as fd (a regular
  * file, same device and inode, not a symlink): else MAPIO_ESTALE. Where a

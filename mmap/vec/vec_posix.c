@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,15 +62,7 @@ int mapio__vecos_default_dir(char *buf, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : MAPIO_ENAMETOOLONG;
 }
 
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void mapio__vecos_random(void *buf, size_t n)
+bool mapio__vecos_random(void *buf, size_t n)
 {
     unsigned char *out = buf;
     size_t got = 0;
@@ -85,15 +76,14 @@ void mapio__vecos_random(void *buf, size_t n)
     }
     if (fd >= 0)
         close(fd);
-    if (got == n)
-        return;
-    static _Atomic uint64_t counter;
+    return got == n;
+}
+
+uint64_t mapio__vecos_seed(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    s ^= (uint64_t)getpid() << 32 ^ atomic_fetch_add(&counter, 1) * 0xd6e8feb86659fd93ull;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)mix(&s);
+    return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid() << 32;
 }
 
 int mapio__vecos_remove(const char *path, mapio_fd_t fd)

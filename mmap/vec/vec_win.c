@@ -4,7 +4,6 @@
  * shrinking a view in place. Files and mappings themselves go through
  * mmap/map's map_win.c.
  */
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <wchar.h>
@@ -123,15 +122,7 @@ static BOOL CALLBACK find_gen_random(PINIT_ONCE once, PVOID param, PVOID *ctx)
     return TRUE; /* the module stays loaded: gen_random points into it */
 }
 
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void mapio__vecos_random(void *buf, size_t n)
+bool mapio__vecos_random(void *buf, size_t n)
 {
     InitOnceExecuteOnce(&gen_random_once, find_gen_random, NULL, NULL);
     unsigned char *out = buf;
@@ -141,16 +132,14 @@ void mapio__vecos_random(void *buf, size_t n)
         ok = gen_random(out + got, part);
         got += part;
     }
-    if (ok)
-        return;
-    static _Atomic uint64_t counter;
+    return ok;
+}
+
+uint64_t mapio__vecos_seed(void)
+{
     LARGE_INTEGER t;
     QueryPerformanceCounter(&t);
-    uint64_t s = (uint64_t)t.QuadPart;
-    s ^= (uint64_t)GetCurrentProcessId() << 32 ^
-         atomic_fetch_add(&counter, 1) * 0xd6e8feb86659fd93ull;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)mix(&s);
+    return (uint64_t)t.QuadPart ^ (uint64_t)GetCurrentProcessId() << 32;
 }
 
 int mapio__vecos_remove(const char *path, mapio_fd_t fd)
