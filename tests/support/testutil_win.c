@@ -1,6 +1,7 @@
 /* tests/support/testutil_win.c - the Windows half of the test helpers: the temporary directory
  * and the OS's own file calls (Win32, so that nothing goes through mapio or the C runtime's
- * text mode). Paths are UTF-8 in the tests; these helpers only ever see ASCII ones. */
+ * text mode). Paths are UTF-8, as in mapio's API: the helpers convert them and call the W
+ * functions, so a test can check what name mapio really gave a file. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -13,31 +14,49 @@
 #define SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE 0x2
 #endif
 
-static char dir_path[MAX_PATH];
+static char dir_path[4 * MAX_PATH];
+
+/* A UTF-8 path as UTF-16 (malloc'd), or NULL. */
+static wchar_t *wide(const char *utf8)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (w != NULL)
+        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, w, n);
+    return w;
+}
+
+static void remove_tree_w(const wchar_t *path)
+{
+    wchar_t pattern[2 * MAX_PATH];
+    _snwprintf(pattern, 2 * MAX_PATH, L"%ls\\*", path);
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(pattern, &fd);
+    if (h != INVALID_HANDLE_VALUE) {
+        do {
+            if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                continue;
+            wchar_t child[2 * MAX_PATH];
+            _snwprintf(child, 2 * MAX_PATH, L"%ls\\%ls", path, fd.cFileName);
+            if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
+                !(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+                remove_tree_w(child);
+            } else {
+                SetFileAttributesW(child, FILE_ATTRIBUTE_NORMAL); /* read-only ones too */
+                DeleteFileW(child);
+            }
+        } while (FindNextFileW(h, &fd));
+        FindClose(h);
+    }
+    RemoveDirectoryW(path);
+}
 
 static void remove_tree(const char *path)
 {
-    char pattern[MAX_PATH + 4];
-    snprintf(pattern, sizeof pattern, "%s\\*", path);
-    WIN32_FIND_DATAA fd;
-    HANDLE h = FindFirstFileA(pattern, &fd);
-    if (h != INVALID_HANDLE_VALUE) {
-        do {
-            if (strcmp(fd.cFileName, ".") == 0 || strcmp(fd.cFileName, "..") == 0)
-                continue;
-            char child[2 * MAX_PATH];
-            snprintf(child, sizeof child, "%s\\%s", path, fd.cFileName);
-            if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
-                !(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
-                remove_tree(child);
-            } else {
-                SetFileAttributesA(child, FILE_ATTRIBUTE_NORMAL); /* read-only ones too */
-                DeleteFileA(child);
-            }
-        } while (FindNextFileA(h, &fd));
-        FindClose(h);
-    }
-    RemoveDirectoryA(path);
+    wchar_t *w = wide(path);
+    if (w != NULL)
+        remove_tree_w(w);
+    free(w);
 }
 
 static void cleanup(void)
@@ -50,20 +69,26 @@ const char *tu_dir(void)
 {
     if (dir_path[0] != '\0')
         return dir_path;
-    char tmp[MAX_PATH];
+    char tmp[3 * MAX_PATH];
     const char *base = getenv("MAPIO_TEST_DIR");
     if (base == NULL) {
-        DWORD n = GetTempPathA(sizeof tmp, tmp);
-        if (n == 0 || n >= sizeof tmp)
+        /* As UTF-8, like every path the tests hand around. */
+        wchar_t w[MAX_PATH + 1];
+        DWORD n = GetTempPathW(MAX_PATH + 1, w);
+        if (n > 0 && n <= MAX_PATH && w[n - 1] == L'\\')
+            w[n - 1] = L'\0';
+        if (n == 0 || n > MAX_PATH ||
+            WideCharToMultiByte(CP_UTF8, 0, w, -1, tmp, sizeof tmp, NULL, NULL) == 0)
             strcpy(tmp, ".");
-        else if (tmp[n - 1] == '\\')
-            tmp[n - 1] = '\0';
         base = tmp;
     }
     for (unsigned attempt = 0; attempt < 1000; attempt++) {
         snprintf(dir_path, sizeof dir_path, "%s\\mapio-test-%lu-%u", base,
                  (unsigned long)GetCurrentProcessId(), attempt);
-        if (CreateDirectoryA(dir_path, NULL)) {
+        wchar_t *w = wide(dir_path);
+        BOOL made = w != NULL && CreateDirectoryW(w, NULL);
+        free(w);
+        if (made) {
             atexit(cleanup);
             return dir_path;
         }
@@ -74,8 +99,23 @@ const char *tu_dir(void)
 
 static HANDLE open_a(const char *path, DWORD access, DWORD disp)
 {
-    return CreateFileA(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                       disp, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    wchar_t *w = wide(path);
+    HANDLE h =
+        w == NULL
+            ? INVALID_HANDLE_VALUE
+            : CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                          disp, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    free(w);
+    return h;
+}
+
+/* GetFileAttributesW of a UTF-8 path. */
+static DWORD attributes(const char *path)
+{
+    wchar_t *w = wide(path);
+    DWORD a = w != NULL ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
+    free(w);
+    return a;
 }
 
 int tu_write_file(const char *path, const void *data, size_t n)
@@ -107,19 +147,25 @@ int64_t tu_read_file_at(const char *path, void *buf, size_t n, uint64_t off)
 int64_t tu_file_size(const char *path)
 {
     WIN32_FILE_ATTRIBUTE_DATA a;
-    if (!GetFileAttributesExA(path, GetFileExInfoStandard, &a))
+    wchar_t *w = wide(path);
+    BOOL ok = w != NULL && GetFileAttributesExW(w, GetFileExInfoStandard, &a);
+    free(w);
+    if (!ok)
         return -1;
     return (int64_t)(((uint64_t)a.nFileSizeHigh << 32) | a.nFileSizeLow);
 }
 
 int tu_exists(const char *path)
 {
-    return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES;
+    return attributes(path) != INVALID_FILE_ATTRIBUTES;
 }
 
 int tu_unlink(const char *path)
 {
-    return DeleteFileA(path) ? 0 : -1;
+    wchar_t *w = wide(path);
+    BOOL ok = w != NULL && DeleteFileW(w);
+    free(w);
+    return ok ? 0 : -1;
 }
 
 int tu_identity(const char *path, uint64_t *dev, uint64_t *ino)
@@ -139,7 +185,7 @@ int tu_identity(const char *path, uint64_t *dev, uint64_t *ino)
 
 int tu_file_perm(const char *path)
 {
-    DWORD a = GetFileAttributesA(path);
+    DWORD a = attributes(path);
     if (a == INVALID_FILE_ATTRIBUTES)
         return -1;
     return (a & FILE_ATTRIBUTE_READONLY) ? 0444 : 0644;
@@ -153,7 +199,11 @@ unsigned tu_perm_kept(unsigned mode)
 
 int tu_rename_over(const char *from, const char *to)
 {
-    return MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING) ? 0 : -1;
+    wchar_t *wf = wide(from), *wt = wide(to);
+    BOOL ok = wf != NULL && wt != NULL && MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING);
+    free(wf);
+    free(wt);
+    return ok ? 0 : -1;
 }
 
 const char *tu_symlink(const char *target, const char *link)
@@ -161,8 +211,13 @@ const char *tu_symlink(const char *target, const char *link)
     /* Unprivileged symlinks need Windows 10's developer mode; Wine may lack
      * them altogether. The caller then skips the part that needs one. */
     static char why[96];
-    if (CreateSymbolicLinkA(link, target, SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE)) {
-        DWORD a = GetFileAttributesA(link);
+    wchar_t *wl = wide(link), *wt = wide(target);
+    BOOL made = wl != NULL && wt != NULL &&
+                CreateSymbolicLinkW(wl, wt, SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE);
+    free(wl);
+    free(wt);
+    if (made) {
+        DWORD a = attributes(link);
         if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT))
             return NULL;
         return "CreateSymbolicLink reported success but made no link (a stub, as in Wine)";
