@@ -130,6 +130,17 @@ int mapio__win_err(DWORD code)
     }
 }
 
+bool mapio__win_proc(const wchar_t *dll, const char *name, void *fn)
+{
+    HMODULE m = GetModuleHandleW(dll);
+    if (m == NULL)
+        m = LoadLibraryExW(dll, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32); /* stays loaded */
+    FARPROC f = m != NULL ? GetProcAddress(m, name) : NULL;
+    if (f != NULL)
+        memcpy(fn, &f, sizeof f); /* function pointer types differ; ISO C allows the copy */
+    return f != NULL;
+}
+
 int mapio__win_last(void)
 {
     return mapio__win_err(GetLastError());

@@ -6,6 +6,7 @@
 #ifndef MAPIO_OS_WIN_H
 #define MAPIO_OS_WIN_H
 
+#include <stdbool.h>
 #include <windows.h>
 
 #include "common.h"
@@ -38,6 +39,15 @@ int mapio__win_path(const char *utf8, wchar_t **out);
  * starting call returned and GetLastError() said.
  */
 void mapio__win_ov_init(OVERLAPPED *ov, uint64_t off);
+
+/*
+ * A function that not every supported Windows (or Wine) has, looked up at
+ * run time so that the library still loads without it: name in the system
+ * DLL dll (loaded from System32 if not loaded yet). Copies the address into
+ * *fn (a function pointer of the caller's type) and returns true, or returns
+ * false and leaves *fn alone.
+ */
+bool mapio__win_proc(const wchar_t *dll, const char *name, void *fn);
 int64_t mapio__win_ov_finish(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD err);
 
 #endif

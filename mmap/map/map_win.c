@@ -190,12 +190,9 @@ typedef BOOL(WINAPI *prefetch_fn)(HANDLE, ULONG_PTR, PWIN32_MEMORY_RANGE_ENTRY, 
 
 static void prefetch(void *p, size_t len)
 {
-    HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
-    FARPROC f = k32 != NULL ? GetProcAddress(k32, "PrefetchVirtualMemory") : NULL;
-    if (f == NULL)
-        return;
     prefetch_fn fn;
-    memcpy(&fn, &f, sizeof fn); /* function pointer types differ; ISO C allows the copy */
+    if (!mapio__win_proc(L"kernel32.dll", "PrefetchVirtualMemory", &fn))
+        return;
     WIN32_MEMORY_RANGE_ENTRY r = { .VirtualAddress = p, .NumberOfBytes = len };
     fn(GetCurrentProcess(), 1, &r, 0); /* a hint: failure changes nothing */
 }

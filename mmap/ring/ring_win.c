@@ -79,29 +79,18 @@ static bool placeholders_work;
 static atomic_int placeholders_allowed = 1;
 static INIT_ONCE placeholder_once = INIT_ONCE_STATIC_INIT;
 
-static FARPROC lookup(const char *name)
-{
-    static const wchar_t *const dlls[] = { L"kernelbase.dll", L"kernel32.dll" };
-    for (size_t i = 0; i < MAPIO__ARRAY_SIZE(dlls); i++) {
-        HMODULE m = GetModuleHandleW(dlls[i]);
-        FARPROC f = m != NULL ? GetProcAddress(m, name) : NULL;
-        if (f != NULL)
-            return f;
-    }
-    return NULL;
-}
-
 static BOOL CALLBACK placeholder_setup(PINIT_ONCE once, PVOID param, PVOID *ctx)
 {
     (void)once;
     (void)param;
     (void)ctx;
-    FARPROC va = lookup("VirtualAlloc2"), mv = lookup("MapViewOfFile3");
-    if (va == NULL || mv == NULL)
+    /* kernelbase.dll on Windows 10; kernel32.dll forwards to it elsewhere. */
+    bool va = mapio__win_proc(L"kernelbase.dll", "VirtualAlloc2", &virtual_alloc2) ||
+              mapio__win_proc(L"kernel32.dll", "VirtualAlloc2", &virtual_alloc2);
+    bool mv = mapio__win_proc(L"kernelbase.dll", "MapViewOfFile3", &map_view3) ||
+              mapio__win_proc(L"kernel32.dll", "MapViewOfFile3", &map_view3);
+    if (!va || !mv)
         return TRUE;
-    /* Function pointer types differ; ISO C allows the copy. */
-    memcpy(&virtual_alloc2, &va, sizeof virtual_alloc2);
-    memcpy(&map_view3, &mv, sizeof map_view3);
     /* Exported is not supported (Wine 8): ask for a small placeholder. */
     size_t g = mapio__ringos_granularity();
     void *p = virtual_alloc2(NULL, NULL, 2 * g, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
@@ -324,10 +313,7 @@ static BOOL CALLBACK find_nt_query(PINIT_ONCE once, PVOID param, PVOID *ctx)
     (void)once;
     (void)param;
     (void)ctx;
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll"); /* in every process */
-    FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "NtQueryInformationFile") : NULL;
-    if (f != NULL)
-        memcpy(&nt_query_file, &f, sizeof nt_query_file); /* function pointer types differ */
+    mapio__win_proc(L"ntdll.dll", "NtQueryInformationFile", &nt_query_file);
     return TRUE;
 }
 

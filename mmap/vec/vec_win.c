@@ -113,13 +113,8 @@ static BOOL CALLBACK find_gen_random(PINIT_ONCE once, PVOID param, PVOID *ctx)
     (void)once;
     (void)param;
     (void)ctx;
-    HMODULE m = LoadLibraryExW(L"advapi32.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (m == NULL)
-        m = LoadLibraryW(L"advapi32.dll"); /* systems without the search flag */
-    FARPROC f = m != NULL ? GetProcAddress(m, "SystemFunction036") : NULL;
-    if (f != NULL)
-        memcpy(&gen_random, &f, sizeof gen_random); /* function pointer types differ */
-    return TRUE; /* the module stays loaded: gen_random points into it */
+    mapio__win_proc(L"advapi32.dll", "SystemFunction036", &gen_random);
+    return TRUE;
 }
 
 bool mapio__vecos_random(void *buf, size_t n)
