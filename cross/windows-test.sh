@@ -50,12 +50,21 @@ fi
 # ---- 2. cmocka, cross-built from Debian's source package -------------------------
 build_cmocka() {
     local src_list=/etc/apt/sources.list.d/debian-src.sources
-    if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
-        ! grep -qs '^deb-src' /etc/apt/sources.list; then
-        say "adding a deb-src entry ($src_list)"
-        # The same archives and suites as the binary entries, for sources.
-        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
-            $SUDO tee "$src_list" >/dev/null
+    if ! grep -rqs --include='*.sources' '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
+        ! grep -rqs --include='*.list' '^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        # The same archives and suites as the binary entries, for sources:
+        # deb822 (debian.sources, Debian 12's default) or the one-line format.
+        if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+            say "adding a deb-src entry ($src_list)"
+            sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+                $SUDO tee "$src_list" >/dev/null
+        else
+            src_list=/etc/apt/sources.list.d/debian-src.list
+            say "adding deb-src lines ($src_list)"
+            grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+                sed 's/^deb /deb-src /' | $SUDO tee "$src_list" >/dev/null
+            [ -s "$src_list" ] || { echo "no Debian archive found in the apt sources" >&2; return 1; }
+        fi
         APT_UPDATED=0
     fi
     if [ "$APT_UPDATED" -eq 0 ]; then
