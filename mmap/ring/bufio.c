@@ -18,16 +18,40 @@
 #include "mapio/ring.h"
 #include "ring_os.h"
 
-struct mapio_bufreader {
+/* What the reader and the writer both are: a ring over a descriptor. */
+struct bufio {
     mapio_ring_t *ring;
     mapio_fd_t fd;
+};
+
+struct mapio_bufreader {
+    struct bufio io;
     size_t lowat;
 };
 
 struct mapio_bufwriter {
-    mapio_ring_t *ring;
-    mapio_fd_t fd;
+    struct bufio io;
 };
+
+/* The checks and the ring of both creates: *obj (size bytes, starting with
+ * its struct bufio) is allocated here, or NULL on failure. */
+static int bufio_create(void **obj, size_t size, mapio_fd_t fd, size_t capacity)
+{
+    *obj = NULL;
+    if (capacity == 0 || fd == MAPIO_INVALID_FD)
+        return MAPIO_EINVAL;
+    struct bufio *b = mapio__calloc(1, size);
+    if (b == NULL)
+        return MAPIO_ENOMEM;
+    int err = mapio_ring_create(&b->ring, capacity, 0);
+    if (err != 0) {
+        mapio__free(b);
+        return err;
+    }
+    b->fd = fd;
+    *obj = b;
+    return 0;
+}
 
 /* One read(2) of at most n bytes, EINTR retried; a count above n (only a
  * broken hook could return one) is MAPIO_EIO. */
@@ -59,39 +83,29 @@ int mapio_bufreader_create(mapio_bufreader_t **out, mapio_fd_t fd, size_t capaci
 {
     if (out == NULL)
         return MAPIO_EINVAL;
-    *out = NULL;
-    if (capacity == 0 || fd == MAPIO_INVALID_FD)
-        return MAPIO_EINVAL;
-    mapio_bufreader_t *br = mapio__calloc(1, sizeof *br);
-    if (br == NULL)
-        return MAPIO_ENOMEM;
-    int err = mapio_ring_create(&br->ring, capacity, 0);
-    if (err != 0) {
-        mapio__free(br);
-        return err;
-    }
-    br->fd = fd;
-    *out = br;
-    return 0;
+    void *obj;
+    int err = bufio_create(&obj, sizeof **out, fd, capacity);
+    *out = obj;
+    return err;
 }
 
 int mapio_bufreader_free(mapio_bufreader_t *br)
 {
     if (br == NULL)
         return 0;
-    int err = mapio_ring_free(br->ring);
+    int err = mapio_ring_free(br->io.ring);
     mapio__free(br);
     return err;
 }
 
 size_t mapio_bufreader_capacity(const mapio_bufreader_t *br)
 {
-    return br != NULL ? mapio_ring_capacity(br->ring) : 0;
+    return br != NULL ? mapio_ring_capacity(br->io.ring) : 0;
 }
 
 mapio_fd_t mapio_bufreader_fd(const mapio_bufreader_t *br)
 {
-    return br != NULL ? br->fd : MAPIO_INVALID_FD;
+    return br != NULL ? br->io.fd : MAPIO_INVALID_FD;
 }
 
 int mapio_bufreader_set_lowat(mapio_bufreader_t *br, size_t lowat)
@@ -111,13 +125,13 @@ size_t mapio_bufreader_lowat(const mapio_bufreader_t *br)
  * or the error when nothing is. */
 static int64_t refill(mapio_bufreader_t *br)
 {
-    size_t have = mapio_ring_read_len(br->ring);
-    size_t room = mapio_ring_write_len(br->ring);
+    size_t have = mapio_ring_read_len(br->io.ring);
+    size_t room = mapio_ring_write_len(br->io.ring);
     if (have > br->lowat || room == 0)
         return (int64_t)have;
-    int64_t got = read_some(br->fd, mapio_ring_write_ptr(br->ring), room);
+    int64_t got = read_some(br->io.fd, mapio_ring_write_ptr(br->io.ring), room);
     if (got > 0) {
-        mapio_ring_produce(br->ring, (size_t)got);
+        mapio_ring_produce(br->io.ring, (size_t)got);
         return (int64_t)have + got;
     }
     /* End of file, or an error: deliver what is buffered first. */
@@ -130,12 +144,12 @@ int64_t mapio_bufreader_read(mapio_bufreader_t *br, void *buf, size_t n)
         return MAPIO_EINVAL;
     if ((uint64_t)n > (uint64_t)INT64_MAX)
         return MAPIO_EOVERFLOW;
-    if (mapio_ring_read_len(br->ring) == 0 && n >= mapio_ring_capacity(br->ring))
-        return read_some(br->fd, buf, n); /* large read, nothing buffered: no copy */
+    if (mapio_ring_read_len(br->io.ring) == 0 && n >= mapio_ring_capacity(br->io.ring))
+        return read_some(br->io.fd, buf, n); /* large read, nothing buffered: no copy */
     int64_t have = refill(br);
     if (have <= 0)
         return have;
-    return mapio_ring_read(br->ring, buf, MAPIO__MIN(n, (size_t)have));
+    return mapio_ring_read(br->io.ring, buf, MAPIO__MIN(n, (size_t)have));
 }
 
 int64_t mapio_bufreader_fill(mapio_bufreader_t *br, const void **ptr)
@@ -143,7 +157,7 @@ int64_t mapio_bufreader_fill(mapio_bufreader_t *br, const void **ptr)
     if (br == NULL || ptr == NULL)
         return MAPIO_EINVAL;
     int64_t have = refill(br);
-    *ptr = mapio_ring_read_ptr(br->ring);
+    *ptr = mapio_ring_read_ptr(br->io.ring);
     return have;
 }
 
@@ -152,13 +166,13 @@ size_t mapio_bufreader_buffered(const mapio_bufreader_t *br, const void **ptr)
     if (br == NULL)
         return 0;
     if (ptr != NULL)
-        *ptr = mapio_ring_read_ptr(br->ring);
-    return mapio_ring_read_len(br->ring);
+        *ptr = mapio_ring_read_ptr(br->io.ring);
+    return mapio_ring_read_len(br->io.ring);
 }
 
 int mapio_bufreader_consume(mapio_bufreader_t *br, size_t n)
 {
-    return br != NULL ? mapio_ring_consume(br->ring, n) : MAPIO_EINVAL;
+    return br != NULL ? mapio_ring_consume(br->io.ring, n) : MAPIO_EINVAL;
 }
 
 /* ---- writer ---------------------------------------------------------------- */
@@ -167,20 +181,10 @@ int mapio_bufwriter_create(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capaci
 {
     if (out == NULL)
         return MAPIO_EINVAL;
-    *out = NULL;
-    if (capacity == 0 || fd == MAPIO_INVALID_FD)
-        return MAPIO_EINVAL;
-    mapio_bufwriter_t *w = mapio__calloc(1, sizeof *w);
-    if (w == NULL)
-        return MAPIO_ENOMEM;
-    int err = mapio_ring_create(&w->ring, capacity, 0);
-    if (err != 0) {
-        mapio__free(w);
-        return err;
-    }
-    w->fd = fd;
-    *out = w;
-    return 0;
+    void *obj;
+    int err = bufio_create(&obj, sizeof **out, fd, capacity);
+    *out = obj;
+    return err;
 }
 
 int mapio_bufwriter_flush(mapio_bufwriter_t *w)
@@ -188,11 +192,11 @@ int mapio_bufwriter_flush(mapio_bufwriter_t *w)
     if (w == NULL)
         return MAPIO_EINVAL;
     size_t len;
-    while ((len = mapio_ring_read_len(w->ring)) > 0) {
-        int64_t r = write_some(w->fd, mapio_ring_read_ptr(w->ring), len);
+    while ((len = mapio_ring_read_len(w->io.ring)) > 0) {
+        int64_t r = write_some(w->io.fd, mapio_ring_read_ptr(w->io.ring), len);
         if (r < 0)
             return (int)r; /* what was not written stays pending */
-        mapio_ring_consume(w->ring, (size_t)r);
+        mapio_ring_consume(w->io.ring, (size_t)r);
     }
     return 0;
 }
@@ -202,19 +206,19 @@ int mapio_bufwriter_free(mapio_bufwriter_t *w)
     if (w == NULL)
         return 0;
     int err = mapio_bufwriter_flush(w);
-    int uerr = mapio_ring_free(w->ring);
+    int uerr = mapio_ring_free(w->io.ring);
     mapio__free(w);
     return err != 0 ? err : uerr;
 }
 
 size_t mapio_bufwriter_capacity(const mapio_bufwriter_t *w)
 {
-    return w != NULL ? mapio_ring_capacity(w->ring) : 0;
+    return w != NULL ? mapio_ring_capacity(w->io.ring) : 0;
 }
 
 mapio_fd_t mapio_bufwriter_fd(const mapio_bufwriter_t *w)
 {
-    return w != NULL ? w->fd : MAPIO_INVALID_FD;
+    return w != NULL ? w->io.fd : MAPIO_INVALID_FD;
 }
 
 int64_t mapio_bufwriter_write(mapio_bufwriter_t *w, const void *buf, size_t n)
@@ -223,26 +227,26 @@ int64_t mapio_bufwriter_write(mapio_bufwriter_t *w, const void *buf, size_t n)
         return MAPIO_EINVAL;
     if ((uint64_t)n > (uint64_t)INT64_MAX)
         return MAPIO_EOVERFLOW;
-    if (n > mapio_ring_write_len(w->ring)) {
+    if (n > mapio_ring_write_len(w->io.ring)) {
         /* Make room - or, for a large write, keep the order: what is pending
          * goes first. On failure nothing of buf has been taken. */
         int err = mapio_bufwriter_flush(w);
         if (err != 0)
             return err;
     }
-    if (n >= mapio_ring_capacity(w->ring)) {
+    if (n >= mapio_ring_capacity(w->io.ring)) {
         const unsigned char *p = buf;
         size_t done = 0;
         while (done < n) {
-            int64_t r = write_some(w->fd, p + done, n - done);
+            int64_t r = write_some(w->io.fd, p + done, n - done);
             if (r < 0)
                 return done > 0 ? (int64_t)done : r;
             done += (size_t)r;
         }
         return (int64_t)n;
     }
-    memcpy(mapio_ring_write_ptr(w->ring), buf, n);
-    mapio_ring_produce(w->ring, n);
+    memcpy(mapio_ring_write_ptr(w->io.ring), buf, n);
+    mapio_ring_produce(w->io.ring, n);
     return (int64_t)n;
 }
 
@@ -251,11 +255,11 @@ size_t mapio_bufwriter_pending(const mapio_bufwriter_t *w, const void **ptr)
     if (w == NULL)
         return 0;
     if (ptr != NULL)
-        *ptr = mapio_ring_read_ptr(w->ring);
-    return mapio_ring_read_len(w->ring);
+        *ptr = mapio_ring_read_ptr(w->io.ring);
+    return mapio_ring_read_len(w->io.ring);
 }
 
 int mapio_bufwriter_discard(mapio_bufwriter_t *w)
 {
-    return w != NULL ? mapio_ring_clear(w->ring) : MAPIO_EINVAL;
+    return w != NULL ? mapio_ring_clear(w->io.ring) : MAPIO_EINVAL;
 }

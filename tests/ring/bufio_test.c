@@ -68,15 +68,14 @@ static mapio_fd_t out_file(char **path, int opener)
     return fd;
 }
 
-/* The whole file at path, *n bytes. */
-static unsigned char *slurp(const char *path, size_t *n)
+/* The file at path holds exactly the n bytes at want. */
+static void assert_file_holds(const char *path, const void *want, size_t n)
 {
-    int64_t end = tu_file_size(path);
-    assert_true(end >= 0);
-    unsigned char *b = malloc((size_t)end + 1);
-    assert_int_equal(tu_read_file_at(path, b, (size_t)end, 0), end);
-    *n = (size_t)end;
-    return b;
+    assert_int_equal(tu_file_size(path), (int64_t)n);
+    unsigned char *b = malloc(n + 1);
+    assert_int_equal(tu_read_file_at(path, b, n, 0), (int64_t)n);
+    assert_memory_equal(b, want, n);
+    free(b);
 }
 
 /* A file test, once per opener. */
@@ -637,11 +636,7 @@ static void writer_buffers_small_and_bypasses_large(int opener)
     }
     assert_int_equal(mapio_bufwriter_free(w), 0); /* flushes */
     bt_close(fd);
-    size_t n;
-    unsigned char *back = slurp(path, &n);
-    assert_int_equal(n, total);
-    assert_memory_equal(back, data, total);
-    free(back);
+    assert_file_holds(path, data, total);
     free(data);
     free(path);
 }
@@ -671,11 +666,7 @@ static void writer_continues_short_writes_and_eintr(int opener)
     assert_true(atomic_load(&hk.writes) > (int)(total / 7));
     assert_int_equal(mapio_bufwriter_free(w), 0);
     bt_close(fd);
-    size_t n;
-    unsigned char *back = slurp(path, &n);
-    assert_int_equal(n, total);
-    assert_memory_equal(back, data, total);
-    free(back);
+    assert_file_holds(path, data, total);
     free(data);
     free(path);
 }
@@ -717,11 +708,7 @@ static void writer_zero_length_os_write_is_an_error(int opener)
     assert_int_equal(mapio_bufwriter_write(w, data + 200, 100), 100);
     assert_int_equal(mapio_bufwriter_free(w), 0);
     bt_close(fd);
-    size_t n;
-    unsigned char *back = slurp(path, &n);
-    assert_int_equal(n, 300);
-    assert_memory_equal(back, data, 300);
-    free(back);
+    assert_file_holds(path, data, 300);
     free(path);
 }
 
@@ -770,10 +757,9 @@ static void writer_keeps_unwritten_bytes_after_a_failure(int opener)
     assert_int_equal(mapio_bufwriter_free(w), MAPIO_EIO);
     free(big);
     bt_close(fd);
-    unsigned char *back = slurp(path, &n);
-    assert_int_equal(n, 310);
-    assert_true(tu_pat_is(back, 0, 310));
-    free(back);
+    unsigned char want[310];
+    tu_pat_fill(want, 0, sizeof want);
+    assert_file_holds(path, want, sizeof want);
     free(path);
 }
 
