@@ -280,11 +280,15 @@ static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 static int epoll_be_wait(void *state, int timeout_ms)
 {
     struct epoll_state *s = state;
-    if (atomic_exchange(&s->written, false))
+    /* A signal drained here was meant for this wait: a wake for a
+     * submission, or the copy pool's completions, which only the engine
+     * collects. Sleeping after swallowing it would lose it. */
+    bool signalled = atomic_exchange(&s->written, false);
+    if (signalled)
         drain_efd(s);
     /* Completions already waiting need no system call to collect. */
     unsigned got = mapio__pool_reap(s->pool) + aio_reap(s);
-    if (got > 0 || timeout_ms == 0)
+    if (got > 0 || timeout_ms == 0 || signalled)
         return 0;
     if (!mapio__pool_sleep(s->pool)) {
         mapio__pool_reap(s->pool);

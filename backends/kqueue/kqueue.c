@@ -119,10 +119,13 @@ static int kqueue_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 static int kqueue_be_wait(void *state, int timeout_ms)
 {
     struct kqueue_state *s = state;
-    if (atomic_exchange(&s->triggered, false))
+    /* A trigger collected here was meant for this wait (see epoll.c): it
+     * ends the wait rather than be lost. */
+    bool triggered = atomic_exchange(&s->triggered, false);
+    if (triggered)
         collect(s);
     /* Completions already waiting need no system call to collect. */
-    if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0)
+    if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0 || triggered)
         return 0;
     if (!mapio__pool_sleep(s->pool)) {
         mapio__pool_reap(s->pool);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mapio.h"
@@ -855,6 +856,47 @@ static void engine_options_are_checked(void **state)
     assert_int_equal(mapio_engine_metrics(NULL, &m), MAPIO_EINVAL);
 }
 
+/* ---- contracts found broken from outside (issue 13) -------------------------- */
+
+/*
+ * A wake that arrives after the poller decided to sleep but before the
+ * backend's wait blocks must end that wait (a submission from another
+ * thread, or the MMapIO copy pool's completions, rely on it). Call the
+ * backend ops directly: wake, then wait forever; a watchdog turns the old
+ * behaviour - the wait swallowed the wake and slept - into a failure.
+ */
+static _Atomic int wait_returned;
+static void *wake_watchdog(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 300 && !atomic_load(&wait_returned); i++) {
+        struct timespec ts = { 0, 100000000 };
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&wait_returned)) {
+        fprintf(stderr, "wake_before_wait_ends_it: the backend's wait swallowed a wake\n");
+        fflush(stderr);
+        _Exit(1);
+    }
+    return NULL;
+}
+
+static void wake_before_wait_ends_it(void **state)
+{
+    struct ctx *c = *state;
+    atomic_store(&wait_returned, 0);
+    pthread_t dog;
+    assert_int_equal(pthread_create(&dog, NULL, wake_watchdog, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(MAPIO__BE(c->eng, wake, c->eng->be), 0);
+        assert_true(MAPIO__BE(c->eng, wait, c->eng->be, -1) >= 0);
+    }
+    atomic_store(&wait_returned, 1);
+    pthread_join(dog, NULL);
+    /* The engine still works afterwards. */
+    assert_int_equal(do_write(c, "w", 1, 0), 1);
+}
+
 int main(void)
 {
     backend = getenv("MAPIO_BACKEND");
@@ -897,6 +939,7 @@ int main(void)
         cmocka_unit_test(opt_in_features),
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(engine_options_are_checked),
+        cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
     };
     char name[64];
     snprintf(name, sizeof name, "%s%s%s", backend, mode != NULL && mode[0] ? "-" : "",
