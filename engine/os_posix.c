@@ -167,7 +167,7 @@ static int posix_truncate(mapio_fd_t fd, uint64_t size)
 static int64_t posix_pwritev_dsync(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n,
                                    uint64_t off)
 {
-#if MAPIO_HAVE_PWRITEV2 && defined(RWF_DSYNC)
+#if MAPIO_HAVE_PWRITEV2
     ssize_t r = pwritev2(fd, iov, (int)n, (off_t)off, RWF_DSYNC);
     if (r >= 0 || errno != EOPNOTSUPP)
         return r >= 0 ? r : -errno;

@@ -897,6 +897,69 @@ static void wake_before_wait_ends_it(void **state)
     assert_int_equal(do_write(c, "w", 1, 0), 1);
 }
 
+/*
+ * mapio_sync_data reaches fdatasync and mapio_sync_all fsync, on every
+ * backend: the fault hooks see which sync each call is, and the OS table
+ * sees the ones made through it (everything but io_uring's own syncs, which
+ * the kernel makes from the opcode the hooks saw).
+ */
+static _Atomic int hook_ops[MAPIO_OP_COUNT];
+static _Atomic int os_fdatasyncs, os_fsyncs;
+static int64_t op_counting_before(void *ctx, const mapio_fault_call_t *call)
+{
+    (void)ctx;
+    if (call->op >= 0 && call->op < MAPIO_OP_COUNT)
+        atomic_fetch_add(&hook_ops[call->op], 1);
+    return MAPIO_FAULT_PASS;
+}
+static int counting_fdatasync(mapio_fd_t fd)
+{
+    atomic_fetch_add(&os_fdatasyncs, 1);
+    return mapio__os_default.fdatasync(fd);
+}
+static int counting_fsync(mapio_fd_t fd)
+{
+    atomic_fetch_add(&os_fsyncs, 1);
+    return mapio__os_default.fsync(fd);
+}
+
+static void syncs_reach_the_right_call(void **state)
+{
+    struct ctx *c = *state;
+    for (int i = 0; i < MAPIO_OP_COUNT; i++)
+        atomic_store(&hook_ops[i], 0);
+    atomic_store(&os_fdatasyncs, 0);
+    atomic_store(&os_fsyncs, 0);
+    mapio_fault_hooks_t h = { .before = op_counting_before };
+    assert_int_equal(mapio_fault_set(c->eng, &h), 0);
+    mapio__os.fdatasync = counting_fdatasync;
+    mapio__os.fsync = counting_fsync;
+
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 0);
+    memset(&r, 0, sizeof r);
+    mapio_write_t w = { "c", 1, 0 };
+    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &w, 1, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 0);
+    assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+
+    mapio__os.fdatasync = mapio__os_default.fdatasync;
+    mapio__os.fsync = mapio__os_default.fsync;
+    assert_int_equal(mapio_fault_set(c->eng, NULL), 0);
+    /* sync_data, the commit's group sync and the twin; sync_all. */
+    assert_int_equal(atomic_load(&hook_ops[MAPIO_OP_FDATASYNC]), 3);
+    assert_int_equal(atomic_load(&hook_ops[MAPIO_OP_FSYNC]), 1);
+    bool kernel_syncs = strcmp(backend, "uring") == 0;
+    assert_int_equal(atomic_load(&os_fdatasyncs), kernel_syncs ? 1 : 3);
+    assert_int_equal(atomic_load(&os_fsyncs), kernel_syncs ? 0 : 1);
+}
+
 int main(void)
 {
     backend = getenv("MAPIO_BACKEND");
@@ -940,6 +1003,7 @@ int main(void)
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(engine_options_are_checked),
         cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(syncs_reach_the_right_call, setup, teardown),
     };
     char name[64];
     snprintf(name, sizeof name, "%s%s%s", backend, mode != NULL && mode[0] ? "-" : "",
