@@ -387,7 +387,6 @@ static bool goes_to_copy_pool(mapio_req_t *req)
 static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal, bool done, int64_t result)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    rp->precomplete = done;
     rp->pre_result = result;
     rp->eng = eng;
     rp->done = 0;
@@ -401,11 +400,13 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool internal, bool d
     rp->fused = 0;
     rp->on_copy_pool = 0;
     rp->start_ns = mapio__os.now_ns();
-    atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
-    atomic_store_explicit(&rp->state, MAPIO__REQ_QUEUED, memory_order_relaxed);
     req->result = 0;
     if (req->op == MAPIO_OP_COMMIT && !mapio__merge_next(req->buf, req->iovcnt, 0, &rp->span))
         rp->span.len = 0; /* nothing to write: straight to the sync */
+    atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
+    /* Release: a mapio_cancel() that sees this state also sees rp->eng. */
+    atomic_store_explicit(&rp->state, done ? MAPIO__REQ_CARRIED : MAPIO__REQ_QUEUED,
+                          memory_order_release);
 
     mapio_req_t *head = atomic_load_explicit(&eng->pending, memory_order_relaxed);
     do
@@ -463,6 +464,9 @@ int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
 {
     if (eng == NULL || req == NULL || cb == NULL)
         return MAPIO_EINVAL;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
     req->op = MAPIO_OP_NOP;
     req->cb = cb;
     req->file = NULL;
@@ -483,11 +487,10 @@ int mapio_cancel(mapio_req_t *req)
     if (req == NULL)
         return MAPIO_EINVAL;
     struct mapio__req_priv *rp = mapio__rp(req);
+    /* CARRIED: MMapIO copied it at submission, only the callback is left. */
     uint32_t st = atomic_load(&rp->state);
-    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND && st != MAPIO__REQ_SYNCWAIT)
+    if (!mapio__req_state_in_flight(st) || st == MAPIO__REQ_CARRIED)
         return MAPIO_ENOENT;
-    if (rp->precomplete)
-        return MAPIO_ENOENT; /* MMapIO copied it at submission: only the callback is left */
     mapio_engine_t *eng = rp->eng;
     bool wake = false;
     pthread_mutex_lock(&eng->lock);
@@ -496,7 +499,7 @@ int mapio_cancel(mapio_req_t *req)
      * the list before running any callback that could free the request. */
     atomic_store(&eng->cancels_pending, true);
     st = atomic_load(&rp->state);
-    if (st != MAPIO__REQ_QUEUED && st != MAPIO__REQ_BACKEND && st != MAPIO__REQ_SYNCWAIT) {
+    if (!mapio__req_state_in_flight(st)) {
         pthread_mutex_unlock(&eng->lock);
         return MAPIO_ENOENT;
     }
@@ -770,11 +773,12 @@ static void flush(mapio_engine_t *eng)
         unsigned n = 0, ncopies = 0;
         while (n < MAPIO__ARRAY_SIZE(batch) && eng->backlog_head != NULL) {
             mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
-            if (mapio__rp(r)->precomplete) {
-                finish(eng, r, mapio__rp(r)->pre_result); /* done: too late to cancel */
+            struct mapio__req_priv *rp = mapio__rp(r);
+            if (atomic_load_explicit(&rp->state, memory_order_relaxed) == MAPIO__REQ_CARRIED) {
+                finish(eng, r, rp->pre_result); /* done: too late to cancel */
                 continue;
             }
-            if (atomic_load_explicit(&mapio__rp(r)->cancel, memory_order_relaxed)) {
+            if (atomic_load_explicit(&rp->cancel, memory_order_relaxed)) {
                 finish(eng, r, MAPIO_ECANCELED);
                 continue;
             }

@@ -279,13 +279,15 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
                   const mapio_iovec_t *iov, unsigned iovcnt, uint64_t offset, unsigned flags,
                   mapio_cb_t cb)
 {
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
     struct mapio__fstate *fs = mapio__file_acquire(file);
     if (fs == NULL)
         return MAPIO_EBADF;
     bool write = op == MAPIO_OP_WRITE || op == MAPIO_OP_WRITEV || op == MAPIO_OP_COMMIT ||
                  op == MAPIO_OP_FALLOCATE;
     bool syncs = op == MAPIO_OP_FDATASYNC || op == MAPIO_OP_FSYNC || op == MAPIO_OP_COMMIT;
-    int err = 0;
     if (write && (fs->flags & MAPIO_OPEN_READ_ONLY))
         err = MAPIO_EBADF;
     else if (syncs && atomic_load(&fs->sticky) != 0)

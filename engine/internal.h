@@ -106,14 +106,30 @@ void mapio__file_release(const mapio_file_t *f);
 
 /* ---- Requests -------------------------------------------------------------- */
 
-/* QUEUED: pending/backlog. BACKEND: the backend holds it. SYNCWAIT: a
- * commit whose writes are done, waiting for its sync. DONE: callback due. */
+/*
+ * QUEUED: pending/backlog. BACKEND: the backend holds it. SYNCWAIT: a
+ * commit whose writes are done, waiting for its sync. CARRIED: carried out
+ * on the submitting thread (MMapIO), only its callback is due. DONE: its
+ * callback runs (or ran): the request is the caller's again.
+ *
+ * The in-flight states carry a tag in their high half, because a request's
+ * memory need not be initialised: a submission refuses a request whose
+ * state says "in flight" (MAPIO_EBUSY), and leftover bytes are not taken
+ * for that unless they hold the tag.
+ */
 enum {
-    MAPIO__REQ_QUEUED = 1,
-    MAPIO__REQ_BACKEND = 2,
-    MAPIO__REQ_SYNCWAIT = 3,
-    MAPIO__REQ_DONE = 4
+    MAPIO__REQ_TAG = 0x6d710000u, /* "mq" */
+    MAPIO__REQ_QUEUED = MAPIO__REQ_TAG | 1u,
+    MAPIO__REQ_BACKEND = MAPIO__REQ_TAG | 2u,
+    MAPIO__REQ_SYNCWAIT = MAPIO__REQ_TAG | 3u,
+    MAPIO__REQ_CARRIED = MAPIO__REQ_TAG | 4u,
+    MAPIO__REQ_DONE = 5u,
 };
+
+static inline bool mapio__req_state_in_flight(uint32_t state)
+{
+    return (state & 0xffff0000u) == MAPIO__REQ_TAG;
+}
 
 /* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8). */
 #define MAPIO__REQ_BACKEND_SPACE 112
@@ -141,7 +157,6 @@ struct mapio__req_priv {
     uint64_t fault_seq;      /* the fault hooks' number for the call in flight */
     uint64_t commit_bytes;   /* COMMIT: bytes of the merged pieces written */
     uint32_t commit_pieces;  /* COMMIT: merged pieces written */
-    uint8_t precomplete;     /* done on the submitting thread (MMapIO): only finish it */
     uint8_t on_copy_pool;    /* MMapIO copy handed to the engine's copy pool */
     /* COMMIT fused with its own fdatasync (the group was idle): the backend
      * runs write then sync back to back, and reports both results. */
@@ -150,7 +165,7 @@ struct mapio__req_priv {
         struct {
             int64_t fused_wres, fused_sres;
         };
-        int64_t pre_result; /* a precomplete request's result */
+        int64_t pre_result; /* a CARRIED request's result */
     };
     union {
         uint64_t align;
@@ -164,6 +179,13 @@ _Static_assert(sizeof(struct mapio__req_priv) <= sizeof(((mapio_req_t *)0)->priv
 static inline struct mapio__req_priv *mapio__rp(mapio_req_t *r)
 {
     return (struct mapio__req_priv *)(void *)&r->priv;
+}
+
+/* MAPIO_EBUSY if req is still in flight (submitted, callback not yet run). */
+static inline int mapio__req_check_idle(mapio_req_t *req)
+{
+    uint32_t st = atomic_load_explicit(&mapio__rp(req)->state, memory_order_acquire);
+    return mapio__req_state_in_flight(st) ? MAPIO_EBUSY : 0;
 }
 
 /*

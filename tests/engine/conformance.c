@@ -858,6 +858,50 @@ static void engine_options_are_checked(void **state)
 
 /* ---- contracts found broken from outside (issue 13) -------------------------- */
 
+/* Resubmitting a request that is still in flight is refused, on every
+ * submitting call, and the callback of the first submission runs once. */
+static void resubmit_in_flight_is_busy(void **state)
+{
+    struct ctx *c = *state;
+    static unsigned char buf[4096];
+    mapio_req_t req;
+    memset(&req, 0, sizeof req);
+    struct rec r = { 0 };
+    req.data = &r;
+    mapio_iovec_t iov = { buf, sizeof buf };
+    mapio_write_t w = { buf, sizeof buf, 0 };
+    for (int round = 0; round < 2; round++) {
+        memset(&r, 0, sizeof r);
+        assert_int_equal(mapio_write_at(&c->file, &req, buf, sizeof buf, 0, rec_cb), 0);
+        if (round == 1)
+            assert_true(mapio_engine_poll(c->eng, 0) >= 0); /* now the backend may hold it */
+        if (r.calls == 0) {
+            assert_int_equal(mapio_read_at(&c->file, &req, buf, 1, 0, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_write_at(&c->file, &req, buf, 1, 0, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_readv_at(&c->file, &req, &iov, 1, 0, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_writev_at(&c->file, &req, &iov, 1, 0, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(
+                mapio_write_at_flags(&c->file, &req, buf, 1, 0, MAPIO_WRITE_DSYNC, rec_cb),
+                MAPIO_EBUSY);
+            assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &w, 1, rec_cb),
+                             MAPIO_EBUSY);
+            assert_int_equal(mapio_fallocate(&c->file, &req, 0, 4096, 0, rec_cb), MAPIO_EBUSY);
+            assert_int_equal(mapio_nop(c->eng, &req, rec_cb), MAPIO_EBUSY);
+        }
+        assert_int_equal(mapio_engine_run(c->eng), r.calls == 0 ? 1 : 0);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(r.result, (int64_t)sizeof buf);
+        assert_int_equal(mapio_engine_inflight(c->eng), 0);
+    }
+    /* Once its callback has run the request is the caller's again. */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_nop(c->eng, &req, rec_cb), 0);
+    assert_int_equal(mapio_engine_run(c->eng), 1);
+    assert_int_equal(r.calls, 1);
+}
+
 /*
  * A wake that arrives after the poller decided to sleep but before the
  * backend's wait blocks must end that wait (a submission from another
@@ -1002,6 +1046,7 @@ int main(void)
         cmocka_unit_test(opt_in_features),
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(engine_options_are_checked),
+        cmocka_unit_test_setup_teardown(resubmit_in_flight_is_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
         cmocka_unit_test_setup_teardown(syncs_reach_the_right_call, setup, teardown),
     };
