@@ -725,13 +725,17 @@ static void take_cancels(mapio_engine_t *eng)
     mapio_req_t *cancels = eng->cancel_head;
     eng->cancel_head = NULL;
     atomic_store(&eng->cancels_pending, false);
-    for (mapio_req_t *r = cancels; r != NULL; r = mapio__rp(r)->cancel_next)
-        mapio__rp(r)->cancel_queued = 0;
     pthread_mutex_unlock(&eng->lock);
 
     while (cancels != NULL) {
         mapio_req_t *r = cancels;
+        /* Off the list under the lock, one at a time: once cancel_queued is
+         * clear another mapio_cancel() may link r into the new list, which
+         * rewrites cancel_next. At worst r is then looked at twice. */
+        pthread_mutex_lock(&eng->lock);
         cancels = mapio__rp(r)->cancel_next;
+        mapio__rp(r)->cancel_queued = 0;
+        pthread_mutex_unlock(&eng->lock);
         /* QUEUED ones are dropped by flush (their cancel flag is set). */
         if (atomic_load(&mapio__rp(r)->state) != MAPIO__REQ_BACKEND)
             continue;
