@@ -205,6 +205,12 @@ void mapio__commit_fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
         maybe_start(fs, false);
         return;
     }
+    if (sres == MAPIO_ECANCELED) {
+        /* The write is in the file but its sync was cut short (the cancel
+         * of everything at shutdown): the group's own sync covers it. */
+        mapio__commit_written(req, 0);
+        return;
+    }
     MAPIO__COUNT1(&fs->counters, sync_background_loops, 1);
     MAPIO__COUNT1(&eng->counters, sync_background_loops, 1);
     MAPIO__COUNT1(&fs->counters, sync_delayed, req->iovcnt);

@@ -595,16 +595,24 @@ void mapio__complete(mapio_req_t *req, int64_t res)
     bool stopping = atomic_load_explicit(&eng->shutdown, memory_order_relaxed);
     struct mapio__counters *fc = rp->fs != NULL ? &rp->fs->counters : NULL;
 
+    bool started = mapio__req_started(rp);
     if (res == MAPIO_EINTR || res == MAPIO_EAGAIN) {
         /* Invisible to the caller: try again (counted). */
         MAPIO__COUNT1(&eng->counters, retries, 1);
         if (fc != NULL)
             MAPIO__COUNT1(fc, retries, 1);
-        if (!stopping) {
+        if (!stopping || started) {
             requeue(eng, req);
             return;
         }
         res = MAPIO_ECANCELED;
+    }
+    if (res == MAPIO_ECANCELED && started) {
+        /* The kernel stopped a later piece before it began (a cancel sent
+         * for everything at shutdown): the earlier ones are in the file, so
+         * the request goes on rather than claim it never ran. */
+        requeue(eng, req);
+        return;
     }
     if (req->op == MAPIO_OP_COMMIT) {
         /* One piece of the merged batch at a time; then the group sync. */
@@ -639,11 +647,8 @@ void mapio__complete(mapio_req_t *req, int64_t res)
                 MAPIO__COUNT1(&eng->counters, short_io_resumed, 1);
                 if (fc != NULL)
                     MAPIO__COUNT1(fc, short_io_resumed, 1);
-                if (!stopping) {
-                    requeue(eng, req);
-                    return;
-                }
-                res = write ? MAPIO_ECANCELED : (int64_t)rp->done;
+                requeue(eng, req); /* started: it runs to its end, even at shutdown */
+                return;
             } else {
                 res = (int64_t)rp->done;
             }
@@ -736,8 +741,10 @@ static void take_cancels(mapio_engine_t *eng)
         cancels = mapio__rp(r)->cancel_next;
         mapio__rp(r)->cancel_queued = 0;
         pthread_mutex_unlock(&eng->lock);
-        /* QUEUED ones are dropped by flush (their cancel flag is set). */
-        if (atomic_load(&mapio__rp(r)->state) != MAPIO__REQ_BACKEND)
+        /* QUEUED ones are dropped by flush (their cancel flag is set); a
+         * started one runs to its end. */
+        if (atomic_load(&mapio__rp(r)->state) != MAPIO__REQ_BACKEND ||
+            mapio__req_started(mapio__rp(r)))
             continue;
         if (mapio__rp(r)->on_copy_pool)
             mapio__pool_cancel(atomic_load(&eng->copy_pool), r);
@@ -782,7 +789,8 @@ static void flush(mapio_engine_t *eng)
                 finish(eng, r, rp->pre_result); /* done: too late to cancel */
                 continue;
             }
-            if (atomic_load_explicit(&rp->cancel, memory_order_relaxed)) {
+            if (atomic_load_explicit(&rp->cancel, memory_order_relaxed) &&
+                !mapio__req_started(rp)) {
                 finish(eng, r, MAPIO_ECANCELED);
                 continue;
             }
@@ -983,13 +991,14 @@ void mapio__engine_forget(mapio_engine_t *eng, struct mapio__fstate *fs)
 
 /* ---- shutdown ---------------------------------------------------------------- */
 
-/* Cancel what the backend has not seen, except the engine's own syncs. */
+/* Cancel what the backend has not seen, except the engine's own syncs and
+ * requests already partly in the file. */
 static void cancel_backlog(mapio_engine_t *eng)
 {
     mapio_req_t *keep = NULL, *keep_tail = NULL;
     while (eng->backlog_head != NULL) {
         mapio_req_t *r = list_pop(&eng->backlog_head, &eng->backlog_tail);
-        if (mapio__rp(r)->internal)
+        if (mapio__rp(r)->internal || mapio__req_started(mapio__rp(r)))
             list_push(&keep, &keep_tail, r);
         else
             mapio__finish(r, MAPIO_ECANCELED);

@@ -181,6 +181,14 @@ static inline struct mapio__req_priv *mapio__rp(mapio_req_t *r)
     return (struct mapio__req_priv *)(void *)&r->priv;
 }
 
+/* Has part of the request reached the OS? Then it runs to its end, cancel
+ * or shutdown notwithstanding: MAPIO_ECANCELED would claim nothing of it is
+ * in the file. (Polling thread, or the worker running it.) */
+static inline bool mapio__req_started(const struct mapio__req_priv *rp)
+{
+    return rp->done != 0 || rp->commit_pieces != 0;
+}
+
 /* MAPIO_EBUSY if req is still in flight (submitted, callback not yet run). */
 static inline int mapio__req_check_idle(mapio_req_t *req)
 {

@@ -858,6 +858,102 @@ static void engine_options_are_checked(void **state)
 
 /* ---- contracts found broken from outside (issue 13) -------------------------- */
 
+/*
+ * A cancel that lands between two pieces of a request - after a short first
+ * piece reached the OS - must not turn into MAPIO_ECANCELED: part of the
+ * request is in the file, so it completes with its real result. The fault
+ * hooks shorten the first call and cancel from its after() hook, which is
+ * exactly "between pieces" on every backend (the pool backends finish the
+ * request in one job, so there the cancel finds nothing to stop).
+ */
+struct split_ctx {
+    mapio_req_t *target;
+    _Atomic int calls;
+    _Atomic int cancel_rc;
+};
+
+static int64_t split_before(void *ctx, const mapio_fault_call_t *call)
+{
+    struct split_ctx *s = ctx;
+    if (call->op == MAPIO_OP_FDATASYNC || call->op == MAPIO_OP_FSYNC || call->len < 2)
+        return MAPIO_FAULT_PASS;
+    return atomic_load(&s->calls) == 0 ? (int64_t)(call->len / 2) : MAPIO_FAULT_PASS;
+}
+
+static int64_t split_after(void *ctx, const mapio_fault_call_t *call, int64_t res)
+{
+    struct split_ctx *s = ctx;
+    if (call->op != MAPIO_OP_FDATASYNC && call->op != MAPIO_OP_FSYNC &&
+        atomic_fetch_add(&s->calls, 1) == 0)
+        atomic_store(&s->cancel_rc, mapio_cancel(s->target));
+    return res;
+}
+
+enum split_kind { SPLIT_WRITE, SPLIT_WRITEV, SPLIT_DSYNC, SPLIT_COMMIT, SPLIT_READ };
+
+static void cancel_between_pieces(struct ctx *c, enum split_kind kind)
+{
+    static unsigned char a[8192], b[8192], got[8192];
+    tu_fill(a, sizeof a, 40 + kind);
+    tu_fill(b, sizeof b, 50 + kind);
+    mapio_req_t req;
+    memset(&req, 0, sizeof req);
+    struct rec r = { 0 };
+    req.data = &r;
+    if (kind == SPLIT_READ)
+        assert_int_equal(mapio_write_at_sync(&c->file, a, sizeof a, 0), (int64_t)sizeof a);
+    struct split_ctx s = { .target = &req };
+    mapio_fault_hooks_t h = { .ctx = &s, .before = split_before, .after = split_after };
+    assert_int_equal(mapio_fault_set(c->eng, &h), 0);
+    mapio_iovec_t iov[2] = { { a, 4096 }, { a + 4096, 4096 } };
+    mapio_write_t batch[2] = { { a, 4096, 0 }, { b, 4096, 65536 } };
+    int rc = 0;
+    int64_t want = sizeof a;
+    switch (kind) {
+    case SPLIT_WRITE:
+        rc = mapio_write_at(&c->file, &req, a, sizeof a, 0, rec_cb);
+        break;
+    case SPLIT_WRITEV:
+        rc = mapio_writev_at(&c->file, &req, iov, 2, 0, rec_cb);
+        break;
+    case SPLIT_DSYNC:
+        rc = mapio_write_at_flags(&c->file, &req, a, sizeof a, 0, MAPIO_WRITE_DSYNC, rec_cb);
+        break;
+    case SPLIT_COMMIT:
+        rc = mapio_write_at_delayed_sync(&c->file, &req, batch, 2, rec_cb);
+        want = 0;
+        break;
+    case SPLIT_READ:
+        rc = mapio_read_at(&c->file, &req, got, sizeof got, 0, rec_cb);
+        break;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(wait_one(c->eng, &r), want);
+    assert_true(atomic_load(&s.calls) >= 2); /* it really went in pieces */
+    int crc = atomic_load(&s.cancel_rc);
+    assert_true(crc == 0 || crc == MAPIO_ENOENT);
+    assert_int_equal(mapio_fault_set(c->eng, NULL), 0);
+    if (kind == SPLIT_READ) {
+        assert_memory_equal(got, a, sizeof a);
+    } else {
+        assert_int_equal(mapio_read_at_sync(&c->file, got, 4096, 0), 4096);
+        assert_memory_equal(got, a, 4096);
+        assert_int_equal(
+            mapio_read_at_sync(&c->file, got, 4096, kind == SPLIT_COMMIT ? 65536 : 4096), 4096);
+        assert_memory_equal(got, kind == SPLIT_COMMIT ? b : a + 4096, 4096);
+    }
+}
+
+static void cancel_after_partial_progress_reports_real_result(void **state)
+{
+    struct ctx *c = *state;
+    cancel_between_pieces(c, SPLIT_WRITE);
+    cancel_between_pieces(c, SPLIT_WRITEV);
+    cancel_between_pieces(c, SPLIT_DSYNC);
+    cancel_between_pieces(c, SPLIT_COMMIT);
+    cancel_between_pieces(c, SPLIT_READ);
+}
+
 /* Resubmitting a request that is still in flight is refused, on every
  * submitting call, and the callback of the first submission runs once. */
 static void resubmit_in_flight_is_busy(void **state)
@@ -1109,6 +1205,8 @@ int main(void)
         cmocka_unit_test(opt_in_features),
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(engine_options_are_checked),
+        cmocka_unit_test_setup_teardown(cancel_after_partial_progress_reports_real_result, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(resubmit_in_flight_is_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_cancels_of_the_same_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
