@@ -69,9 +69,13 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     if (atomic_load(&eng->shutdown))
         return MAPIO_ECANCELED;
 
-    /* The handle reads as closed until it is fully set up. */
+    /* A handle still open, or closed with requests that still hold it, is
+     * not the caller's to reuse yet: wiping it would free it under them. */
     struct mapio__file_priv *fp = mapio__fp(file);
-    memset(file, 0, sizeof *file);
+    if (fp->magic == MAPIO__FILE_MAGIC && atomic_load(&fp->refs) != 0)
+        return MAPIO_EBUSY;
+    /* The handle reads as closed until it is fully set up; data is yours. */
+    memset(&file->priv, 0, sizeof file->priv);
     fp->magic = MAPIO__FILE_MAGIC;
     atomic_store(&fp->state, MAPIO__FILE_CLOSED);
 

@@ -998,6 +998,34 @@ static void resubmit_in_flight_is_busy(void **state)
     assert_int_equal(r.calls, 1);
 }
 
+/* mapio_open refuses a handle that is open, or closed but still referenced
+ * by requests in flight; it keeps the caller's data field. */
+static void open_into_busy_handle_is_refused(void **state)
+{
+    struct ctx *c = *state;
+    static unsigned char buf[512];
+    int tag = 7;
+    c->file.data = &tag;
+    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &c->file), MAPIO_EBUSY);
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_write_at(&c->file, &req, buf, sizeof buf, 0, rec_cb), 0);
+    assert_int_equal(mapio_close(&c->file), 0);
+    /* Closed, but its request still holds it. */
+    int rc = mapio_open(c->eng, c->path, open_size, open_mode, &c->file);
+    assert_int_equal(rc, MAPIO_EBUSY);
+    assert_int_equal(mapio_engine_run(c->eng), 1);
+    assert_int_equal(r.result, (int64_t)sizeof buf);
+    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &c->file), 0);
+    assert_ptr_equal(c->file.data, &tag);
+    mapio_file_t fresh;
+    fresh.data = &tag;
+    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &fresh), 0);
+    assert_ptr_equal(fresh.data, &tag);
+    assert_int_equal(mapio_close(&fresh), 0);
+}
+
 /* mapio_cancel is thread-safe: several threads cancelling the same requests,
  * while they complete and are resubmitted, lose nothing and race on nothing
  * (run under TSan in CI). */
@@ -1208,6 +1236,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancel_after_partial_progress_reports_real_result, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(resubmit_in_flight_is_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_into_busy_handle_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_cancels_of_the_same_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
         cmocka_unit_test_setup_teardown(syncs_reach_the_right_call, setup, teardown),
