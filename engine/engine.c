@@ -949,6 +949,10 @@ int mapio_engine_run(mapio_engine_t *eng)
 {
     if (eng == NULL)
         return MAPIO_EINVAL;
+    /* Inside a callback, or beside another poller, even with nothing in
+     * flight: the same answer mapio_engine_poll() gives. */
+    if (atomic_load(&eng->polling))
+        return MAPIO_EBUSY;
     int total = 0;
     while (atomic_load(&eng->inflight) > 0) {
         int n = mapio_engine_poll(eng, -1);

@@ -103,12 +103,18 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         err = mapio__os.truncate(fs->fd, size);
     else if (err == 0 && size == 0 && (flags & MAPIO_OPEN_TRUNCATE) && cur != 0)
         err = mapio__os.truncate(fs->fd, 0);
-    if (err == 0)
+    if (err == 0 && (flags & MAPIO_OPEN_READ_ONLY))
+        fs->size = size != 0 && size < cur ? size : cur; /* never beyond the file */
+    else if (err == 0)
         fs->size = size != 0 ? size : ((flags & MAPIO_OPEN_TRUNCATE) ? 0 : cur);
     fs->mem_align = fs->io_align = 1;
     if (err == 0 && (flags & MAPIO_OPEN_DIRECT))
         err = mapio__os.dio_align(fs->fd, &fs->mem_align, &fs->io_align);
-    if (err == 0 && (flags & MAPIO_OPEN_MMAP) && fs->size > 0) {
+    if (err == 0 && (flags & MAPIO_OPEN_MMAP) && fs->size == 0) {
+        /* Nothing to map, but still MMapIO: reads end at once, writes are
+         * out of range - never a silent fall back to pread/pwrite. */
+        err = mapio_map_empty(&fs->map);
+    } else if (err == 0 && (flags & MAPIO_OPEN_MMAP)) {
         /* Exactly `size` bytes: the file has at least that many by now. */
         mapio_map_opts_t mo = {
             .kind = (flags & MAPIO_OPEN_READ_ONLY) ? MAPIO_MAP_READ_ONLY : MAPIO_MAP_READ_WRITE,
@@ -116,9 +122,9 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
             .len = fs->size,
         };
         err = mapio_map_open(&fs->map, path, &mo);
-        if (err == 0 && (flags & MAPIO_OPEN_MMAP_ON_POOL))
-            err = mapio__engine_copy_pool_start(eng);
     }
+    if (err == 0 && (flags & MAPIO_OPEN_MMAP_ON_POOL))
+        err = mapio__engine_copy_pool_start(eng);
     if (err == 0)
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {

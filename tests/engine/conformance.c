@@ -1191,6 +1191,59 @@ static void syncs_reach_the_right_call(void **state)
     assert_int_equal(atomic_load(&os_fsyncs), kernel_syncs ? 0 : 1);
 }
 
+/* Small contracts (issue 13, item 8). */
+static int run_inside_result;
+static void run_inside_cb(mapio_req_t *req)
+{
+    run_inside_result = mapio_engine_run(req->data);
+}
+
+static void small_contracts_hold(void **state)
+{
+    struct ctx *c = *state;
+    /* mapio_engine_run from a callback is MAPIO_EBUSY, as poll is, even
+     * when nothing else is in flight. */
+    mapio_req_t req;
+    req.data = c->eng;
+    run_inside_result = 1;
+    assert_int_equal(mapio_nop(c->eng, &req, run_inside_cb), 0);
+    assert_int_equal(mapio_engine_run(c->eng), 1);
+    assert_int_equal(run_inside_result, MAPIO_EBUSY);
+
+    /* An empty file opened with size 0 stays in its mode: in MMapIO, a
+     * write past the (empty) mapping is MAPIO_ERANGE, never a pwrite. */
+    char *p = tu_path("empty");
+    mapio_file_t f;
+    assert_int_equal(mapio_open(c->eng, p, 0, open_mode, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 0);
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(mapio_write_at(&f, &req, "abc", 3, 0, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), open_mode != 0 ? MAPIO_ERANGE : 3);
+    assert_int_equal(tu_file_size(p), open_mode != 0 ? 0 : 3);
+    char b[8];
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_read_at(&f, &req, b, sizeof b, 0, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), open_mode != 0 ? 0 : 3);
+    assert_int_equal(mapio_close(&f), 0);
+
+    /* A read-only open never reports more than the file has. */
+    assert_int_equal(tu_write_file(p, "0123456789", 10), 0);
+    assert_int_equal(mapio_open(c->eng, p, 4096, open_mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 10);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mapio_read_at(&f, &req, b, sizeof b, 4, rec_cb), 0);
+    assert_int_equal(wait_one(c->eng, &r), 6);
+    assert_memory_equal(b, "456789", 6);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_open(c->eng, p, 4, open_mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_file_size(&f), 4);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(tu_file_size(p), 10);
+    tu_unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     backend = getenv("MAPIO_BACKEND");
@@ -1240,6 +1293,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_cancels_of_the_same_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(wake_before_wait_ends_it, setup, teardown),
         cmocka_unit_test_setup_teardown(syncs_reach_the_right_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_contracts_hold, setup, teardown),
     };
     char name[64];
     snprintf(name, sizeof name, "%s%s%s", backend, mode != NULL && mode[0] ? "-" : "",
