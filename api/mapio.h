@@ -288,8 +288,9 @@ struct mapio_req {
  * MAPIO_EOVERFLOW (offset + len wraps or exceeds INT64_MAX), MAPIO_EBADF
  * (closed file; write on a read-only file), MAPIO_EAGAIN (max_inflight
  * reached), MAPIO_ECANCELED (engine shutting down).
- * Thread-safe: any thread may submit. From a thread other than the polling
- * one it costs a mutex and, if the poller is asleep, one wakeup.
+ * Thread-safe: any thread may submit. Submission is lock-free (one
+ * compare-and-swap onto the engine's queue) plus, if the poller is asleep,
+ * one wakeup.
  */
 MAPIO_EXTERN int mapio_read_at(mapio_file_t *file, mapio_req_t *req, void *buf, size_t len,
                                uint64_t offset, mapio_cb_t cb);
