@@ -80,11 +80,12 @@ typedef struct mapio_engine_opts {
 /*
  * mapio_engine_new - create an engine on the first backend that initialises.
  * opts may be NULL for defaults. When io_uring is compiled in but blocked
- * (seccomp, kernel.io_uring_disabled, old kernel: ENOSYS, EPERM, EINVAL), the
- * engine falls back to the next backend and mapio_engine_fallback_reason() says
- * why. Returns 0 and sets *out, or MAPIO_EINVAL (bad option or unknown backend
- * name), MAPIO_ENOMEM (including io_uring's locked-memory limit, which is
- * reported rather than hidden), or the backend's own error.
+ * or too old (seccomp, kernel.io_uring_disabled, a kernel without the opcodes
+ * mapio needs: ENOSYS, EPERM, EINVAL, ENOTSUP), the engine falls back to the
+ * next backend and mapio_engine_fallback_reason() says why. Returns 0 and
+ * sets *out, or MAPIO_EINVAL (bad option or unknown backend name),
+ * MAPIO_ENOMEM (including io_uring's locked-memory limit, which is reported
+ * rather than hidden), or the backend's own error.
  * Thread-safe (engines are independent).
  */
 MAPIO_EXTERN int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts);
