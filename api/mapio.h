@@ -61,8 +61,10 @@ typedef struct mapio_engine_opts {
     unsigned max_inflight;
     /* io_uring submission queue entries. 0 = 256. */
     unsigned ring_entries;
-    /* Worker threads of the epoll/kqueue pool, and of the MMapIO copy pool
-     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2. */
+    /* Worker threads of the epoll/kqueue pool, of the IOCP backend's pool
+     * (the calls with no overlapped form: syncs, preallocation, group
+     * commits, O_DSYNC writes), and of the MMapIO copy pool
+     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2, at most 1024. */
     unsigned workers;
     /* MAPIO_ENGINE_* flags. */
     unsigned flags;
