@@ -6,8 +6,10 @@
  * (mapio/map.h, mapio/ranges.h, mapio/ring.h, mapio/vec.h).
  *
  * Conventions, for every function below:
- * - Success is 0 or a count; failure is a negative errno (MAPIO_EINVAL, ...),
- *   see mapio/errno.h. Nothing aborts on an OS error.
+ * - Calls returning int or int64_t: success is 0 or a count; failure is a
+ *   negative errno (MAPIO_EINVAL, ...), see mapio/errno.h. Pointer getters
+ *   return NULL on failure; size, name and void calls cannot fail (each says
+ *   what it returns for NULL). Nothing aborts on an OS error.
  * - A call that takes a callback and returns an error never runs the callback.
  *   Every accepted request completes exactly once: with its result, an error,
  *   or MAPIO_ECANCELED after mapio_cancel() or mapio_engine_free().
