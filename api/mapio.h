@@ -6,8 +6,10 @@
  * (mapio/map.h, mapio/ranges.h, mapio/ring.h, mapio/vec.h).
  *
  * Conventions, for every function below:
- * - Success is 0 or a count; failure is a negative errno (MAPIO_EINVAL, ...),
- *   see mapio/errno.h. Nothing aborts on an OS error.
+ * - Calls returning int or int64_t: success is 0 or a count; failure is a
+ *   negative errno (MAPIO_EINVAL, ...), see mapio/errno.h. Pointer getters
+ *   return NULL on failure; size, name and void calls cannot fail (each says
+ *   what it returns for NULL). Nothing aborts on an OS error.
  * - A call that takes a callback and returns an error never runs the callback.
  *   Every accepted request completes exactly once: with its result, an error,
  *   or MAPIO_ECANCELED after mapio_cancel() or mapio_engine_free().
@@ -61,8 +63,10 @@ typedef struct mapio_engine_opts {
     unsigned max_inflight;
     /* io_uring submission queue entries. 0 = 256. */
     unsigned ring_entries;
-    /* Worker threads of the epoll/kqueue pool, and of the MMapIO copy pool
-     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2. */
+    /* Worker threads of the epoll/kqueue pool, of the IOCP backend's pool
+     * (the calls with no overlapped form: syncs, preallocation, group
+     * commits, O_DSYNC writes), and of the MMapIO copy pool
+     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2, at most 1024. */
     unsigned workers;
     /* MAPIO_ENGINE_* flags. */
     unsigned flags;
@@ -80,11 +84,12 @@ typedef struct mapio_engine_opts {
 /*
  * mapio_engine_new - create an engine on the first backend that initialises.
  * opts may be NULL for defaults. When io_uring is compiled in but blocked
- * (seccomp, kernel.io_uring_disabled, old kernel: ENOSYS, EPERM, EINVAL), the
- * engine falls back to the next backend and mapio_engine_fallback_reason() says
- * why. Returns 0 and sets *out, or MAPIO_EINVAL (bad option or unknown backend
- * name), MAPIO_ENOMEM (including io_uring's locked-memory limit, which is
- * reported rather than hidden), or the backend's own error.
+ * or too old (seccomp, kernel.io_uring_disabled, a kernel without the opcodes
+ * mapio needs: ENOSYS, EPERM, EINVAL, ENOTSUP), the engine falls back to the
+ * next backend and mapio_engine_fallback_reason() says why. Returns 0 and
+ * sets *out, or MAPIO_EINVAL (bad option or unknown backend name),
+ * MAPIO_ENOMEM (including io_uring's locked-memory limit, which is reported
+ * rather than hidden), or the backend's own error.
  * Thread-safe (engines are independent).
  */
 MAPIO_EXTERN int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts);
@@ -288,8 +293,9 @@ struct mapio_req {
  * MAPIO_EOVERFLOW (offset + len wraps or exceeds INT64_MAX), MAPIO_EBADF
  * (closed file; write on a read-only file), MAPIO_EAGAIN (max_inflight
  * reached), MAPIO_ECANCELED (engine shutting down).
- * Thread-safe: any thread may submit. From a thread other than the polling
- * one it costs a mutex and, if the poller is asleep, one wakeup.
+ * Thread-safe: any thread may submit. Submission is lock-free (one
+ * compare-and-swap onto the engine's queue) plus, if the poller is asleep,
+ * one wakeup.
  */
 MAPIO_EXTERN int mapio_read_at(mapio_file_t *file, mapio_req_t *req, void *buf, size_t len,
                                uint64_t offset, mapio_cb_t cb);

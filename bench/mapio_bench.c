@@ -1,17 +1,14 @@
 /*
- * bench/mapio_bench.c - the bench CLI.
+ * bench/mapio_bench.c - the bench CLI: the engine against its peers.
  *
- *   mapio-bench randread  FILE [--backend B] [--qd N] [--bs N] [--seconds S] [--workers N]
- *                              [--direct 1]
- *   mapio-bench roundtrip FILE [--backend B] [--seconds S] [--op nop|read1]
- *   mapio-bench raw-uring FILE [--seconds S] [--op nop|read1]   (the peer: liburing, no mapio)
- *   mapio-bench commit    FILE [--backend B] [--committers N] [--bs N] [--seconds S] [--delay US]
- *                              [--prealloc-mib N]   (overwrite a zeroed file instead of appending)
- *   mapio-bench sync-each FILE [--bs N] [--seconds S]   (the peer: pwrite + fdatasync per record)
+ *   mapio-bench MODE FILE [options]     (mapio-bench --help lists them all)
  *
- * Each prints one line "name=value ..." with ops/s, so a script can compare
- * it with fio or with the raw loop measured in the same run (bench/compare.sh).
+ * MODE is randread, roundtrip or raw-uring (reading FILE, which must exist),
+ * commit or sync-each (writing it). Each prints one line "name=value ..." with
+ * ops/s, so a script can compare it with fio or with the raw loop measured in
+ * the same run (bench/compare.sh, bench/durable.sh).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <fcntl.h>
@@ -22,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mapio.h"
 
 #define MAPIO__BENCH_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -105,13 +103,14 @@ static void rr_issue(struct rr_slot *s)
 
 static mapio_engine_t *engine(const struct opts *o)
 {
-    mapio_engine_opts_t eo = { .backend = o->backend, .workers = o->workers };
+    mapio_engine_opts_t eo = { .backend = o->backend,
+                               .workers = o->workers,
+                               .commit_delay_us = o->delay_us };
     mapio_engine_t *eng;
     int err = mapio_engine_new(&eng, &eo);
-    if (err != 0) {
-        fprintf(stderr, "engine: %s\n", mapio_strerror(err));
-        exit(1);
-    }
+    if (err != 0)
+        cli_die("engine on %s: %s", o->backend ? o->backend : "the default backend",
+                mapio_strerror(err));
     return eng;
 }
 
@@ -126,15 +125,9 @@ static int randread(const struct opts *o)
     int err =
         mapio_open(eng, o->file, 0,
                    MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode, &rr.file);
-    if (err != 0) {
-        fprintf(stderr, "open %s: %s\n", o->file, mapio_strerror(err));
-        return 1;
-    }
-    rr.blocks = mapio_file_size(&rr.file) / o->bs;
-    if (rr.blocks == 0) {
-        fprintf(stderr, "file smaller than one block\n");
-        return 1;
-    }
+    if (err != 0)
+        cli_die("open %s: %s", o->file, mapio_strerror(err));
+    rr.blocks = mapio_file_size(&rr.file) / o->bs; /* >= 1: main checked */
     struct rr_slot *slots = calloc(o->qd, sizeof *slots);
     for (unsigned i = 0; i < o->qd; i++) {
         slots[i].rr = &rr;
@@ -169,8 +162,9 @@ static int roundtrip(const struct opts *o)
 {
     mapio_engine_t *eng = engine(o);
     mapio_file_t f;
-    if (mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &f) != 0)
-        return 1;
+    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &f);
+    if (err != 0)
+        cli_die("open %s: %s", o->file, mapio_strerror(err));
     int read1 = strcmp(o->op, "read1") == 0;
     unsigned char b[1];
     mapio_req_t req;
@@ -178,9 +172,9 @@ static int roundtrip(const struct opts *o)
     req.data = &done;
     uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
     while ((done & 1023) != 0 || now_ns() < deadline) {
-        int err = read1 ? mapio_read_at(&f, &req, b, 1, 0, rt_done) : mapio_nop(eng, &req, rt_done);
-        if (err != 0 || mapio_engine_poll(eng, -1) != 1)
-            return 1;
+        err = read1 ? mapio_read_at(&f, &req, b, 1, 0, rt_done) : mapio_nop(eng, &req, rt_done);
+        if (err != 0 || (err = mapio_engine_poll(eng, -1)) != 1)
+            cli_die("%s: %s", o->op, err < 0 ? mapio_strerror(err) : "no completion");
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     printf("mode=roundtrip backend=%s op=%s ops=%" PRIu64 " ops_per_s=%.0f\n",
@@ -195,11 +189,12 @@ static int roundtrip(const struct opts *o)
 static int raw_uring(const struct opts *o)
 {
     struct io_uring ring;
-    if (io_uring_queue_init(256, &ring, 0) != 0)
-        return 1;
+    int err = io_uring_queue_init(256, &ring, 0);
+    if (err != 0)
+        cli_die("io_uring_queue_init: %s", strerror(-err));
     int fd = open(o->file, O_RDONLY);
     if (fd < 0)
-        return 1;
+        cli_die("open %s: %s", o->file, strerror(errno));
     int read1 = strcmp(o->op, "read1") == 0;
     unsigned char b[1];
     uint64_t done = 0;
@@ -211,9 +206,10 @@ static int raw_uring(const struct opts *o)
         else
             io_uring_prep_nop(sqe);
         struct io_uring_cqe *cqe;
-        if (io_uring_submit_and_wait(&ring, 1) < 0 || io_uring_peek_cqe(&ring, &cqe) != 0 ||
-            cqe->res < 0)
-            return 1;
+        if (io_uring_submit_and_wait(&ring, 1) < 0 || io_uring_peek_cqe(&ring, &cqe) != 0)
+            cli_die("io_uring: no completion");
+        if (cqe->res < 0)
+            cli_die("%s: %s", o->op, strerror(-cqe->res));
         io_uring_cqe_seen(&ring, cqe);
         done++;
     }
@@ -275,14 +271,12 @@ static void gc_issue(struct gc_slot *s)
 
 static int commit_bench(const struct opts *o)
 {
-    mapio_engine_opts_t eo = { .backend = o->backend, .commit_delay_us = o->delay_us };
-    mapio_engine_t *eng;
-    if (mapio_engine_new(&eng, &eo) != 0)
-        return 1;
+    mapio_engine_t *eng = engine(o);
     struct gc_job j = { .bs = o->bs };
     j.lat = malloc(MAX_SAMPLES * sizeof *j.lat);
-    if (mapio_open(eng, o->file, 0, MAPIO_OPEN_TRUNCATE, &j.file) != 0)
-        return 1;
+    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_TRUNCATE, &j.file);
+    if (err != 0)
+        cli_die("open %s: %s", o->file, mapio_strerror(err));
     if (o->prealloc) {
         /* Preallocate and write zeros once: commits then overwrite in place,
          * with no size change or extent allocation for fdatasync to journal. */
@@ -290,10 +284,10 @@ static int commit_bench(const struct opts *o)
         unsigned char *zero = calloc(1, 1 << 20);
         for (uint64_t off = 0; off < size; off += 1 << 20)
             if (mapio_write_at_sync(&j.file, zero, 1 << 20, off) != 1 << 20)
-                return 1;
+                cli_die("--prealloc-mib: writing zeros to %s failed", o->file);
         free(zero);
         if (mapio_sync_data_sync(&j.file) != 0)
-            return 1;
+            cli_die("--prealloc-mib: fdatasync of %s failed", o->file);
     }
     struct gc_slot *slots = calloc(o->committers, sizeof *slots);
     for (unsigned i = 0; i < o->committers; i++) {
@@ -330,7 +324,7 @@ static int sync_each(const struct opts *o)
 {
     int fd = open(o->file, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
-        return 1;
+        cli_die("open %s: %s", o->file, strerror(errno));
     unsigned char *buf = malloc(o->bs);
     memset(buf, 7, o->bs);
     uint64_t *lat = malloc(MAX_SAMPLES * sizeof *lat), n = 0, off = 0;
@@ -340,7 +334,7 @@ static int sync_each(const struct opts *o)
         if (t >= deadline)
             break;
         if (pwrite(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs || fdatasync(fd) != 0)
-            return 1;
+            cli_die("write + fdatasync of %s: %s", o->file, strerror(errno));
         off += o->bs;
         if (n < MAX_SAMPLES)
             lat[n] = now_ns() - t;
@@ -356,59 +350,83 @@ static int sync_each(const struct opts *o)
     return 0;
 }
 
+/* The read modes read FILE: say how to make one rather than fail later. */
+static void check_input(const struct opts *o)
+{
+    int fd = open(o->file, O_RDONLY);
+    struct stat st;
+    if (fd < 0)
+        cli_bad("FILE", "cannot read %s (%s); make one with: head -c 1G /dev/urandom >%s", o->file,
+                strerror(errno), o->file);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        cli_bad("FILE", "%s is not a regular file", o->file);
+    close(fd);
+    int is_rand = strcmp(o->mode, "randread") == 0;
+    uint64_t need = is_rand ? o->bs : strcmp(o->op, "read1") == 0;
+    if ((uint64_t)st.st_size < need)
+        cli_bad("FILE",
+                "%s holds %lld bytes, fewer than %s (%" PRIu64 "); make it bigger with: "
+                "head -c 1G /dev/urandom >%s",
+                o->file, (long long)st.st_size, is_rand ? "--bs" : "--op read1 reads", need,
+                o->file);
+}
+
+static const char notes[] =
+    "Modes (each prints one line of name=value, see bench/README.md):\n"
+    "  randread   random --bs reads of FILE through the engine, --qd in flight\n"
+    "  roundtrip  QD1 round trips through the engine: --op nop, or read1 (1 byte of FILE)\n"
+    "  raw-uring  the same round trip on bare liburing, no mapio (the peer)\n"
+    "  commit     --committers appending --bs records to FILE through group commit\n"
+    "  sync-each  pwrite + fdatasync per --bs record to FILE, no mapio (the peer)\n"
+    "FILE must exist for randread, roundtrip and raw-uring (e.g. head -c 1G /dev/urandom >FILE);\n"
+    "commit and sync-each create or truncate it.\n";
+
 int main(int argc, char **argv)
 {
     struct opts o = {
         .qd = 32, .bs = 4096, .workers = 2, .seconds = 5, .op = "nop", .committers = 1
     };
-    if (argc < 3) {
-        fprintf(stderr, "usage: mapio-bench randread|roundtrip|raw-uring|commit|sync-each FILE "
-                        "[--backend B] [--qd N] [--bs N] [--seconds S] [--workers N] "
-                        "[--op nop|read1] [--committers N] [--delay US] [--mmap 0|1|2]\n");
-        return 2;
-    }
-    o.mode = argv[1];
-    o.file = argv[2];
-    for (int i = 3; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--backend") == 0)
-            o.backend = argv[i + 1];
-        else if (strcmp(argv[i], "--qd") == 0)
-            o.qd = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--bs") == 0)
-            o.bs = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--workers") == 0)
-            o.workers = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--seconds") == 0)
-            o.seconds = atof(argv[i + 1]);
-        else if (strcmp(argv[i], "--op") == 0)
-            o.op = argv[i + 1];
-        else if (strcmp(argv[i], "--committers") == 0)
-            o.committers = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--delay") == 0)
-            o.delay_us = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--mmap") == 0)
-            o.mmap = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--direct") == 0)
-            o.direct = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--prealloc-mib") == 0)
-            o.prealloc = (unsigned)atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
-    if (o.qd == 0 || o.bs == 0 || o.seconds <= 0)
-        return 2;
+    const struct cli_arg args[] = {
+        { "--mode", CLI_STR, &o.mode, "what to measure (see Modes below)", "MODE",
+          .choices = "randread|roundtrip|raw-uring|commit|sync-each", .pos = 1, .required = 1 },
+        { "--file", CLI_STR, &o.file, "the file read or written", "FILE", .pos = 1, .required = 1 },
+        { "--backend", CLI_STR, &o.backend, "engine backend (not raw-uring, sync-each)", "B",
+          .choices = mapio_backends_compiled(), .def = "the first that initialises" },
+        { "--seconds", CLI_DOUBLE, &o.seconds, "how long to run", "S", .min = 0.001, .max = 1e6 },
+        { "--qd", CLI_UINT, &o.qd, "randread: requests in flight", .min = 1, .max = 1 << 16 },
+        { "--bs", CLI_UINT, &o.bs, "randread, commit, sync-each: bytes per read or record",
+          .min = 1, .max = 1 << 26 },
+        { "--workers", CLI_UINT, &o.workers,
+          "engine pool threads (epoll/kqueue backends, MMapIO copy pool); 0 = 2", .max = 1024 },
+        { "--direct", CLI_UINT, &o.direct, "randread: 1 = open FILE with O_DIRECT", "0|1",
+          .max = 1 },
+        { "--mmap", CLI_UINT, &o.mmap,
+          "randread: 1 = MMapIO (copy on the caller), 2 = MMapIO on the copy pool", "0|1|2",
+          .max = 2 },
+        { "--op", CLI_STR, &o.op, "roundtrip, raw-uring: the request timed", "nop|read1",
+          .choices = "nop|read1" },
+        { "--committers", CLI_UINT, &o.committers, "commit: records in flight", .min = 1,
+          .max = 1 << 16 },
+        { "--delay", CLI_UINT, &o.delay_us,
+          "commit: commit_delay_us, how long a sync waits for more committers", "US",
+          .max = 1000000 },
+        { "--prealloc-mib", CLI_UINT, &o.prealloc,
+          "commit: write this many MiB of zeros first, then overwrite them (0 = append)",
+          .max = 1 << 20 },
+    };
+    const struct cli cli = { "mapio-bench", "The engine against its peers, one mode per run.",
+                             notes, args, sizeof args / sizeof *args };
+    cli_parse(&cli, argc, argv);
+    if (strcmp(o.mode, "randread") == 0 || strcmp(o.mode, "roundtrip") == 0 ||
+        strcmp(o.mode, "raw-uring") == 0)
+        check_input(&o);
     if (strcmp(o.mode, "randread") == 0)
         return randread(&o);
     if (strcmp(o.mode, "roundtrip") == 0)
         return roundtrip(&o);
     if (strcmp(o.mode, "raw-uring") == 0)
         return raw_uring(&o);
-    if (strcmp(o.mode, "commit") == 0 && o.committers > 0)
+    if (strcmp(o.mode, "commit") == 0)
         return commit_bench(&o);
-    if (strcmp(o.mode, "sync-each") == 0)
-        return sync_each(&o);
-    fprintf(stderr, "unknown mode %s\n", o.mode);
-    return 2;
+    return sync_each(&o);
 }

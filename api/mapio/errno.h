@@ -1,11 +1,13 @@
 /*
  * mapio/errno.h - the error namespace.
  *
- * Every mapio call returns 0 or a count on success and a negative errno on
- * failure. One list generates the MAPIO_E* constants and mapio_strerror(), so a
- * code and its text cannot drift apart. On every target MAPIO_Ex == -Ex (mingw's
- * errno.h has the POSIX names); Windows system errors are translated to these in
- * one place inside the IOCP backend, which keeps the raw code for diagnostics.
+ * Every mapio call that returns int or int64_t returns 0 or a count on success
+ * and a negative errno on failure. One list generates the MAPIO_E* constants and
+ * mapio_strerror(), so a code and its text cannot drift apart. On every target
+ * MAPIO_Ex == -Ex (mingw's errno.h has the POSIX names); Windows system errors
+ * are translated to these in one place, mapio__win_err() in engine/os_win.c
+ * (used by the OS table, the IOCP backend and the Windows mmap code), which
+ * keeps the raw code for diagnostics.
  */
 #ifndef MAPIO_ERRNO_H
 #define MAPIO_ERRNO_H

@@ -4,12 +4,14 @@
  * pwrite(2) by the same number of threads. Same file size, same chunks, side
  * by side in one run; medians of ROUNDS.
  *
- *   ranges-bench [DIR] [MiB] [CHUNK_KiB] [ROUNDS]
+ *   ranges-bench [--dir DIR] [--mib N] [--chunk-kib N] [--rounds N]
+ *                (or bare, in that order: /var/tmp 512 12288 5)
  *
  * Two shapes: "fresh" (a new sparse file every round: each first touch of a
  * page faults, allocates and zeroes it - the downloader's case) and "warm"
  * (overwrite pages already in the page cache: memcpy alone).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mapio/ranges.h"
 
 struct job {
@@ -70,20 +73,16 @@ static double run(const char *path, uint64_t size, uint64_t chunk, int threads, 
     int fd = -1;
     if (use_pwrite) {
         fd = open(path, O_RDWR | O_CREAT, 0644);
-        if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-            perror("open");
-            exit(1);
-        }
+        if (fd < 0 || ftruncate(fd, (off_t)size) != 0)
+            cli_die("%s: %s", path, strerror(errno));
     } else {
         int err = fresh ? mapio_ranged_create(&f, path, size) : mapio_ranged_open(&f, path);
-        if (err != 0) {
-            fprintf(stderr, "ranged: %s\n", mapio_strerror(err));
-            exit(1);
-        }
+        if (err != 0)
+            cli_die("mapio_ranged_%s %s: %s", fresh ? "create" : "open", path, mapio_strerror(err));
     }
     mapio_range_atomic_t *a;
     if (mapio_range_atomic_new(&a, size, 0) != 0)
-        exit(1);
+        cli_die("mapio_range_atomic_new failed");
     struct job jobs[8];
     pthread_t t[8];
     sync(); /* no writeback of the previous round running under this one */
@@ -94,10 +93,8 @@ static double run(const char *path, uint64_t size, uint64_t chunk, int threads, 
     }
     for (int i = 0; i < threads; i++) {
         pthread_join(t[i], NULL);
-        if (jobs[i].err) {
-            fprintf(stderr, "write failed\n");
-            exit(1);
-        }
+        if (jobs[i].err)
+            cli_die("%s to %s failed", use_pwrite ? "pwrite" : "mapio_ranged_write", path);
     }
     double secs = now_s() - t0;
     mapio_range_atomic_free(a);
@@ -122,19 +119,32 @@ static double median(double *v, int n)
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : "/var/tmp";
-    uint64_t size = (argc > 2 ? strtoull(argv[2], NULL, 10) : 512) << 20;
-    uint64_t chunk = (argc > 3 ? strtoull(argv[3], NULL, 10) : 12 * 1024) << 10;
-    int rounds = argc > 4 ? atoi(argv[4]) : 5;
-    if (size == 0 || chunk == 0 || rounds < 1 || rounds > 99) {
-        fprintf(stderr, "usage: ranges-bench [DIR] [MiB] [CHUNK_KiB] [ROUNDS<100]\n");
-        return 2;
-    }
+    const char *dir = "/var/tmp";
+    uint64_t mib = 512, chunk_kib = 12 * 1024;
+    unsigned urounds = 5;
+    const struct cli_arg args[] = {
+        { "--dir", CLI_STR, &dir, "directory of the scratch file (removed at the end)", "DIR",
+          .pos = 1 },
+        { "--mib", CLI_U64, &mib, "file size in MiB", .min = 1, .max = 1 << 20, .pos = 1 },
+        { "--chunk-kib", CLI_U64, &chunk_kib, "range handed to a writer at a time, in KiB",
+          .min = 1, .max = 1 << 20, .pos = 1 },
+        { "--rounds", CLI_UINT, &urounds, "rounds (medians are printed)", .min = 1, .max = 99,
+          .pos = 1 },
+    };
+    const struct cli cli = { "ranges-bench",
+                             "Ranged writes: 2 writer threads vs 1, and vs pwrite(2).", NULL, args,
+                             sizeof args / sizeof *args };
+    cli_parse(&cli, argc, argv);
+    cli_need_dir("--dir", dir);
+    uint64_t size = mib << 20, chunk = chunk_kib << 10;
+    int rounds = (int)urounds;
     char path[512];
     snprintf(path, sizeof path, "%s/mapio-ranges-bench.%d", dir, (int)getpid());
     unsigned char *bufs[2];
     for (int i = 0; i < 2; i++) {
         bufs[i] = malloc(chunk);
+        if (bufs[i] == NULL)
+            cli_die("--chunk-kib: cannot allocate %llu KiB", (unsigned long long)chunk_kib);
         memset(bufs[i], 0x5a + i, chunk);
     }
     static const struct {

@@ -2,7 +2,7 @@
  * bench/ring/ring_bench.c - ring throughput against plain memcpy, side by
  * side in the same run.
  *
- *   ring-bench [total-MiB [ring-KiB [runs]]]      defaults: 1024 1024 5
+ *   ring-bench [--total-mib N] [--ring-kib N] [--runs N]   (or bare: 1024 1024 5)
  *
  * For each chunk size (4 KiB, 64 KiB) it streams total bytes through a
  * ring: copy a chunk in at write_ptr + produce, copy it out from read_ptr +
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "mapio/ring.h"
 
 static unsigned char *src, *dst;
@@ -139,19 +140,26 @@ static double run_spsc(mapio_ring_t *r, uint64_t total, size_t chunk)
 
 int main(int argc, char **argv)
 {
-    uint64_t total = (argc > 1 ? strtoull(argv[1], NULL, 10) : 1024) << 20;
-    size_t ring_kib = argc > 2 ? (size_t)strtoull(argv[2], NULL, 10) : 1024;
-    int runs = argc > 3 ? atoi(argv[3]) : 5;
-    if (total == 0 || ring_kib == 0 || runs < 1 || runs > 99) {
-        fprintf(stderr, "usage: %s [total-MiB [ring-KiB [runs]]]\n", argv[0]);
-        return 2;
-    }
+    uint64_t total_mib = 1024, ring_kib = 1024;
+    unsigned uruns = 5;
+    const struct cli_arg args[] = {
+        { "--total-mib", CLI_U64, &total_mib, "MiB streamed per round", .min = 1, .max = 1 << 20,
+          .pos = 1 },
+        { "--ring-kib", CLI_U64, &ring_kib, "ring size in KiB (rounded up to pages)", .min = 1,
+          .max = 1 << 22, .pos = 1 },
+        { "--runs", CLI_UINT, &uruns, "timed rounds per chunk size", .min = 1, .max = 99,
+          .pos = 1 },
+    };
+    const struct cli cli = { "ring-bench", "Ring produce/consume against plain memcpy.", NULL, args,
+                             sizeof args / sizeof *args };
+    cli_parse(&cli, argc, argv);
+    uint64_t total = total_mib << 20;
+    int runs = (int)uruns;
     mapio_ring_t *r;
-    int err = mapio_ring_create(&r, ring_kib << 10, 0);
-    if (err != 0) {
-        fprintf(stderr, "mapio_ring_create: %s\n", mapio_strerror(err));
-        return 1;
-    }
+    int err = mapio_ring_create(&r, (size_t)ring_kib << 10, 0);
+    if (err != 0)
+        cli_die("mapio_ring_create(%llu KiB): %s", (unsigned long long)ring_kib,
+                mapio_strerror(err));
     buf_len = mapio_ring_capacity(r);
     /* Page-aligned like the ring: malloc's 16-byte offset would put the
      * ring's copies at a different relative alignment than the peer's. */

@@ -2,7 +2,8 @@
  * bench/vec/vec_bench.c - push throughput of the disk-backed vector against
  * a heap vector that doubles with realloc, in the same run.
  *
- *   vec-bench [count [elem_size [dir]]]     defaults: 10000000 24 (default dir)
+ *   vec-bench [--count N] [--elem-size N] [--dir DIR]
+ *             (or bare, in that order; defaults: 10000000 24, the vector's own directory)
  *
  * Each of 5 rounds runs every variant once (the order rotates from round to
  * round) and the medians are printed with the ratio to the heap vector.
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "mapio/vec.h"
 
 #define ROUNDS 5
@@ -202,16 +204,26 @@ static double run(int i, size_t n, size_t es, const mapio_vec_opts_t *o, double 
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
-    size_t es = argc > 2 ? strtoull(argv[2], NULL, 10) : 24;
+    uint64_t count = 10000000, elem_size = 24;
+    const char *dir = NULL;
+    const struct cli_arg args[] = {
+        { "--count", CLI_U64, &count, "elements pushed per variant and round", .min = 1,
+          .max = 1e12, .pos = 1 },
+        { "--elem-size", CLI_U64, &elem_size, "bytes per element", .min = 1, .max = 1 << 20,
+          .pos = 1 },
+        { "--dir", CLI_STR, &dir, "directory of the vector's segment file", "DIR",
+          .def = "mapio_vec_default_path's", .pos = 1 },
+    };
+    const struct cli cli = { "vec-bench",
+                             "Disk-backed vector pushes against a realloc-doubling heap vector.",
+                             NULL, args, sizeof args / sizeof *args };
+    cli_parse(&cli, argc, argv);
+    size_t n = (size_t)count, es = (size_t)elem_size;
     mapio_vec_opts_t o = { 0 };
-    if (argc > 3) {
+    if (dir != NULL) {
+        cli_need_dir("--dir", dir);
         o.path_fn = mapio_vec_path_in_dir;
-        o.path_ctx = argv[3];
-    }
-    if (n == 0 || es == 0) {
-        fprintf(stderr, "usage: %s [count [elem_size [dir]]]\n", argv[0]);
-        return 2;
+        o.path_ctx = (void *)dir;
     }
     char where[MAPIO_VEC_PATH_MAX] = "?";
     mapio_vec_path_fn fn = o.path_fn != NULL ? o.path_fn : mapio_vec_default_path;
