@@ -79,8 +79,20 @@ typedef struct mapio_map_opts {
  * read-only kind with a size policy that writes; TRUNCATE on a read-only
  * kind), MAPIO_EOVERFLOW (offset + len), MAPIO_ERANGE (SIZE_IF_THERE and the
  * file is shorter), MAPIO_EAGAIN (MAPIO_MAP_LOCK_FILE and another handle holds
- * a conflicting lock), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
- * ...), or MAPIO_ENOMEM. A file with nothing to map gives an empty map.
+ * a conflicting lock), MAPIO_ENOSPC (a read-write map whose blocks the file
+ * system cannot provide), the OS error (MAPIO_ENOENT, MAPIO_EEXIST,
+ * MAPIO_EACCES, MAPIO_EFBIG, ...), or MAPIO_ENOMEM. A file with nothing to
+ * map gives an empty map.
+ *
+ * A read-write map is backed by allocated blocks: the mapped range is
+ * reserved (fallocate) when the map is opened, so a full file system is
+ * MAPIO_ENOSPC here, never SIGBUS at a later store. A file this call grew
+ * gets its old size back on any failure (a TRUNCATE open has emptied it by
+ * then). Read-only, exec and copy-on-write maps reserve nothing. Where the
+ * file system cannot reserve, zeros are written into the part the call grows
+ * (holes the file already had stay holes). What remains possible is the OS
+ * contract: another process that truncates the file or punches a hole in it
+ * can still make a store or a load fault. See docs/map.md.
  */
 MAPIO_EXTERN int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
 
@@ -153,11 +165,14 @@ MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
 
 /*
  * mapio_map_resize - change a file map's length (and the file's size, for
- * writable shared maps) to new_len. Pointers into the map may move. If the
- * file or the mapping cannot be changed the map is poisoned: every later call
- * but close fails with MAPIO_EIO, because its pages may no longer match the
- * file. Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0),
- * MAPIO_EACCES (read-only kinds), or the OS error (the map is then poisoned).
+ * writable shared maps) to new_len. Pointers into the map may move. Growing
+ * reserves the new blocks as mapio_map_open does; if the file cannot grow or
+ * get them (MAPIO_ENOSPC, MAPIO_EFBIG) or the mapping cannot grow
+ * (MAPIO_ENOMEM), the file gets its old size back and the map is unchanged
+ * and usable. If a shrink fails the map is poisoned: every later call but
+ * close fails with MAPIO_EIO, because its pages may no longer match the file.
+ * Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0), MAPIO_EACCES
+ * (read-only kinds), or the OS error.
  */
 MAPIO_EXTERN int mapio_map_resize(mapio_map_t *m, uint64_t new_len);
 

@@ -152,14 +152,17 @@ typedef struct mapio_receipt {
 
 /*
  * Create path (or empty an existing file) with exactly size bytes and map it
- * read-write, shared. Returns 0, MAPIO_EINVAL (NULL, size 0), MAPIO_EOVERFLOW
- * (size above MAPIO_RANGE_MAX_TOTAL or not mappable here), or the open /
- * truncate / mmap error. Thread-safe.
+ * read-write, shared. The blocks are reserved here (see mapio_map_open), so
+ * a file system without room says MAPIO_ENOSPC now, not SIGBUS in a writer;
+ * the file is then left empty. Returns 0, MAPIO_EINVAL (NULL, size 0),
+ * MAPIO_EOVERFLOW (size above MAPIO_RANGE_MAX_TOTAL or not mappable here),
+ * MAPIO_ENOSPC, or the open / truncate / mmap error. Thread-safe.
  */
 MAPIO_EXTERN int mapio_ranged_create(mapio_ranged_t **out, const char *path, uint64_t size);
 
-/* Map an existing file whole. MAPIO_EINVAL for an empty file (there is nothing
- * to write into), otherwise as create. Thread-safe. */
+/* Map an existing file whole (its holes reserved, as create does).
+ * MAPIO_EINVAL for an empty file (there is nothing to write into), otherwise
+ * as create. Thread-safe. */
 MAPIO_EXTERN int mapio_ranged_open(mapio_ranged_t **out, const char *path);
 
 /* Unmap and close. Writes already made stay in the page cache (and reach the

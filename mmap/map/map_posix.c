@@ -83,6 +83,66 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
     return r == 0 ? 0 : -errno;
 }
 
+bool mapio__mapos_reserve_by_writing;
+
+/* The system's own reservation: 0, -EOPNOTSUPP where the file system
+ * (or the system) has none, or the error. */
+static int allocate(int fd, uint64_t off, uint64_t len)
+{
+    if (mapio__mapos_reserve_by_writing)
+        return -EOPNOTSUPP;
+    int err;
+#if MAPIO_HAVE_FALLOCATE
+    /* Mode 0 allocates (unwritten extents: no data is written) and never
+     * cuts the file. */
+    do
+        err = fallocate(fd, 0, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
+    while (err == -EINTR);
+#elif MAPIO_HAVE_POSIX_FALLOCATE
+    do
+        err = -posix_fallocate(fd, (off_t)off, (off_t)len);
+    while (err == -EINTR);
+#else
+    /* macOS: F_PREALLOCATE allocates from the physical end of the file, not
+     * a range, and not into holes; writing zeros is what is sure. */
+    err = -EOPNOTSUPP;
+#endif
+    /* What file systems without the operation say: EOPNOTSUPP (ext4 without
+     * extents, NFSv3, FUSE), EINVAL (ZFS), ENODEV (not a regular file). */
+    if (err == -EOPNOTSUPP || err == -ENOTSUP || err == -EINVAL || err == -ENODEV || err == -ENOSYS)
+        return -EOPNOTSUPP;
+    return err;
+}
+
+/* Zeros over [from, to): a write allocates the blocks under it, or fails
+ * with ENOSPC now. */
+static int write_zeros(int fd, uint64_t from, uint64_t to)
+{
+    static const unsigned char zeros[64 * 1024];
+    while (from < to) {
+        ssize_t w = pwrite(fd, zeros, (size_t)MAPIO__MIN(to - from, sizeof zeros), (off_t)from);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -ENOSPC; /* no progress: do not spin */
+        from += (uint64_t)w;
+    }
+    return 0;
+}
+
+int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh)
+{
+    if (len == 0)
+        return 0;
+    int err = allocate(fd, off, len);
+    if (err != -EOPNOTSUPP)
+        return err;
+    uint64_t from = MAPIO__MAX(off, fresh);
+    return from < off + len ? write_zeros(fd, from, off + len) : 0;
+}
+
 int mapio__mapos_fsync(mapio_fd_t fd)
 {
     return fsync(fd) == 0 ? 0 : -errno;

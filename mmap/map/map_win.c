@@ -153,6 +153,21 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
     return mapio__win_err(code);
 }
 
+bool mapio__mapos_reserve_by_writing;
+
+/*
+ * Nothing to do: NTFS, ReFS and FAT allocate the clusters of a file that is
+ * not sparse when its end of file is set (mapio__mapos_truncate), and fail
+ * that with ERROR_DISK_FULL (MAPIO_ENOSPC) when the volume is full; the
+ * bytes between the valid data length and the end read as zeros without
+ * being written. Only a sparse file (FSCTL_SET_SPARSE, which mapio never
+ * sets) keeps holes that a store through a view can find unbacked.
+ */
+int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh)
+{
+    return 0;
+}
+
 int mapio__mapos_fsync(mapio_fd_t fd)
 {
     return FlushFileBuffers(fd) ? 0 : mapio__win_last();

@@ -1,0 +1,292 @@
+/*
+ * tests/map/enospc_test.c - a full file system is MAPIO_ENOSPC from the call
+ * that sizes a writable shared mapping, never SIGBUS on a later store, for
+ * every writer that maps: mapio_map_open / mapio_map_resize and
+ * mapio_ranged_create. After the error the file has its old size and the
+ * map is as it was.
+ *
+ * Each test gets a fresh 1 MiB tmpfs, mounted in a mount namespace private
+ * to this process (enospc_test_posix.c: Linux, root only; otherwise every
+ * test skips, saying why), so that nothing is mounted where another process
+ * can see it and nothing outlives the process, even if it crashes. Where a
+ * sizing call wrongly succeeds, the test then stores into every page as a
+ * program would - that store is the SIGBUS the fix exists for - before it
+ * fails.
+ *
+ * Every test runs twice: with the platform's reservation (fallocate), and
+ * with the fallback for file systems that cannot reserve (zeros written
+ * into the grown part of the file), forced by a test hook.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapio/map.h"
+#include "mapio/ranges.h"
+#include "mmap/map/map_os.h"
+#include "enospc_test_os.h"
+#include "testutil.h"
+
+#define FS_KIB 1024u               /* the file system */
+#define BIG ((uint64_t)4 << 20)    /* more than it holds */
+#define FITS ((uint64_t)256 << 10) /* what does fit */
+#define OLD ((size_t)64 << 10)     /* an existing file's contents */
+
+struct fixture {
+    bool fallback; /* force the zero-writing fallback */
+    char *dir;     /* the mount point */
+    const char *why_not;
+};
+
+static int mount_fs(void **state)
+{
+    struct fixture *fx = *state;
+    static unsigned n;
+    char name[32];
+    snprintf(name, sizeof name, "%s/fs%u", tu_dir(), n++);
+    fx->dir = strdup(name);
+    if (fx->dir == NULL)
+        return -1;
+    fx->why_not = et_mount_small(fx->dir, FS_KIB);
+    mapio__mapos_reserve_by_writing = fx->fallback;
+    return 0;
+}
+
+static int unmount_fs(void **state)
+{
+    struct fixture *fx = *state;
+    mapio__mapos_reserve_by_writing = false;
+    et_unmount(fx->dir, fx->why_not == NULL);
+    free(fx->dir);
+    fx->dir = NULL;
+    return 0;
+}
+
+/* The fixture, or a skip (with the reason) where there is no small fs. */
+static struct fixture *fs_or_skip(void **state)
+{
+    struct fixture *fx = *state;
+    if (fx->why_not != NULL) {
+        printf("skip: %s\n", fx->why_not);
+        skip();
+    }
+    return fx;
+}
+
+static char *in(const struct fixture *fx, const char *name)
+{
+    size_t n = strlen(fx->dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", fx->dir, name);
+    return p;
+}
+
+static int64_t free_bytes(const struct fixture *fx)
+{
+    int64_t f = et_free_bytes(fx->dir);
+    assert_true(f >= 0);
+    return f;
+}
+
+static uint64_t size_of(const char *path)
+{
+    int64_t n = tu_file_size(path);
+    assert_true(n >= 0);
+    return (uint64_t)n;
+}
+
+/* A sizing call succeeded that must not have: store into every page as its
+ * caller would (the SIGBUS, without the fix), then fail the test. */
+static void store_everywhere(unsigned char *p, uint64_t len)
+{
+    for (uint64_t off = 0; off < len; off += 4096)
+        p[off] = 1;
+    fail_msg("sizing %llu bytes on a %u KiB file system succeeded", (unsigned long long)len,
+             FS_KIB);
+}
+
+static void write_old_file(const char *path, unsigned char *old)
+{
+    tu_fill(old, OLD, 7);
+    assert_int_equal(tu_write_file(path, old, OLD), 0);
+}
+
+static void old_file_intact(const char *path, const unsigned char *old)
+{
+    assert_int_equal(size_of(path), OLD);
+    unsigned char *back = malloc(OLD);
+    assert_non_null(back);
+    assert_int_equal(tu_read_file_at(path, back, OLD, 0), (int64_t)OLD);
+    assert_memory_equal(back, old, OLD);
+    free(back);
+}
+
+/* ---- mapio_map_open and mapio_map_resize --------------------------------- */
+
+static int map_rw(mapio_map_t **m, const char *path, mapio_map_open_t open, mapio_map_size_t size,
+                  uint64_t offset, uint64_t len)
+{
+    mapio_map_opts_t o = {
+        .kind = MAPIO_MAP_READ_WRITE, .open = open, .size = size, .offset = offset, .len = len
+    };
+    return mapio_map_open(m, path, &o);
+}
+
+/* map_rw where it must fail for want of space. */
+static int map_rw_full(const char *path, mapio_map_open_t open, mapio_map_size_t size,
+                       uint64_t offset, uint64_t len)
+{
+    mapio_map_t *m;
+    int err = map_rw(&m, path, open, size, offset, len);
+    if (err == 0)
+        store_everywhere(mapio_map_ptr(m, 0), mapio_map_len(m));
+    return err;
+}
+
+static void map_sizing(void **state)
+{
+    struct fixture *fx = fs_or_skip(state);
+    char *p = in(fx, "map");
+    unsigned char *old = malloc(OLD), *buf = malloc(2 * FITS);
+    assert_non_null(old);
+    assert_non_null(buf);
+    mapio_map_t *m;
+
+    /* A new file sized past the file system: the file stays empty. */
+    int64_t free0 = free_bytes(fx);
+    assert_int_equal(map_rw_full(p, MAPIO_MAP_CREATE_NEW, MAPIO_MAP_SIZE_EXACT, 0, BIG),
+                     MAPIO_ENOSPC);
+    assert_int_equal(size_of(p), 0);
+    assert_int_equal(free_bytes(fx), free0);
+
+    /* An existing file: its size and bytes stay, whatever the policy. */
+    write_old_file(p, old);
+    free0 = free_bytes(fx);
+    assert_int_equal(map_rw_full(p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_AT_LEAST, 0, BIG),
+                     MAPIO_ENOSPC);
+    old_file_intact(p, old);
+    assert_int_equal(map_rw_full(p, MAPIO_MAP_OPEN_OR_CREATE, MAPIO_MAP_SIZE_EXACT, 12345, BIG),
+                     MAPIO_ENOSPC);
+    old_file_intact(p, old);
+    assert_int_equal(free_bytes(fx), free0);
+
+    /* What fits works, to the last byte. */
+    assert_int_equal(map_rw(&m, p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_AT_LEAST, 0, FITS), 0);
+    assert_int_equal(mapio_map_len(m), FITS);
+    tu_fill(buf, FITS, 9);
+    assert_int_equal(mapio_map_write(m, 0, buf, FITS), (int64_t)FITS);
+
+    /* A resize past the file system: MAPIO_ENOSPC, and the map carries on
+     * (not poisoned) over the file's old size. */
+    free0 = free_bytes(fx);
+    int err = mapio_map_resize(m, BIG);
+    if (err == 0)
+        store_everywhere(mapio_map_ptr(m, 0), BIG);
+    assert_int_equal(err, MAPIO_ENOSPC);
+    assert_int_equal(mapio_map_len(m), FITS);
+    assert_int_equal(size_of(p), FITS);
+    assert_int_equal(free_bytes(fx), free0);
+    unsigned char *back = malloc(FITS);
+    assert_non_null(back);
+    assert_int_equal(mapio_map_read(m, 0, back, FITS), (int64_t)FITS);
+    assert_memory_equal(back, buf, FITS);
+    assert_int_equal(mapio_map_write(m, FITS - 1, "z", 1), 1);
+    assert_int_equal(mapio_map_flush(m, 0, UINT64_MAX), 0);
+
+    /* A resize that fits, written to its end. */
+    assert_int_equal(mapio_map_resize(m, 2 * FITS), 0);
+    tu_fill(buf, 2 * FITS, 10);
+    assert_int_equal(mapio_map_write(m, 0, buf, 2 * FITS), (int64_t)(2 * FITS));
+    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(size_of(p), 2 * FITS);
+    tu_unlink(p);
+
+    /* An existing sparse file opened read-write: its holes are reserved
+     * too - except by the fallback, which writes only where the file grows
+     * (it cannot tell a hole from zeros someone wrote). */
+    assert_int_equal(et_make_sparse(p, BIG), 0);
+    if (fx->fallback) {
+        assert_int_equal(map_rw(&m, p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_FILE, 0, 0), 0);
+        assert_int_equal(mapio_map_close(m), 0);
+    } else {
+        assert_int_equal(map_rw_full(p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_FILE, 0, 0),
+                         MAPIO_ENOSPC);
+    }
+    assert_int_equal(size_of(p), BIG);
+    /* Read-only and private maps need no blocks. */
+    mapio_map_opts_t ro = { .kind = MAPIO_MAP_READ_ONLY };
+    assert_int_equal(mapio_map_open(&m, p, &ro), 0);
+    assert_int_equal(mapio_map_len(m), BIG);
+    assert_int_equal(mapio_map_close(m), 0);
+    mapio_map_opts_t cow = { .kind = MAPIO_MAP_COPY_ON_WRITE };
+    assert_int_equal(mapio_map_open(&m, p, &cow), 0);
+    assert_int_equal(mapio_map_write(m, BIG - 4, "priv", 4), 4);
+    assert_int_equal(mapio_map_close(m), 0);
+
+    tu_unlink(p);
+    free(back);
+    free(buf);
+    free(old);
+    free(p);
+}
+
+/* ---- mapio_ranged ------------------------------------------------------------ */
+
+static void ranged_create(void **state)
+{
+    struct fixture *fx = fs_or_skip(state);
+    char *p = in(fx, "ranged");
+    int64_t free0 = free_bytes(fx);
+    mapio_ranged_t *f;
+    int err = mapio_ranged_create(&f, p, BIG);
+    if (err == 0)
+        store_everywhere(mapio_map_ptr(mapio_ranged_map(f), 0), BIG);
+    assert_int_equal(err, MAPIO_ENOSPC);
+    assert_int_equal(size_of(p), 0); /* created empty, and left so */
+    assert_int_equal(free_bytes(fx), free0);
+
+    /* What fits: every range written, read back and flushed. */
+    assert_int_equal(mapio_ranged_create(&f, p, FITS), 0);
+    mapio_range_seq_t a;
+    assert_int_equal(mapio_range_seq_init(&a, FITS, 0), 0);
+    unsigned char chunk[16384], back[16384];
+    mapio_range_t r;
+    uint64_t seed = 1;
+    while (mapio_range_seq_alloc(&a, sizeof chunk, &r) == 0) {
+        size_t len = (size_t)mapio_range_len(r);
+        tu_fill(chunk, len, seed++);
+        mapio_receipt_t rc;
+        assert_int_equal(mapio_ranged_write(f, r, chunk, len, &rc), 0);
+        assert_int_equal(mapio_ranged_flush(f, &rc, 0), 0);
+        assert_int_equal(mapio_ranged_read(f, r, back, sizeof back), (int64_t)len);
+        assert_memory_equal(back, chunk, len);
+    }
+    assert_int_equal(mapio_ranged_close(f), 0);
+    assert_int_equal(size_of(p), FITS);
+    tu_unlink(p);
+    free(p);
+}
+
+int main(void)
+{
+    /* First, while the process has one thread (the engine starts more). */
+    const char *why_not = et_isolate();
+    static struct fixture native = { .fallback = false }, fallback = { .fallback = true };
+    const struct CMUnitTest tests[] = {
+        { "map_sizing", map_sizing, mount_fs, unmount_fs, &native },
+        { "map_sizing-fallback", map_sizing, mount_fs, unmount_fs, &fallback },
+        { "ranged_create", ranged_create, mount_fs, unmount_fs, &native },
+        { "ranged_create-fallback", ranged_create, mount_fs, unmount_fs, &fallback },
+    };
+    if (why_not != NULL)
+        printf("enospc_test: every test skips: %s\n", why_not);
+    return cmocka_run_group_tests_name("enospc", tests, NULL, NULL);
+}
