@@ -1,9 +1,9 @@
 /*
  * tests/map/enospc_test.c - a full file system is MAPIO_ENOSPC from the call
  * that sizes a writable shared mapping, never SIGBUS on a later store, for
- * every writer that maps: mapio_map_open / mapio_map_resize and
- * mapio_ranged_create. After the error the file has its old size and the
- * map is as it was.
+ * every writer that maps: mapio_map_open / mapio_map_resize, mapio_vec's
+ * growth and mapio_ranged_create. After the error the file has its old size
+ * and the map or vector is as it was.
  *
  * Each test gets a fresh 1 MiB tmpfs, mounted in a mount namespace private
  * to this process (enospc_test_posix.c: Linux, root only; otherwise every
@@ -30,6 +30,7 @@
 
 #include "mapio/map.h"
 #include "mapio/ranges.h"
+#include "mapio/vec.h"
 #include "mmap/map/map_os.h"
 #include "enospc_test_os.h"
 #include "testutil.h"
@@ -238,6 +239,99 @@ static void map_sizing(void **state)
     free(p);
 }
 
+/* ---- mapio_vec ------------------------------------------------------------- */
+
+#define ELEM 1000 /* elements straddle pages */
+
+static void elem(unsigned char *e, size_t i)
+{
+    tu_fill(e, ELEM, i + 1);
+}
+
+static void vec_intact(mapio_vec_t *v, size_t len)
+{
+    assert_int_equal(mapio_vec_len(v), len);
+    unsigned char want[ELEM];
+    for (size_t i = 0; i < len; i++) {
+        elem(want, i);
+        assert_memory_equal(mapio_vec_at(v, i), want, ELEM);
+    }
+}
+
+static void vec_growth(void **state)
+{
+    struct fixture *fx = fs_or_skip(state);
+    char *filler = in(fx, "filler");
+    unsigned char *junk = calloc(1, FITS);
+    assert_non_null(junk);
+    assert_int_equal(tu_write_file(filler, junk, FITS), 0);
+    free(junk);
+
+    mapio_vec_opts_t o = { .path_fn = mapio_vec_path_in_dir,
+                           .path_ctx = fx->dir,
+                           .flags = MAPIO_VEC_KEEP_NAME };
+    mapio_vec_t *v;
+    assert_int_equal(mapio_vec_init(&v, ELEM, &o), 0);
+    unsigned char e[ELEM];
+    int err = 0;
+    size_t n = 0;
+    void *data = NULL;
+    size_t cap = 0;
+    uint64_t disk = 0;
+    int64_t free0 = 0;
+    /* Push until the file system is full: the push that cannot grow says
+     * MAPIO_ENOSPC (without the fix: a store into a page with no block
+     * behind it, SIGBUS). */
+    for (; n < (size_t)(BIG / ELEM); n++) {
+        data = mapio_vec_data(v);
+        cap = mapio_vec_capacity(v);
+        disk = mapio_vec_disk_size(v);
+        free0 = free_bytes(fx);
+        elem(e, n);
+        if ((err = mapio_vec_push(v, e)) != 0)
+            break;
+    }
+    assert_int_equal(err, MAPIO_ENOSPC);
+    assert_true(n > 0);
+    /* Unchanged: same elements, capacity, mapping, file size, free space. */
+    vec_intact(v, n);
+    assert_int_equal(n, cap);
+    assert_ptr_equal(mapio_vec_data(v), data);
+    assert_int_equal(mapio_vec_capacity(v), cap);
+    assert_int_equal(mapio_vec_disk_size(v), disk);
+    assert_int_equal(size_of(mapio_vec_path(v)), disk);
+    assert_int_equal(free_bytes(fx), free0);
+    /* The other growing calls say the same and change nothing either. */
+    assert_int_equal(mapio_vec_reserve(v, 1), MAPIO_ENOSPC);
+    assert_int_equal(mapio_vec_resize(v, (size_t)(BIG / ELEM)), MAPIO_ENOSPC);
+    assert_int_equal(mapio_vec_push_n(v, mapio_vec_data(v), n), MAPIO_ENOSPC);
+    vec_intact(v, n);
+    assert_int_equal(size_of(mapio_vec_path(v)), disk);
+
+    /* Still usable: within its capacity, and after space is freed. */
+    assert_int_equal(mapio_vec_push_within_capacity(v, e), MAPIO_ENOSPC);
+    assert_int_equal(mapio_vec_pop(v, NULL), 0);
+    elem(e, n - 1);
+    assert_int_equal(mapio_vec_push_within_capacity(v, e), 0);
+    vec_intact(v, n);
+    assert_int_equal(tu_unlink(filler), 0);
+    assert_int_equal(mapio_vec_reserve_exact(v, 10), 0);
+    for (size_t i = n; i < n + 10; i++) {
+        elem(e, i);
+        assert_int_equal(mapio_vec_push(v, e), 0);
+    }
+    vec_intact(v, n + 10);
+    assert_int_equal(mapio_vec_free(v), 0);
+
+    /* A vector born too big leaves nothing behind. */
+    free0 = free_bytes(fx);
+    assert_int_equal(mapio_vec_with_capacity(&v, ELEM, (size_t)(BIG / ELEM), &o), MAPIO_ENOSPC);
+    assert_null(v);
+    assert_int_equal(free_bytes(fx), free0);
+    assert_int_equal(et_entries(fx->dir), 0);
+    free(filler);
+}
+
 /* ---- mapio_ranged ------------------------------------------------------------ */
 
 static void ranged_create(void **state)
@@ -283,6 +377,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         { "map_sizing", map_sizing, mount_fs, unmount_fs, &native },
         { "map_sizing-fallback", map_sizing, mount_fs, unmount_fs, &fallback },
+        { "vec_growth", vec_growth, mount_fs, unmount_fs, &native },
+        { "vec_growth-fallback", vec_growth, mount_fs, unmount_fs, &fallback },
         { "ranged_create", ranged_create, mount_fs, unmount_fs, &native },
         { "ranged_create-fallback", ranged_create, mount_fs, unmount_fs, &fallback },
     };
