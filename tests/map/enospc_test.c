@@ -2,8 +2,8 @@
  * tests/map/enospc_test.c - a full file system is MAPIO_ENOSPC from the call
  * that sizes a writable shared mapping, never SIGBUS on a later store, for
  * every writer that maps: mapio_map_open / mapio_map_resize, mapio_vec's
- * growth and mapio_ranged_create. After the error the file has its old size
- * and the map or vector is as it was.
+ * growth, mapio_ranged_create and the engine's MMapIO mode. After the error
+ * the file has its old size and the map, vector or file is as it was.
  *
  * Each test gets a fresh 1 MiB tmpfs, mounted in a mount namespace private
  * to this process (enospc_test_posix.c: Linux, root only; otherwise every
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapio.h"
 #include "mapio/map.h"
 #include "mapio/ranges.h"
 #include "mapio/vec.h"
@@ -369,6 +370,77 @@ static void ranged_create(void **state)
     free(p);
 }
 
+/* ---- MMapIO mode ------------------------------------------------------------- */
+
+/* mapio_open in MMapIO mode where it must fail for want of space. */
+static int mmapio_open_full(mapio_engine_t *eng, const char *path, uint64_t size)
+{
+    mapio_file_t f;
+    int err = mapio_open(eng, path, size, MAPIO_OPEN_MMAP, &f);
+    if (err == 0) {
+        static const unsigned char one = 1;
+        for (uint64_t off = 0; off < mapio_file_size(&f); off += 4096)
+            mapio_write_at_sync(&f, &one, 1, off);
+        fail_msg("mapio_open of %llu bytes on a %u KiB file system succeeded",
+                 (unsigned long long)mapio_file_size(&f), FS_KIB);
+    }
+    return err;
+}
+
+static void mmapio_sizing(void **state)
+{
+    struct fixture *fx = fs_or_skip(state);
+    char *p = in(fx, "mmapio");
+    unsigned char *old = malloc(OLD), *buf = malloc(FITS), *back = malloc(FITS);
+    assert_non_null(old);
+    assert_non_null(buf);
+    assert_non_null(back);
+    mapio_engine_t *eng;
+    mapio_engine_opts_t eo = { 0 };
+    assert_int_equal(mapio_engine_new(&eng, &eo), 0);
+    mapio_file_t f;
+
+    int64_t free0 = free_bytes(fx);
+    assert_int_equal(mmapio_open_full(eng, p, BIG), MAPIO_ENOSPC);
+    assert_int_equal(size_of(p), 0);
+    assert_int_equal(free_bytes(fx), free0);
+
+    write_old_file(p, old);
+    free0 = free_bytes(fx);
+    assert_int_equal(mmapio_open_full(eng, p, BIG), MAPIO_ENOSPC);
+    old_file_intact(p, old);
+    assert_int_equal(free_bytes(fx), free0);
+
+    /* A size that fits: every byte written and read back through the map. */
+    assert_int_equal(mapio_open(eng, p, FITS, MAPIO_OPEN_MMAP, &f), 0);
+    assert_non_null(mapio_file_ptr(&f, FITS - 1));
+    tu_fill(buf, FITS, 11);
+    assert_int_equal(mapio_write_at_sync(&f, buf, FITS, 0), (int64_t)FITS);
+    assert_int_equal(mapio_read_at_sync(&f, back, FITS, 0), (int64_t)FITS);
+    assert_memory_equal(back, buf, FITS);
+    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(size_of(p), FITS);
+    tu_unlink(p);
+
+    /* A sparse file mapped at its own size (0): its holes are reserved
+     * (not by the fallback: see map_sizing). */
+    assert_int_equal(et_make_sparse(p, BIG), 0);
+    if (fx->fallback) {
+        assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP, &f), 0);
+        assert_int_equal(mapio_close(&f), 0);
+    } else {
+        assert_int_equal(mmapio_open_full(eng, p, 0), MAPIO_ENOSPC);
+    }
+    assert_int_equal(size_of(p), BIG);
+
+    mapio_engine_free(eng);
+    tu_unlink(p);
+    free(back);
+    free(buf);
+    free(old);
+    free(p);
+}
+
 int main(void)
 {
     /* First, while the process has one thread (the engine starts more). */
@@ -381,6 +453,8 @@ int main(void)
         { "vec_growth-fallback", vec_growth, mount_fs, unmount_fs, &fallback },
         { "ranged_create", ranged_create, mount_fs, unmount_fs, &native },
         { "ranged_create-fallback", ranged_create, mount_fs, unmount_fs, &fallback },
+        { "mmapio_sizing", mmapio_sizing, mount_fs, unmount_fs, &native },
+        { "mmapio_sizing-fallback", mmapio_sizing, mount_fs, unmount_fs, &fallback },
     };
     if (why_not != NULL)
         printf("enospc_test: every test skips: %s\n", why_not);
