@@ -2,8 +2,9 @@
  * tests/map/enospc_test.c - a full file system is MAPIO_ENOSPC from the call
  * that sizes a writable shared mapping, never SIGBUS on a later store, for
  * every writer that maps: mapio_map_open / mapio_map_resize, mapio_vec's
- * growth, mapio_ranged_create and the engine's MMapIO mode. After the error
- * the file has its old size and the map, vector or file is as it was.
+ * growth, mapio_ranged_create, the engine's MMapIO mode, and mapio_ring_create
+ * where rings come from /dev/shm. After the error the file has its old size
+ * and the map, vector or file is as it was.
  *
  * Each test gets a fresh 1 MiB tmpfs, mounted in a mount namespace private
  * to this process (enospc_test_posix.c: Linux, root only; otherwise every
@@ -13,9 +14,10 @@
  * program would - that store is the SIGBUS the fix exists for - before it
  * fails.
  *
- * Every test runs twice: with the platform's reservation (fallocate), and
- * with the fallback for file systems that cannot reserve (zeros written
- * into the grown part of the file), forced by a test hook.
+ * Every file test runs twice: with the platform's reservation (fallocate),
+ * and with the fallback for file systems that cannot reserve (zeros written
+ * into the grown part of the file), forced by a test hook. The ring test
+ * runs once: rings have no fallback (see docs/ring.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +33,7 @@
 #include "mapio.h"
 #include "mapio/map.h"
 #include "mapio/ranges.h"
+#include "mapio/ring.h"
 #include "mapio/vec.h"
 #include "mmap/map/map_os.h"
 #include "enospc_test_os.h"
@@ -441,11 +444,68 @@ static void mmapio_sizing(void **state)
     free(p);
 }
 
+/* ---- mapio_ring -------------------------------------------------------------- */
+
+static int mount_shm(void **state)
+{
+    struct fixture *fx = *state;
+    fx->dir = NULL;
+    fx->why_not = et_mount_shm(FS_KIB);
+    return 0;
+}
+
+static int unmount_shm(void **state)
+{
+    (void)state;
+    et_unmount_shm();
+    return 0;
+}
+
+/* The ring's shared memory comes from shm_open, i.e. a tmpfs (/dev/shm,
+ * here the small one): a ring larger than it is MAPIO_ENOSPC from the
+ * create, and leaves neither a name nor used space behind. */
+static void ring_create(void **state)
+{
+    struct fixture *fx = fs_or_skip(state);
+    const char *shm = et_shm_dir();
+    int64_t free0 = et_free_bytes(shm);
+    assert_true(free0 >= 0);
+    mapio_ring_t *r;
+    int err = mapio_ring_create(&r, (size_t)BIG, 0);
+    if (err == 0)
+        store_everywhere(mapio_ring_write_ptr(r), mapio_ring_capacity(r));
+    assert_int_equal(err, MAPIO_ENOSPC);
+    assert_null(r);
+    assert_int_equal(et_free_bytes(shm), free0);
+    assert_int_equal(et_entries(shm), 0);
+
+    /* What fits: filled to capacity, across the wrap, and read back. */
+    assert_int_equal(mapio_ring_create(&r, (size_t)FITS, 0), 0);
+    size_t cap = mapio_ring_capacity(r);
+    unsigned char *buf = malloc(cap), *back = malloc(cap);
+    assert_non_null(buf);
+    assert_non_null(back);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        tu_fill(buf, cap, seed);
+        assert_int_equal(mapio_ring_write(r, buf, cap), (int64_t)cap);
+        assert_int_equal(mapio_ring_read(r, back, cap), (int64_t)cap);
+        assert_memory_equal(back, buf, cap);
+        assert_int_equal(mapio_ring_write(r, buf, cap / 3), (int64_t)(cap / 3));
+        assert_int_equal(mapio_ring_consume(r, cap / 3), 0);
+    }
+    assert_int_equal(mapio_ring_free(r), 0);
+    assert_int_equal(et_free_bytes(shm), free0);
+    (void)fx;
+    free(back);
+    free(buf);
+}
+
 int main(void)
 {
     /* First, while the process has one thread (the engine starts more). */
     const char *why_not = et_isolate();
-    static struct fixture native = { .fallback = false }, fallback = { .fallback = true };
+    static struct fixture native = { .fallback = false }, fallback = { .fallback = true },
+                          ring = { .fallback = false };
     const struct CMUnitTest tests[] = {
         { "map_sizing", map_sizing, mount_fs, unmount_fs, &native },
         { "map_sizing-fallback", map_sizing, mount_fs, unmount_fs, &fallback },
@@ -455,6 +515,7 @@ int main(void)
         { "ranged_create-fallback", ranged_create, mount_fs, unmount_fs, &fallback },
         { "mmapio_sizing", mmapio_sizing, mount_fs, unmount_fs, &native },
         { "mmapio_sizing-fallback", mmapio_sizing, mount_fs, unmount_fs, &fallback },
+        { "ring_create", ring_create, mount_shm, unmount_shm, &ring },
     };
     if (why_not != NULL)
         printf("enospc_test: every test skips: %s\n", why_not);

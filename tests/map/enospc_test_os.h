@@ -26,6 +26,16 @@ const char *et_mount_small(const char *dir, unsigned kib);
  * directory. */
 void et_unmount(const char *dir, int mounted);
 
+/* Mount a file system of kib KiB over the directory where this build's rings
+ * get their shared memory (/dev/shm, for shm_open of a name), in the private
+ * namespace only. NULL on success, else why not - also where the rings' memory
+ * is on no file system a test can fill (memfd_create, SHM_ANON). */
+const char *et_mount_shm(unsigned kib);
+/* That directory (while et_mount_shm holds), for et_free_bytes/et_entries. */
+const char *et_shm_dir(void);
+/* Unmount what et_mount_shm mounted (as et_unmount, leaving the directory). */
+void et_unmount_shm(void);
+
 /* Entries in the directory dir (without . and ..), or -1. */
 int et_entries(const char *dir);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <sys/mount.h>
 #endif
 
+#include "engine/common.h" /* mapio_config.h: how this build makes rings */
 #include "enospc_test_os.h"
 
 static char why[512];
@@ -90,6 +92,48 @@ void et_unmount(const char *dir, int mounted)
     (void)mounted;
 #endif
     rmdir(dir);
+}
+
+static int shm_mounted;
+
+const char *et_mount_shm(unsigned kib)
+{
+#if MAPIO_HAVE_MEMFD_CREATE || defined(SHM_ANON)
+    (void)kib;
+    return "this build's rings use memfd_create or SHM_ANON: their memory is on no "
+           "file system that can be filled (the -Dportable=true build tests this)";
+#elif ET_HAVE_PRIVATE_MOUNTS
+    if (not_isolated != NULL)
+        return not_isolated;
+    /* Over the machine's /dev/shm, but only in this process's namespace:
+     * no other process sees the small one, and its own stays untouched. */
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%uk,mode=01777", kib);
+    if (mount("mapio-enospc-shm", "/dev/shm", "tmpfs", 0, opts) != 0) {
+        snprintf(why, sizeof why, "mount tmpfs on /dev/shm: %s", strerror(errno));
+        return why;
+    }
+    shm_mounted = 1;
+    return NULL;
+#else
+    (void)kib;
+    return not_isolated;
+#endif
+}
+
+const char *et_shm_dir(void)
+{
+    return "/dev/shm";
+}
+
+void et_unmount_shm(void)
+{
+#if ET_HAVE_PRIVATE_MOUNTS
+    /* As et_unmount: the private namespace only, never lazily or by force. */
+    if (shm_mounted && not_isolated == NULL && umount2("/dev/shm", 0) != 0)
+        fprintf(stderr, "enospc_test: /dev/shm stays small until exit: %s\n", strerror(errno));
+#endif
+    shm_mounted = 0;
 }
 
 int et_entries(const char *dir)

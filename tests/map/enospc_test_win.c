@@ -20,6 +20,19 @@ void et_unmount(const char *dir, int mounted)
     (void)mounted;
 }
 
+const char *et_mount_shm(unsigned kib)
+{
+    (void)kib;
+    return "rings are backed by the paging file on Windows";
+}
+
+const char *et_shm_dir(void)
+{
+    return "";
+}
+
+void et_unmount_shm(void) {}
+
 int et_entries(const char *dir)
 {
     (void)dir;
