@@ -23,7 +23,9 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size);
  * Back [off, off + len) of fd, which is at least off + len long, with
  * allocated blocks, so that a store through a shared mapping of it cannot
  * fault for want of space: a full file system is MAPIO_ENOSPC here instead
- * of SIGBUS later. Blocks already there cost an extent walk. Where the file
+ * of SIGBUS later. Blocks already there cost an extent walk. A growth
+ * (past fresh) larger than the free space is MAPIO_ENOSPC before anything is
+ * allocated, where the system says how much is free. Where the file
  * system cannot reserve, zeros are written over [fresh, off + len) instead -
  * the part the caller has just added by growing the file, which holds no
  * data yet (fresh >= off + len: nothing to write); holes before fresh stay,
@@ -33,10 +35,13 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size);
  */
 int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh);
 
-/* Test hook: true makes mapio__mapos_reserve act as on a file system that
- * cannot reserve (it writes zeros), so the fallback is tested where the
- * reservation works. Set it only while no map, vector or ring is sized. */
+/* Test hooks. by_writing makes mapio__mapos_reserve act as on a file system
+ * that cannot reserve (it writes zeros), so the fallback is tested where the
+ * reservation works; unchecked skips the free-space check in front of it, so
+ * that fallocate's and the zeros' own ENOSPC are tested too. Set them only
+ * while no map, vector or ring is sized. */
 extern bool mapio__mapos_reserve_by_writing;
+extern bool mapio__mapos_reserve_unchecked;
 int mapio__mapos_fsync(mapio_fd_t fd);
 int mapio__mapos_identity(mapio_fd_t fd, uint64_t *dev, uint64_t *ino);
 

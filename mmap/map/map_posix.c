@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "map_os.h"
@@ -84,6 +85,7 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
 }
 
 bool mapio__mapos_reserve_by_writing;
+bool mapio__mapos_reserve_unchecked;
 
 /* The system's own reservation: 0, -EOPNOTSUPP where the file system
  * (or the system) has none, or the error. */
@@ -132,14 +134,31 @@ static int write_zeros(int fd, uint64_t from, uint64_t to)
     return 0;
 }
 
+/* -ENOSPC if the file system has fewer free bytes than need, which it must
+ * find: fallocate (ext4, XFS) and the zeros alike allocate as they go, so a
+ * growth that cannot fit would first fill the disk - for every other process
+ * on it too - and only then fail. 0 where it may fit or nobody can say. */
+static int may_fit(int fd, uint64_t need)
+{
+    struct statvfs s;
+    if (need == 0 || mapio__mapos_reserve_unchecked || fstatvfs(fd, &s) != 0 || s.f_frsize == 0)
+        return 0;
+    /* f_bfree, not f_bavail: blocks kept for root are not refused to root. */
+    uint64_t bfree = (uint64_t)s.f_bfree;
+    return bfree < need / s.f_frsize ? -ENOSPC : 0;
+}
+
 int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh)
 {
     if (len == 0)
         return 0;
-    int err = allocate(fd, off, len);
+    /* The part past fresh is new: it has no blocks yet, whatever the rest. */
+    uint64_t from = MAPIO__MAX(off, fresh);
+    int err = from < off + len ? may_fit(fd, off + len - from) : 0;
+    if (err == 0)
+        err = allocate(fd, off, len);
     if (err != -EOPNOTSUPP)
         return err;
-    uint64_t from = MAPIO__MAX(off, fresh);
     return from < off + len ? write_zeros(fd, from, off + len) : 0;
 }
 

@@ -154,6 +154,7 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
 }
 
 bool mapio__mapos_reserve_by_writing;
+bool mapio__mapos_reserve_unchecked;
 
 /*
  * Nothing to do: NTFS, ReFS and FAT allocate the clusters of a file that is

@@ -14,10 +14,13 @@
  * program would - that store is the SIGBUS the fix exists for - before it
  * fails.
  *
- * Every file test runs twice: with the platform's reservation (fallocate),
- * and with the fallback for file systems that cannot reserve (zeros written
- * into the grown part of the file), forced by a test hook. The ring test
- * runs once: rings have no fallback (see docs/ring.md).
+ * Every file test runs four ways: with the platform's reservation
+ * (fallocate) and with the fallback for file systems that cannot reserve
+ * (zeros written into the grown part of the file), each with the free-space
+ * check that refuses a growth larger than the free space up front, and
+ * without it (-unchecked), where fallocate or the zeros run out of space
+ * themselves. Test hooks force the fallback and skip the check. The ring
+ * test runs once: rings have no fallback (see docs/ring.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,8 +48,9 @@
 #define OLD ((size_t)64 << 10)     /* an existing file's contents */
 
 struct fixture {
-    bool fallback; /* force the zero-writing fallback */
-    char *dir;     /* the mount point */
+    bool fallback;  /* force the zero-writing fallback */
+    bool unchecked; /* skip the free-space check: the file system finds out */
+    char *dir;      /* the mount point */
     const char *why_not;
 };
 
@@ -61,6 +65,7 @@ static int mount_fs(void **state)
         return -1;
     fx->why_not = et_mount_small(fx->dir, FS_KIB);
     mapio__mapos_reserve_by_writing = fx->fallback;
+    mapio__mapos_reserve_unchecked = fx->unchecked;
     return 0;
 }
 
@@ -68,6 +73,7 @@ static int unmount_fs(void **state)
 {
     struct fixture *fx = *state;
     mapio__mapos_reserve_by_writing = false;
+    mapio__mapos_reserve_unchecked = false;
     et_unmount(fx->dir, fx->why_not == NULL);
     free(fx->dir);
     fx->dir = NULL;
@@ -505,16 +511,26 @@ int main(void)
     /* First, while the process has one thread (the engine starts more). */
     const char *why_not = et_isolate();
     static struct fixture native = { .fallback = false }, fallback = { .fallback = true },
+                          native_u = { .unchecked = true },
+                          fallback_u = { .fallback = true, .unchecked = true },
                           ring = { .fallback = false };
     const struct CMUnitTest tests[] = {
         { "map_sizing", map_sizing, mount_fs, unmount_fs, &native },
+        { "map_sizing-unchecked", map_sizing, mount_fs, unmount_fs, &native_u },
         { "map_sizing-fallback", map_sizing, mount_fs, unmount_fs, &fallback },
+        { "map_sizing-fallback-unchecked", map_sizing, mount_fs, unmount_fs, &fallback_u },
         { "vec_growth", vec_growth, mount_fs, unmount_fs, &native },
+        { "vec_growth-unchecked", vec_growth, mount_fs, unmount_fs, &native_u },
         { "vec_growth-fallback", vec_growth, mount_fs, unmount_fs, &fallback },
+        { "vec_growth-fallback-unchecked", vec_growth, mount_fs, unmount_fs, &fallback_u },
         { "ranged_create", ranged_create, mount_fs, unmount_fs, &native },
+        { "ranged_create-unchecked", ranged_create, mount_fs, unmount_fs, &native_u },
         { "ranged_create-fallback", ranged_create, mount_fs, unmount_fs, &fallback },
+        { "ranged_create-fallback-unchecked", ranged_create, mount_fs, unmount_fs, &fallback_u },
         { "mmapio_sizing", mmapio_sizing, mount_fs, unmount_fs, &native },
+        { "mmapio_sizing-unchecked", mmapio_sizing, mount_fs, unmount_fs, &native_u },
         { "mmapio_sizing-fallback", mmapio_sizing, mount_fs, unmount_fs, &fallback },
+        { "mmapio_sizing-fallback-unchecked", mmapio_sizing, mount_fs, unmount_fs, &fallback_u },
         { "ring_create", ring_create, mount_shm, unmount_shm, &ring },
     };
     if (why_not != NULL)
