@@ -69,20 +69,21 @@ typedef struct mapio_map_opts {
     uint64_t offset; /* any byte offset: page alignment is handled inside */
     uint64_t len;
     unsigned flags; /* MAPIO_MAP_* */
-    unsigned mode;  /* permission bits for a created file; 0 = 0644 */
+    unsigned mode;  /* permission bits for a created file (<= 07777); 0 = 0644 */
 } mapio_map_opts_t;
 
 /*
  * mapio_map_open - map path as opts say (NULL opts: read-only, whole file).
  * Validation happens before anything touches the file: a bad option never
- * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; a
- * read-only kind with a size policy that writes; TRUNCATE on a read-only
- * kind), MAPIO_EOVERFLOW (offset + len), MAPIO_ERANGE (SIZE_IF_THERE and the
- * file is shorter), MAPIO_EAGAIN (MAPIO_MAP_LOCK_FILE and another handle holds
- * a conflicting lock), MAPIO_ENOSPC (a read-write map whose blocks the file
- * system cannot provide), the OS error (MAPIO_ENOENT, MAPIO_EEXIST,
- * MAPIO_EACCES, MAPIO_EFBIG, ...), or MAPIO_ENOMEM. A file with nothing to
- * map gives an empty map.
+ * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; mode
+ * above 07777, as mapio_vec_init; a read-only kind with a size policy that
+ * writes; TRUNCATE on a read-only kind), MAPIO_EOVERFLOW (offset + len),
+ * MAPIO_ERANGE (SIZE_IF_THERE and the file is shorter), MAPIO_EAGAIN
+ * (MAPIO_MAP_LOCK_FILE and another handle holds a conflicting lock),
+ * MAPIO_ENOSPC (a read-write map whose blocks the file system cannot
+ * provide), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
+ * MAPIO_EFBIG, ...), or MAPIO_ENOMEM. A file with nothing to map gives an
+ * empty map.
  *
  * A read-write map is backed by allocated blocks: the mapped range is
  * reserved (fallocate) when the map is opened, so a full file system is

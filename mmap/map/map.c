@@ -103,6 +103,11 @@ static int validate(const mapio_map_opts_t *o)
     if (o->flags & ~(unsigned)(MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES | MAPIO_MAP_STACK |
                                MAPIO_MAP_LOCK_FILE | MAPIO_MAP_REMOVE_ON_CLOSE))
         return MAPIO_EINVAL;
+    /* Permission bits only (the vector's rule): open(2) would pass higher
+     * bits - file type bits, garbage - on to the kernel, which ignores them
+     * on some systems and not on others. */
+    if (o->mode > 07777)
+        return MAPIO_EINVAL;
     if (!mapio__range_ok(o->offset, o->size == MAPIO_MAP_SIZE_FILE ? 0 : o->len,
                          (uint64_t)INT64_MAX))
         return MAPIO_EOVERFLOW;

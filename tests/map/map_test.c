@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,25 @@ static void open_policies_and_sizes(void **state)
     o = (mapio_map_opts_t){ .flags = 1u << 20 };
     assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EINVAL);
     assert_int_equal(file_size(p), 100);
+    /* Permission bits only, as the vector: above 07777 is refused before
+     * anything is created; 07777 itself is a mode. */
+    char *q = tu_path("mode");
+    static const unsigned bad_modes[] = { 010000, 0100644, 0777777, UINT_MAX };
+    for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
+        o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE,
+                                .open = MAPIO_MAP_OPEN_OR_CREATE,
+                                .size = MAPIO_MAP_SIZE_EXACT,
+                                .len = 10,
+                                .mode = bad_modes[i] };
+        assert_int_equal(mapio_map_open(&m, q, &o), MAPIO_EINVAL);
+        assert_false(tu_exists(q));
+    }
+    o.mode = 07777;
+    assert_int_equal(mapio_map_open(&m, q, &o), 0);
+    assert_int_equal(mapio_map_close(m), 0);
+    assert_true(tu_exists(q));
+    tu_unlink(q);
+    free(q);
     assert_int_equal(mapio_map_open(NULL, p, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_map_open(&m, NULL, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_map_open(&m, tu_dir(), NULL), MAPIO_EISDIR);
