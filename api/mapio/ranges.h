@@ -53,11 +53,14 @@ typedef enum mapio_split {
 
 /*
  * Split r at start + pos rounded up (split_up) or down (split_down) to a
- * multiple of align (0: the runtime page size; otherwise a power of two), so
- * both halves stay page-aligned for the flushes of their writers. The half
- * that is not produced is set to the empty range {end, end} (LOW) or {start,
- * start} (HIGH). Returns the outcome; MAPIO_SPLIT_OUT_OF_BOUNDS also for a
- * malformed range or an align that is not a power of two. Thread-safe.
+ * multiple of align (0: the runtime page size; otherwise any power of two,
+ * 1 to 2^63), so both halves stay page-aligned for the flushes of their
+ * writers. An align beyond the range rounds the point to 0 or past the end:
+ * HIGH or LOW. The half that is not produced is set to the empty range {end,
+ * end} (LOW) or {start, start} (HIGH). Returns the outcome;
+ * MAPIO_SPLIT_OUT_OF_BOUNDS also for a malformed range (start > end, or end
+ * above MAPIO_RANGE_MAX_TOTAL) or an align that is not a power of two.
+ * Thread-safe.
  */
 MAPIO_EXTERN mapio_split_t mapio_range_split_up(mapio_range_t r, uint64_t pos, uint64_t align,
                                                 mapio_range_t *low, mapio_range_t *high);
@@ -89,8 +92,10 @@ typedef struct mapio_range_seq {
 
 /*
  * Hand out [0, total) in ranges aligned to align (0: the runtime page size,
- * otherwise a power of two). Returns 0, MAPIO_EINVAL (NULL, a bad align) or
- * MAPIO_EOVERFLOW (total above MAPIO_RANGE_MAX_TOTAL).
+ * otherwise a power of two up to MAPIO_RANGE_MAX_TOTAL: a rounded request
+ * must fit the int64_t count). Returns 0, MAPIO_EINVAL (NULL, align not a
+ * power of two) or MAPIO_EOVERFLOW (total or align above
+ * MAPIO_RANGE_MAX_TOTAL).
  */
 MAPIO_EXTERN int mapio_range_seq_init(mapio_range_seq_t *a, uint64_t total, uint64_t align);
 
