@@ -270,8 +270,11 @@ typedef struct mapio_file_info {
     int64_t atime_ns, mtime_ns, ctime_ns;
 } mapio_file_info_t;
 
-/* fsync a directory, or the directory holding path. Return 0, MAPIO_ENOTDIR
- * (sync_dir of a non-directory) or the OS error. Thread-safe. */
+/* fsync a directory, or the directory holding path (a name without a
+ * directory: the current one). Return 0, MAPIO_EINVAL (NULL), MAPIO_ENOENT
+ * (an empty string, which names no file and so has no parent, as open(2)
+ * says), MAPIO_ENOTDIR (sync_dir of a non-directory) or the OS error.
+ * Thread-safe. */
 MAPIO_EXTERN int mapio_sync_dir(const char *dir);
 MAPIO_EXTERN int mapio_sync_parent(const char *path);
 

@@ -356,6 +356,8 @@ int mapio_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
+    if (dir[0] == '\0')
+        return MAPIO_ENOENT; /* what open(2) says: an empty path names nothing */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -366,7 +368,14 @@ int mapio_sync_dir(const char *dir)
 
 int mapio_sync_parent(const char *path)
 {
-    return path != NULL ? mapio__mapos_sync_parent(path) : MAPIO_EINVAL;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    /* The parent of "" would be "." - a 0 for syncing a directory the
+     * caller never named. An empty path names no file, so none has a
+     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+    if (path[0] == '\0')
+        return MAPIO_ENOENT;
+    return mapio__mapos_sync_parent(path);
 }
 
 static int64_t ts_ns(struct timespec t)

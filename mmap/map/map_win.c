@@ -504,12 +504,21 @@ int mapio_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
+    if (dir[0] == '\0')
+        return MAPIO_ENOENT; /* as on POSIX: an empty path names nothing */
     return sync_dir_w(dir, true);
 }
 
 int mapio_sync_parent(const char *path)
 {
-    return path != NULL ? mapio__mapos_sync_parent(path) : MAPIO_EINVAL;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    /* The parent of "" would be "." - a 0 for syncing a directory the
+     * caller never named. An empty path names no file, so none has a
+     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+    if (path[0] == '\0')
+        return MAPIO_ENOENT;
+    return mapio__mapos_sync_parent(path);
 }
 
 /* FILETIME-style 100 ns ticks since 1601 to ns since 1970. */
