@@ -174,7 +174,9 @@ enum {
      * submitting thread - which a page fault then blocks; the callback still
      * runs in mapio_engine_poll. Reads stop at the mapped size, writes past it
      * fail with MAPIO_ERANGE. Syncs are fdatasync (on Linux it writes back the
-     * mapped dirty pages). Group commit works the same. */
+     * mapped dirty pages). Group commit works the same. A writable mapping's
+     * blocks are reserved by mapio_open (see mapio_map_open), so a full disk
+     * is MAPIO_ENOSPC from the open, never SIGBUS in a write. */
     MAPIO_OPEN_MMAP = 1u << 7,
     /* With MAPIO_OPEN_MMAP: do the memcpy of read_at/write_at on the engine's
      * copy workers (opts.workers threads, started by the first such open)
@@ -207,8 +209,10 @@ typedef struct mapio_file {
  * with MAPIO_OPEN_TRUNCATE). The engine opens the file itself because some
  * backends need special handles (IOCP: overlapped, associated with the port).
  * Returns 0, or MAPIO_EINVAL (NULL argument, contradictory flags), the open(2)
- * error (MAPIO_ENOENT, MAPIO_EACCES, MAPIO_EEXIST, ...), or MAPIO_ENOMEM.
- * Thread-safe.
+ * error (MAPIO_ENOENT, MAPIO_EACCES, MAPIO_EEXIST, ...), the error of sizing
+ * (MAPIO_EFBIG; MAPIO_ENOSPC in MMapIO mode), or MAPIO_ENOMEM. A file this
+ * call grew gets its old size back when it fails (a file it created stays,
+ * empty). Thread-safe.
  */
 MAPIO_EXTERN int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned flags,
                             mapio_file_t *file);

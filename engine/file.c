@@ -97,12 +97,15 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         return err;
     }
     uint64_t cur = 0;
+    bool grown = false; /* by this call: put back if it fails */
     err = mapio__os.size(fs->fd, &cur);
     if (err == 0 && size != 0 && !(flags & MAPIO_OPEN_READ_ONLY) &&
-        ((flags & MAPIO_OPEN_TRUNCATE) ? cur != size : cur < size))
+        ((flags & MAPIO_OPEN_TRUNCATE) ? cur != size : cur < size)) {
         err = mapio__os.truncate(fs->fd, size);
-    else if (err == 0 && size == 0 && (flags & MAPIO_OPEN_TRUNCATE) && cur != 0)
+        grown = err == 0 && size > cur;
+    } else if (err == 0 && size == 0 && (flags & MAPIO_OPEN_TRUNCATE) && cur != 0) {
         err = mapio__os.truncate(fs->fd, 0);
+    }
     if (err == 0 && (flags & MAPIO_OPEN_READ_ONLY))
         fs->size = size != 0 && size < cur ? size : cur; /* never beyond the file */
     else if (err == 0)
@@ -110,6 +113,11 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     fs->mem_align = fs->io_align = 1;
     if (err == 0 && (flags & MAPIO_OPEN_DIRECT))
         err = mapio__os.dio_align(fs->fd, &fs->mem_align, &fs->io_align);
+    /* MMapIO stores into the mapping, where a missing block is SIGBUS, not
+     * an error: the grown part gets its blocks here (the map reserves the
+     * rest when it opens), so a full disk is MAPIO_ENOSPC from this call. */
+    if (err == 0 && grown && (flags & MAPIO_OPEN_MMAP))
+        err = mapio__mapos_reserve(fs->fd, cur, size - cur, cur);
     if (err == 0 && (flags & MAPIO_OPEN_MMAP) && fs->size == 0) {
         /* Nothing to map, but still MMapIO: reads end at once, writes are
          * out of range - never a silent fall back to pread/pwrite. */
@@ -129,6 +137,8 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {
         mapio_map_close(fs->map);
+        if (grown)
+            mapio__os.truncate(fs->fd, cur); /* also frees what was reserved */
         mapio__os.close(fs->fd);
         mapio__free(fs->lats);
         mapio__free(fs);

@@ -69,18 +69,31 @@ typedef struct mapio_map_opts {
     uint64_t offset; /* any byte offset: page alignment is handled inside */
     uint64_t len;
     unsigned flags; /* MAPIO_MAP_* */
-    unsigned mode;  /* permission bits for a created file; 0 = 0644 */
+    unsigned mode;  /* permission bits for a created file (<= 07777); 0 = 0644 */
 } mapio_map_opts_t;
 
 /*
  * mapio_map_open - map path as opts say (NULL opts: read-only, whole file).
  * Validation happens before anything touches the file: a bad option never
- * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; a
- * read-only kind with a size policy that writes; TRUNCATE on a read-only
- * kind), MAPIO_EOVERFLOW (offset + len), MAPIO_ERANGE (SIZE_IF_THERE and the
- * file is shorter), MAPIO_EAGAIN (MAPIO_MAP_LOCK_FILE and another handle holds
- * a conflicting lock), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
- * ...), or MAPIO_ENOMEM. A file with nothing to map gives an empty map.
+ * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; mode
+ * above 07777, as mapio_vec_init; a read-only kind with a size policy that
+ * writes; TRUNCATE on a read-only kind), MAPIO_EOVERFLOW (offset + len),
+ * MAPIO_ERANGE (SIZE_IF_THERE and the file is shorter), MAPIO_EAGAIN
+ * (MAPIO_MAP_LOCK_FILE and another handle holds a conflicting lock),
+ * MAPIO_ENOSPC (a read-write map whose blocks the file system cannot
+ * provide), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
+ * MAPIO_EFBIG, ...), or MAPIO_ENOMEM. A file with nothing to map gives an
+ * empty map.
+ *
+ * A read-write map is backed by allocated blocks: the mapped range is
+ * reserved (fallocate) when the map is opened, so a full file system is
+ * MAPIO_ENOSPC here, never SIGBUS at a later store. A file this call grew
+ * gets its old size back on any failure (a TRUNCATE open has emptied it by
+ * then). Read-only, exec and copy-on-write maps reserve nothing. Where the
+ * file system cannot reserve, zeros are written into the part the call grows
+ * (holes the file already had stay holes). What remains possible is the OS
+ * contract: another process that truncates the file or punches a hole in it
+ * can still make a store or a load fault. See docs/map.md.
  */
 MAPIO_EXTERN int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
 
@@ -153,11 +166,14 @@ MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
 
 /*
  * mapio_map_resize - change a file map's length (and the file's size, for
- * writable shared maps) to new_len. Pointers into the map may move. If the
- * file or the mapping cannot be changed the map is poisoned: every later call
- * but close fails with MAPIO_EIO, because its pages may no longer match the
- * file. Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0),
- * MAPIO_EACCES (read-only kinds), or the OS error (the map is then poisoned).
+ * writable shared maps) to new_len. Pointers into the map may move. Growing
+ * reserves the new blocks as mapio_map_open does; if the file cannot grow or
+ * get them (MAPIO_ENOSPC, MAPIO_EFBIG) or the mapping cannot grow
+ * (MAPIO_ENOMEM), the file gets its old size back and the map is unchanged
+ * and usable. If a shrink fails the map is poisoned: every later call but
+ * close fails with MAPIO_EIO, because its pages may no longer match the file.
+ * Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0), MAPIO_EACCES
+ * (read-only kinds), or the OS error.
  */
 MAPIO_EXTERN int mapio_map_resize(mapio_map_t *m, uint64_t new_len);
 
@@ -254,8 +270,11 @@ typedef struct mapio_file_info {
     int64_t atime_ns, mtime_ns, ctime_ns;
 } mapio_file_info_t;
 
-/* fsync a directory, or the directory holding path. Return 0, MAPIO_ENOTDIR
- * (sync_dir of a non-directory) or the OS error. Thread-safe. */
+/* fsync a directory, or the directory holding path (a name without a
+ * directory: the current one). Return 0, MAPIO_EINVAL (NULL), MAPIO_ENOENT
+ * (an empty string, which names no file and so has no parent, as open(2)
+ * says), MAPIO_ENOTDIR (sync_dir of a non-directory) or the OS error.
+ * Thread-safe. */
 MAPIO_EXTERN int mapio_sync_dir(const char *dir);
 MAPIO_EXTERN int mapio_sync_parent(const char *path);
 

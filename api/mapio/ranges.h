@@ -53,11 +53,14 @@ typedef enum mapio_split {
 
 /*
  * Split r at start + pos rounded up (split_up) or down (split_down) to a
- * multiple of align (0: the runtime page size; otherwise a power of two), so
- * both halves stay page-aligned for the flushes of their writers. The half
- * that is not produced is set to the empty range {end, end} (LOW) or {start,
- * start} (HIGH). Returns the outcome; MAPIO_SPLIT_OUT_OF_BOUNDS also for a
- * malformed range or an align that is not a power of two. Thread-safe.
+ * multiple of align (0: the runtime page size; otherwise any power of two,
+ * 1 to 2^63), so both halves stay page-aligned for the flushes of their
+ * writers. An align beyond the range rounds the point to 0 or past the end:
+ * HIGH or LOW. The half that is not produced is set to the empty range {end,
+ * end} (LOW) or {start, start} (HIGH). Returns the outcome;
+ * MAPIO_SPLIT_OUT_OF_BOUNDS also for a malformed range (start > end, or end
+ * above MAPIO_RANGE_MAX_TOTAL) or an align that is not a power of two.
+ * Thread-safe.
  */
 MAPIO_EXTERN mapio_split_t mapio_range_split_up(mapio_range_t r, uint64_t pos, uint64_t align,
                                                 mapio_range_t *low, mapio_range_t *high);
@@ -89,8 +92,10 @@ typedef struct mapio_range_seq {
 
 /*
  * Hand out [0, total) in ranges aligned to align (0: the runtime page size,
- * otherwise a power of two). Returns 0, MAPIO_EINVAL (NULL, a bad align) or
- * MAPIO_EOVERFLOW (total above MAPIO_RANGE_MAX_TOTAL).
+ * otherwise a power of two up to MAPIO_RANGE_MAX_TOTAL: a rounded request
+ * must fit the int64_t count). Returns 0, MAPIO_EINVAL (NULL, align not a
+ * power of two) or MAPIO_EOVERFLOW (total or align above
+ * MAPIO_RANGE_MAX_TOTAL).
  */
 MAPIO_EXTERN int mapio_range_seq_init(mapio_range_seq_t *a, uint64_t total, uint64_t align);
 
@@ -152,14 +157,17 @@ typedef struct mapio_receipt {
 
 /*
  * Create path (or empty an existing file) with exactly size bytes and map it
- * read-write, shared. Returns 0, MAPIO_EINVAL (NULL, size 0), MAPIO_EOVERFLOW
- * (size above MAPIO_RANGE_MAX_TOTAL or not mappable here), or the open /
- * truncate / mmap error. Thread-safe.
+ * read-write, shared. The blocks are reserved here (see mapio_map_open), so
+ * a file system without room says MAPIO_ENOSPC now, not SIGBUS in a writer;
+ * the file is then left empty. Returns 0, MAPIO_EINVAL (NULL, size 0),
+ * MAPIO_EOVERFLOW (size above MAPIO_RANGE_MAX_TOTAL or not mappable here),
+ * MAPIO_ENOSPC, or the open / truncate / mmap error. Thread-safe.
  */
 MAPIO_EXTERN int mapio_ranged_create(mapio_ranged_t **out, const char *path, uint64_t size);
 
-/* Map an existing file whole. MAPIO_EINVAL for an empty file (there is nothing
- * to write into), otherwise as create. Thread-safe. */
+/* Map an existing file whole (its holes reserved, as create does).
+ * MAPIO_EINVAL for an empty file (there is nothing to write into), otherwise
+ * as create. Thread-safe. */
 MAPIO_EXTERN int mapio_ranged_open(mapio_ranged_t **out, const char *path);
 
 /* Unmap and close. Writes already made stay in the page cache (and reach the

@@ -48,8 +48,11 @@ enum {
  * or handle stays open and nothing is left in any namespace. Returns 0 and
  * sets *out, or MAPIO_EINVAL (NULL out, size 0, unknown flags),
  * MAPIO_EOVERFLOW (size cannot be rounded up or mapped twice in the address
- * space), MAPIO_ENOMEM, or the OS error (MAPIO_EMFILE, ...). On error *out
- * is NULL. Any thread: rings share no state.
+ * space), MAPIO_ENOMEM, MAPIO_ENOSPC (where rings come from shm_open of a
+ * name - no memfd_create or SHM_ANON, or -Dportable=true - their pages are
+ * reserved here, and a full /dev/shm says so; see docs/ring.md), or the OS
+ * error (MAPIO_EMFILE, ...). On error *out is NULL. Any thread: rings share
+ * no state.
  */
 MAPIO_EXTERN int mapio_ring_create(mapio_ring_t **out, size_t size, unsigned flags);
 

@@ -6,8 +6,9 @@
  *
  * Growth. When a push finds the vector full, the capacity doubles (in bytes,
  * rounded up to whole pages; at least one page): the file grows with
- * ftruncate and the mapping with mremap where the system has it, else a new
- * mapping of the whole file replaces the old one. mapio copies no element
+ * ftruncate, its new blocks are reserved (fallocate: allocated, not written;
+ * see docs/map.md), and the mapping grows with mremap where the system has
+ * it, else a new mapping of the whole file replaces the old one. mapio copies no element
  * either way - both mappings share the page cache - but THE MAPPING MAY MOVE:
  * a pointer from mapio_vec_at / mapio_vec_ptr / mapio_vec_data is valid only
  * until the next call that can grow or shrink the vector (push, push_n,
@@ -16,9 +17,10 @@
  * Elements of any size work, including ones larger than a page (the seed
  * divides by zero there).
  *
- * A failed growth (the file cannot grow, the mapping cannot be made) returns
- * the OS error and leaves the vector exactly as it was: same elements, same
- * capacity, still usable.
+ * A failed growth (the file cannot grow or get its blocks, the mapping cannot
+ * be made) returns the OS error - a full disk is MAPIO_ENOSPC from the push,
+ * never SIGBUS on a store - and leaves the vector exactly as it was: same
+ * elements, same capacity, same file size, still usable.
  *
  * The segment file is created exclusively (O_EXCL, mode 0600) at a path a
  * callback chooses - by default a random name under $XDG_CACHE_HOME/mapio,
@@ -152,7 +154,8 @@ MAPIO_EXTERN size_t mapio_vec_capacity(const mapio_vec_t *v);
 MAPIO_EXTERN size_t mapio_vec_elem_size(const mapio_vec_t *v);
 
 /* The segment file's size in bytes (0 for NULL): capacity * elem_size rounded
- * up to pages. The file is sparse: blocks are used only where written. */
+ * up to pages. Its blocks are reserved as it grows, so this is also the disk
+ * space (on a tmpfs: the memory) the vector holds. */
 MAPIO_EXTERN uint64_t mapio_vec_disk_size(const mapio_vec_t *v);
 
 /* The path the segment was created at (valid until free; NULL for NULL).
@@ -211,10 +214,10 @@ MAPIO_EXTERN int mapio_vec_clear(mapio_vec_t *v);
 
 /*
  * mapio_vec_resize - set the length to n: truncates, or appends zero-filled
- * elements. Appending costs no I/O for space never written before (it stays
- * a hole in the file), so resize + mapio_vec_set fills a huge vector
- * sparsely. Returns 0, MAPIO_EINVAL, MAPIO_EOVERFLOW or a growth error (v
- * unchanged).
+ * elements. Appending writes nothing for space never written before (its
+ * blocks are reserved, which reads as zeros), so resize + mapio_vec_set
+ * fills a huge vector without writing it twice. Returns 0, MAPIO_EINVAL,
+ * MAPIO_EOVERFLOW or a growth error (v unchanged).
  */
 MAPIO_EXTERN int mapio_vec_resize(mapio_vec_t *v, size_t n);
 

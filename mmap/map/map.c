@@ -74,6 +74,27 @@ static int map_range(mapio_map_t *m, uint64_t len)
     return 0;
 }
 
+/*
+ * Make the file (now size bytes) want bytes long with the blocks under
+ * [off, off + len) reserved (mapio__mapos_reserve), or leave it as it was:
+ * a full file system is MAPIO_ENOSPC here, never SIGBUS at a later store.
+ */
+static int size_file(mapio_fd_t fd, uint64_t size, uint64_t want, uint64_t off, uint64_t len)
+{
+    int err;
+    if (want < size) {
+        /* Reserve what stays before cutting: a failure then changes nothing. */
+        err = mapio__mapos_reserve(fd, off, len, want);
+        return err == 0 ? mapio__mapos_truncate(fd, want) : err;
+    }
+    err = want > size ? mapio__mapos_truncate(fd, want) : 0;
+    if (err == 0)
+        err = mapio__mapos_reserve(fd, off, len, size);
+    if (err != 0 && want > size)
+        mapio__mapos_truncate(fd, size); /* also frees what was reserved */
+    return err;
+}
+
 static int validate(const mapio_map_opts_t *o)
 {
     if ((unsigned)o->kind > MAPIO_MAP_EXEC || (unsigned)o->open > MAPIO_MAP_TRUNCATE ||
@@ -81,6 +102,11 @@ static int validate(const mapio_map_opts_t *o)
         return MAPIO_EINVAL;
     if (o->flags & ~(unsigned)(MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES | MAPIO_MAP_STACK |
                                MAPIO_MAP_LOCK_FILE | MAPIO_MAP_REMOVE_ON_CLOSE))
+        return MAPIO_EINVAL;
+    /* Permission bits only (the vector's rule): open(2) would pass higher
+     * bits - file type bits, garbage - on to the kernel, which ignores them
+     * on some systems and not on others. */
+    if (o->mode > 07777)
         return MAPIO_EINVAL;
     if (!mapio__range_ok(o->offset, o->size == MAPIO_MAP_SIZE_FILE ? 0 : o->len,
                          (uint64_t)INT64_MAX))
@@ -129,6 +155,7 @@ int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *
         err = mapio__mapos_size(m->fd, &size);
     if (err == 0)
         err = mapio__mapos_identity(m->fd, &m->dev, &m->ino);
+    uint64_t want = size; /* the file's size once open */
     if (err == 0) {
         uint64_t have = size > o.offset ? size - o.offset : 0;
         switch (o.size) {
@@ -137,13 +164,11 @@ int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *
             break;
         case MAPIO_MAP_SIZE_EXACT:
             len = o.len;
-            if (size != o.offset + o.len)
-                err = mapio__mapos_truncate(m->fd, o.offset + o.len);
+            want = o.offset + o.len;
             break;
         case MAPIO_MAP_SIZE_AT_LEAST:
             len = o.len;
-            if (size < o.offset + o.len)
-                err = mapio__mapos_truncate(m->fd, o.offset + o.len);
+            want = MAPIO__MAX(size, o.offset + o.len);
             break;
         case MAPIO_MAP_SIZE_AT_MOST:
             len = MAPIO__MIN(o.len, have);
@@ -155,9 +180,16 @@ int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *
             break;
         }
     }
+    /* Only a shared writable mapping needs blocks behind it: reading a hole
+     * maps zeros, and private stores go to anonymous memory. */
+    if (err == 0 && o.kind == MAPIO_MAP_READ_WRITE)
+        err = size_file(m->fd, size, want, o.offset, len);
+    bool sized = err == 0 && want != size;
     if (err == 0)
         err = map_range(m, len);
     if (err != 0) {
+        if (sized && want > size)
+            mapio__mapos_truncate(m->fd, size); /* give the space back */
         mapio__mapos_close(m->fd);
         mapio__free(m->path);
         mapio__free(m);
@@ -417,24 +449,35 @@ int mapio_map_resize(mapio_map_t *m, uint64_t new_len)
     bool grow = new_len > m->len;
     /* Grow the file before the mapping, shrink it after: no page of the
      * mapping ever lies past the end of the file. */
-    if (grow)
-        err = mapio__mapos_truncate(m->fd, m->offset + new_len);
-    if (err == 0 && m->raw_len == 0) {
+    uint64_t size = 0;
+    if (grow) {
+        err = mapio__mapos_size(m->fd, &size);
+        if (err == 0)
+            err = size_file(m->fd, size, m->offset + new_len, m->offset + m->len, new_len - m->len);
+        if (err != 0)
+            return err; /* the file is as it was, and so is the map */
+    }
+    void *raw = m->raw;
+    if (m->raw_len == 0) {
         /* Nothing was mapped (an empty file): map afresh. */
         err = map_range(m, new_len);
         if (err != 0)
-            m->poisoned = true;
-        return err;
-    }
-    void *raw = m->raw;
-    if (err == 0)
+            m->len = m->raw_len = 0; /* still the empty map */
+    } else {
         err = mapio__mapos_remap(m->raw, m->raw_len, raw_new, m->fd, m->raw_offset, m->kind,
                                  m->flags, &raw);
-    if (err == 0) {
-        m->raw = raw;
-        m->raw_len = raw_new;
-        m->data = (unsigned char *)raw + delta;
-        m->len = new_len;
+        if (err == 0) {
+            m->raw = raw;
+            m->raw_len = raw_new;
+            m->data = (unsigned char *)raw + delta;
+            m->len = new_len;
+        }
+    }
+    if (err != 0 && grow) {
+        /* A mapping that cannot grow stays as it was (a new one is made
+         * before the old goes); so does the file. */
+        mapio__mapos_truncate(m->fd, size);
+        return err;
     }
     if (err == 0 && !grow)
         err = mapio__mapos_truncate(m->fd, m->offset + new_len);

@@ -18,6 +18,30 @@ int mapio__mapos_open(const char *path, mapio_map_open_t policy, bool writable, 
 int mapio__mapos_close(mapio_fd_t fd);
 int mapio__mapos_size(mapio_fd_t fd, uint64_t *size);
 int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size);
+
+/*
+ * Back [off, off + len) of fd, which is at least off + len long, with
+ * allocated blocks, so that a store through a shared mapping of it cannot
+ * fault for want of space: a full file system is MAPIO_ENOSPC here instead
+ * of SIGBUS later. Blocks already there cost an extent walk. A growth
+ * (past fresh) larger than the free space is MAPIO_ENOSPC before anything is
+ * allocated, where the system says how much is free. Where the file
+ * system cannot reserve, zeros are written over [fresh, off + len) instead -
+ * the part the caller has just added by growing the file, which holds no
+ * data yet (fresh >= off + len: nothing to write); holes before fresh stay,
+ * because writing zeros there could overwrite what another writer stores
+ * meanwhile. On failure some blocks may be allocated: the caller cuts the
+ * file back to the size it had.
+ */
+int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh);
+
+/* Test hooks. by_writing makes mapio__mapos_reserve act as on a file system
+ * that cannot reserve (it writes zeros), so the fallback is tested where the
+ * reservation works; unchecked skips the free-space check in front of it, so
+ * that fallocate's and the zeros' own ENOSPC are tested too. Set them only
+ * while no map, vector or ring is sized. */
+extern bool mapio__mapos_reserve_by_writing;
+extern bool mapio__mapos_reserve_unchecked;
 int mapio__mapos_fsync(mapio_fd_t fd);
 int mapio__mapos_identity(mapio_fd_t fd, uint64_t *dev, uint64_t *ino);
 
@@ -25,7 +49,8 @@ int mapio__mapos_identity(mapio_fd_t fd, uint64_t *dev, uint64_t *ino);
 int mapio__mapos_map(mapio_fd_t fd, uint64_t off, size_t len, mapio_map_kind_t kind, unsigned flags,
                      void **out);
 int mapio__mapos_unmap(void *p, size_t len);
-/* Change a mapping's length; it may move (*out). */
+/* Change a mapping's length; it may move (*out). A growing remap that fails
+ * leaves the old mapping as it was; a shrinking one may not (Windows). */
 int mapio__mapos_remap(void *p, size_t old_len, size_t new_len, mapio_fd_t fd, uint64_t off,
                        mapio_map_kind_t kind, unsigned flags, void **out);
 /* Page protection: the kind's own, or read-only when frozen. */

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "map_os.h"
@@ -81,6 +82,84 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
         r = ftruncate(fd, (off_t)size);
     while (r != 0 && errno == EINTR);
     return r == 0 ? 0 : -errno;
+}
+
+bool mapio__mapos_reserve_by_writing;
+bool mapio__mapos_reserve_unchecked;
+
+/* The system's own reservation: 0, -EOPNOTSUPP where the file system
+ * (or the system) has none, or the error. */
+static int allocate(int fd, uint64_t off, uint64_t len)
+{
+    if (mapio__mapos_reserve_by_writing)
+        return -EOPNOTSUPP;
+    int err;
+#if MAPIO_HAVE_FALLOCATE
+    /* Mode 0 allocates (unwritten extents: no data is written) and never
+     * cuts the file. */
+    do
+        err = fallocate(fd, 0, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
+    while (err == -EINTR);
+#elif MAPIO_HAVE_POSIX_FALLOCATE
+    do
+        err = -posix_fallocate(fd, (off_t)off, (off_t)len);
+    while (err == -EINTR);
+#else
+    /* macOS: F_PREALLOCATE allocates from the physical end of the file, not
+     * a range, and not into holes; writing zeros is what is sure. */
+    err = -EOPNOTSUPP;
+#endif
+    /* What file systems without the operation say: EOPNOTSUPP (ext4 without
+     * extents, NFSv3, FUSE), EINVAL (ZFS), ENODEV (not a regular file). */
+    if (err == -EOPNOTSUPP || err == -ENOTSUP || err == -EINVAL || err == -ENODEV || err == -ENOSYS)
+        return -EOPNOTSUPP;
+    return err;
+}
+
+/* Zeros over [from, to): a write allocates the blocks under it, or fails
+ * with ENOSPC now. */
+static int write_zeros(int fd, uint64_t from, uint64_t to)
+{
+    static const unsigned char zeros[64 * 1024];
+    while (from < to) {
+        ssize_t w = pwrite(fd, zeros, (size_t)MAPIO__MIN(to - from, sizeof zeros), (off_t)from);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -ENOSPC; /* no progress: do not spin */
+        from += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* -ENOSPC if the file system has fewer free bytes than need, which it must
+ * find: fallocate (ext4, XFS) and the zeros alike allocate as they go, so a
+ * growth that cannot fit would first fill the disk - for every other process
+ * on it too - and only then fail. 0 where it may fit or nobody can say. */
+static int may_fit(int fd, uint64_t need)
+{
+    struct statvfs s;
+    if (need == 0 || mapio__mapos_reserve_unchecked || fstatvfs(fd, &s) != 0 || s.f_frsize == 0)
+        return 0;
+    /* f_bfree, not f_bavail: blocks kept for root are not refused to root. */
+    uint64_t bfree = (uint64_t)s.f_bfree;
+    return bfree < need / s.f_frsize ? -ENOSPC : 0;
+}
+
+int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh)
+{
+    if (len == 0)
+        return 0;
+    /* The part past fresh is new: it has no blocks yet, whatever the rest. */
+    uint64_t from = MAPIO__MAX(off, fresh);
+    int err = from < off + len ? may_fit(fd, off + len - from) : 0;
+    if (err == 0)
+        err = allocate(fd, off, len);
+    if (err != -EOPNOTSUPP)
+        return err;
+    return from < off + len ? write_zeros(fd, from, off + len) : 0;
 }
 
 int mapio__mapos_fsync(mapio_fd_t fd)
@@ -277,6 +356,8 @@ int mapio_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
+    if (dir[0] == '\0')
+        return MAPIO_ENOENT; /* what open(2) says: an empty path names nothing */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -287,7 +368,14 @@ int mapio_sync_dir(const char *dir)
 
 int mapio_sync_parent(const char *path)
 {
-    return path != NULL ? mapio__mapos_sync_parent(path) : MAPIO_EINVAL;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    /* The parent of "" would be "." - a 0 for syncing a directory the
+     * caller never named. An empty path names no file, so none has a
+     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+    if (path[0] == '\0')
+        return MAPIO_ENOENT;
+    return mapio__mapos_sync_parent(path);
 }
 
 static int64_t ts_ns(struct timespec t)

@@ -153,6 +153,22 @@ int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size)
     return mapio__win_err(code);
 }
 
+bool mapio__mapos_reserve_by_writing;
+bool mapio__mapos_reserve_unchecked;
+
+/*
+ * Nothing to do: NTFS, ReFS and FAT allocate the clusters of a file that is
+ * not sparse when its end of file is set (mapio__mapos_truncate), and fail
+ * that with ERROR_DISK_FULL (MAPIO_ENOSPC) when the volume is full; the
+ * bytes between the valid data length and the end read as zeros without
+ * being written. Only a sparse file (FSCTL_SET_SPARSE, which mapio never
+ * sets) keeps holes that a store through a view can find unbacked.
+ */
+int mapio__mapos_reserve(mapio_fd_t fd, uint64_t off, uint64_t len, uint64_t fresh)
+{
+    return 0;
+}
+
 int mapio__mapos_fsync(mapio_fd_t fd)
 {
     return FlushFileBuffers(fd) ? 0 : mapio__win_last();
@@ -488,12 +504,21 @@ int mapio_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
+    if (dir[0] == '\0')
+        return MAPIO_ENOENT; /* as on POSIX: an empty path names nothing */
     return sync_dir_w(dir, true);
 }
 
 int mapio_sync_parent(const char *path)
 {
-    return path != NULL ? mapio__mapos_sync_parent(path) : MAPIO_EINVAL;
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    /* The parent of "" would be "." - a 0 for syncing a directory the
+     * caller never named. An empty path names no file, so none has a
+     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+    if (path[0] == '\0')
+        return MAPIO_ENOENT;
+    return mapio__mapos_sync_parent(path);
 }
 
 /* FILETIME-style 100 ns ticks since 1601 to ns since 1970. */

@@ -21,7 +21,8 @@ static uint64_t pick_align(uint64_t align)
     return align == 0 ? mapio_page_size() : align;
 }
 
-/* x rounded up to a (a power of two); x <= MAPIO_RANGE_MAX_TOTAL keeps it exact. */
+/* x rounded up to a (a power of two); x <= MAPIO_RANGE_MAX_TOTAL keeps it
+ * exact for any a up to 2^63. */
 static uint64_t align_up(uint64_t x, uint64_t a)
 {
     return (x + a - 1) & ~(a - 1);
@@ -53,10 +54,14 @@ static mapio_split_t split_at(mapio_range_t r, uint64_t p, mapio_range_t *low, m
     return res;
 }
 
+/* Any power of two is an alignment, up to 2^63. The point start + pos is at
+ * most MAPIO_RANGE_MAX_TOTAL (2^52), so rounding it up adds at most 2^63 - 1
+ * and cannot wrap; an alignment above the range's end rounds to 0 (HIGH) or
+ * to the alignment itself, past the end (LOW). */
 static bool split_args_ok(mapio_range_t r, uint64_t pos, uint64_t align)
 {
     return r.start <= r.end && r.end <= MAPIO_RANGE_MAX_TOTAL && pos <= r.end - r.start &&
-           is_pow2(pick_align(align)) && pick_align(align) <= MAPIO_RANGE_MAX_TOTAL;
+           is_pow2(pick_align(align));
 }
 
 mapio_split_t mapio_range_split_up(mapio_range_t r, uint64_t pos, uint64_t align,

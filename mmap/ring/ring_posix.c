@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mmap/map/map_os.h"
 #include "ring_os.h"
 
 /* Largest count handed to one read(2)/write(2) (Linux caps at 0x7ffff000). */
@@ -31,6 +32,22 @@ size_t mapio__ringos_granularity(void)
     long p = sysconf(_SC_PAGESIZE);
     return p > 0 ? (size_t)p : 4096;
 }
+
+/*
+ * Only a named shm_open object lives on a file system with a size of its own
+ * (Linux: the tmpfs on /dev/shm, often small): a page that one cannot give is
+ * SIGBUS at the first store, so its pages are reserved at creation and a full
+ * one is MAPIO_ENOSPC. Where it cannot reserve nothing is written (fresh =
+ * len): some systems cannot write(2) to shared memory at all. A memfd or an
+ * SHM_ANON object has no such limit (a page it cannot get is the OOM killer's
+ * business, not SIGBUS), and reserving there would commit the whole ring at
+ * creation with nothing to stop it short of exhausting memory.
+ */
+#if MAPIO_HAVE_MEMFD_CREATE || defined(SHM_ANON)
+#define RING_RESERVE_PAGES 0
+#else
+#define RING_RESERVE_PAGES 1
+#endif
 
 #if !MAPIO_HAVE_MEMFD_CREATE && !defined(SHM_ANON)
 /* A name nobody else is likely to pick: 64 bits from the clock, the pid, a
@@ -129,6 +146,10 @@ int mapio__ringos_create(size_t len, void **base)
         if (p == MAP_FAILED)
             err = -errno;
     }
+    /* After the address space (a size that cannot be mapped fails there,
+     * before any memory is touched), before the views. */
+    if (err == 0 && RING_RESERVE_PAGES)
+        err = mapio__mapos_reserve(fd, 0, len, len);
     if (err == 0)
         err = map_view(p, len, fd, 4);
     if (err == 0)

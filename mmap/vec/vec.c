@@ -11,9 +11,9 @@
  * file but no mapping: zero-length mappings never reach mmap(2).
  *
  * Every change of size is ordered so that a failure leaves the vector as it
- * was: growing resizes the file first, then the mapping (and puts the file
- * back if the mapping fails); shrinking unmaps the tail first, then cuts the
- * file.
+ * was: growing resizes the file first, reserves its new blocks, then grows
+ * the mapping (and puts the file back if either fails); shrinking unmaps the
+ * tail first, then cuts the file.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -101,6 +101,19 @@ static int os_truncate(mapio_vec_t *v, uint64_t size)
     }
     v->file_size = size;
     return 0;
+}
+
+/* Reserve the blocks under [off, off + len); the file was old_size bytes
+ * before this growth (see mapio__mapos_reserve). Counted as a failed resize:
+ * the file could not get the size with its blocks. */
+static int os_reserve(mapio_vec_t *v, uint64_t off, uint64_t len, uint64_t old_size)
+{
+    int err = injected(MAPIO__VEC_FAIL_RESERVE);
+    if (err == 0)
+        err = mapio__mapos_reserve(v->fd, off, len, old_size);
+    if (err != 0)
+        count(&st_truncate_failed, 1);
+    return err;
 }
 
 static int os_map(mapio_vec_t *v, size_t len, void **p)
@@ -199,8 +212,12 @@ static int grow_bytes(mapio_vec_t *v, size_t len)
     int err = os_truncate(v, len);
     if (err != 0)
         return err;
+    /* Blocks behind every new page before any store can reach one: a full
+     * disk is MAPIO_ENOSPC here, not SIGBUS in the push that follows. */
+    err = os_reserve(v, v->map_len, len - v->map_len, old_size);
     void *p;
-    err = os_extend(v, len, &p);
+    if (err == 0)
+        err = os_extend(v, len, &p);
     if (err != 0) {
         os_truncate(v, old_size); /* best effort: a longer file does no harm */
         return err;

@@ -44,9 +44,10 @@ int mapio__vecos_shrink_view(void *p, size_t old_len, size_t new_len, mapio_fd_t
 /*
  * Test hook: let the next `skip` calls of one kind through, then make the
  * `times` after them fail with err (a negative errno) without reaching the
- * OS. op: resizing the segment file, mapping or remapping it, unmapping (the
- * mapping then stays, exactly as after a real failure), removing the name
- * (at creation: the vector then keeps it and free removes it). Each kind is armed
+ * OS. op: resizing the segment file, reserving its new blocks, mapping or
+ * remapping it, unmapping (the mapping then stays, exactly as after a real
+ * failure), removing the name (at creation: the vector then keeps it and
+ * free removes it). Each kind is armed
  * on its own; times 0 disarms it. Injected failures count in the statistics
  * like real ones. Arm it only while no vector call runs.
  */
@@ -55,6 +56,7 @@ enum {
     MAPIO__VEC_FAIL_MAP,
     MAPIO__VEC_FAIL_UNMAP,
     MAPIO__VEC_FAIL_REMOVE,
+    MAPIO__VEC_FAIL_RESERVE,
     MAPIO__VEC_FAIL_OPS
 };
 void mapio__vec_fail_next(int op, int err, int skip, int times);

@@ -133,6 +133,14 @@ static void file_utilities(void **state)
 {
     (void)state;
     assert_int_equal(mapio_sync_dir(tu_dir()), 0);
+    /* An empty path names nothing: no directory, no parent (not ".", which
+     * "" would be by dirname's rule). NULL is a caller's bug. */
+    assert_int_equal(mapio_sync_dir(""), MAPIO_ENOENT);
+    assert_int_equal(mapio_sync_parent(""), MAPIO_ENOENT);
+    assert_int_equal(mapio_sync_dir(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_sync_parent(NULL), MAPIO_EINVAL);
+    /* A bare name's parent is the current directory. */
+    assert_int_equal(mapio_sync_parent("no-such-name-needed"), 0);
     char *p = tu_path("util");
     mapio_map_t *m;
     mapio_map_opts_t o = { .kind = MAPIO_MAP_READ_WRITE,

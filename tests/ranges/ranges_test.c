@@ -78,6 +78,43 @@ static void split_table(void **state)
     assert_int_equal(mapio_range_split_up(R(0, K4), 1, 3000, &lo, &hi), MAPIO_SPLIT_OUT_OF_BOUNDS);
     assert_int_equal(mapio_range_split_down(R(0, UINT64_MAX), 1, K4, &lo, &hi),
                      MAPIO_SPLIT_OUT_OF_BOUNDS);
+    /* Any power of two up to 2^63 aligns, though ranges end by 2^52: a
+     * point rounded beyond the range is LOW, rounded to 0 is HIGH. */
+    const uint64_t max = MAPIO_RANGE_MAX_TOTAL, p52 = UINT64_C(1) << 52, p53 = UINT64_C(1) << 53,
+                   p63 = UINT64_C(1) << 63;
+    assert_int_equal(mapio_range_split_up(R(0, max), 1, p52 >> 1, &lo, &hi), MAPIO_SPLIT);
+    assert_range(lo, 0, p52 >> 1);
+    assert_range(hi, p52 >> 1, max);
+    static const uint64_t big[] = { UINT64_C(1) << 52, UINT64_C(1) << 53, UINT64_C(1) << 63 };
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+        assert_int_equal(mapio_range_split_up(R(0, max), max / 2, big[i], &lo, &hi),
+                         MAPIO_SPLIT_LOW);
+        assert_range(lo, 0, max);
+        assert_range(hi, max, max);
+        assert_int_equal(mapio_range_split_up(R(0, max), max, big[i], &lo, &hi), MAPIO_SPLIT_LOW);
+        assert_int_equal(mapio_range_split_up(R(0, max), 0, big[i], &lo, &hi), MAPIO_SPLIT_HIGH);
+        assert_range(lo, 0, 0);
+        assert_range(hi, 0, max);
+        assert_int_equal(mapio_range_split_down(R(0, max), max / 2, big[i], &lo, &hi),
+                         MAPIO_SPLIT_HIGH);
+        assert_int_equal(mapio_range_split_up(R(K4, 2 * K4), 1, big[i], &lo, &hi), MAPIO_SPLIT_LOW);
+        assert_range(lo, K4, 2 * K4);
+        assert_int_equal(mapio_range_split_down(R(K4, 2 * K4), K4, big[i], &lo, &hi),
+                         MAPIO_SPLIT_HIGH);
+        assert_range(lo, K4, K4);
+        assert_range(hi, K4, 2 * K4);
+    }
+    /* ... the range's own end at 2^52 is exact: max aligns to itself. */
+    assert_int_equal(mapio_range_split_down(R(0, max), max, p52, &lo, &hi), MAPIO_SPLIT_LOW);
+    assert_int_equal(mapio_range_split_up(R(0, max), 1, p53 | p63, &lo, &hi),
+                     MAPIO_SPLIT_OUT_OF_BOUNDS); /* not a power of two */
+    assert_int_equal(mapio_range_split_up(R(0, max), 1, UINT64_MAX, &lo, &hi),
+                     MAPIO_SPLIT_OUT_OF_BOUNDS);
+    /* The allocators keep their bound: a rounded request is an int64_t. */
+    mapio_range_seq_t sa;
+    assert_int_equal(mapio_range_seq_init(&sa, K4, p52), 0);
+    assert_int_equal(mapio_range_seq_init(&sa, K4, p53), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_range_seq_init(&sa, K4, p63), MAPIO_EOVERFLOW);
     /* align 0 is the runtime page size; NULL halves are allowed. */
     uint64_t pg = mapio_page_size();
     assert_int_equal(mapio_range_split_up(R(0, 4 * pg), 1, 0, &lo, NULL), MAPIO_SPLIT);

@@ -28,6 +28,10 @@ int vt_entries(const char *dir, int live);
 /* Bytes of disk allocated to path, or -1. */
 int64_t vt_allocated(const char *path);
 
+/* NULL where a vector's grown file has all its blocks (POSIX: mapio reserves
+ * them; Windows: setting the end of file allocates them), else why not. */
+const char *vt_growth_unallocated(void);
+
 /* NULL if path is a directory private to its owner, else what is wrong. */
 const char *vt_private_dir(const char *path);
 

@@ -51,6 +51,11 @@ int64_t vt_allocated(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : -1;
 }
 
+const char *vt_growth_unallocated(void)
+{
+    return NULL;
+}
+
 const char *vt_private_dir(const char *path)
 {
     struct stat st;

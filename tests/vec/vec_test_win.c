@@ -73,6 +73,16 @@ int64_t vt_allocated(const char *path)
     return ok ? (int64_t)si.AllocationSize.QuadPart : -1;
 }
 
+const char *vt_growth_unallocated(void)
+{
+    /* NTFS allocates a file's clusters when its end of file is set; Wine
+     * sets it with ftruncate, which leaves the Linux file sparse. */
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    if (ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL)
+        return "Wine leaves a grown file sparse (ftruncate); NTFS allocates it";
+    return NULL;
+}
+
 const char *vt_private_dir(const char *path)
 {
     /* No mode bits: a directory made in %LOCALAPPDATA% inherits its
