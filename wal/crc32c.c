@@ -180,29 +180,39 @@ uint32_t mapio__crc32c_interleave(uint32_t st, const unsigned char *p, size_t n,
 
 /* ---- dispatch ------------------------------------------------------------------- */
 
-enum { UNCHOSEN, USE_TABLE, USE_HW };
-/* Relaxed is enough: the choice publishes no data (the tables have their own
- * release/acquire) and every thread that races to make it makes the same. */
-static atomic_int choice;
+typedef uint32_t (*crc_fn)(uint32_t crc, const void *buf, size_t len);
 
-static int chosen(void)
+static uint32_t first_call(uint32_t crc, const void *buf, size_t len);
+
+/* What mapio_crc32c calls: first_call until the choice is made, then the
+ * implementation itself, so a call costs one load and one indirect jump (a
+ * flag tested before a direct call measured about 20% slower on 64 bytes).
+ * Relaxed is enough: the pointer publishes no data (the tables have their
+ * own release/acquire) and every thread that races to choose stores the
+ * same value. */
+static _Atomic(crc_fn) impl = first_call;
+
+static crc_fn choose(void)
 {
-    int c = atomic_load_explicit(&choice, memory_order_relaxed);
-    if (c == UNCHOSEN) {
-        c = mapio__crc32c_hw_probe() != NULL ? USE_HW : USE_TABLE;
-        atomic_store_explicit(&choice, c, memory_order_relaxed);
-    }
-    return c;
+    crc_fn f = mapio__crc32c_hw_probe() != NULL ? mapio__crc32c_hw : mapio__crc32c_table;
+    atomic_store_explicit(&impl, f, memory_order_relaxed);
+    return f;
+}
+
+static uint32_t first_call(uint32_t crc, const void *buf, size_t len)
+{
+    return choose()(crc, buf, len);
 }
 
 uint32_t mapio_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-    if (chosen() == USE_HW)
-        return mapio__crc32c_hw(crc, buf, len);
-    return mapio__crc32c_table(crc, buf, len);
+    return atomic_load_explicit(&impl, memory_order_relaxed)(crc, buf, len);
 }
 
 const char *mapio_crc32c_impl(void)
 {
-    return chosen() == USE_HW ? mapio__crc32c_hw_probe() : "table";
+    crc_fn f = atomic_load_explicit(&impl, memory_order_relaxed);
+    if (f == first_call)
+        f = choose();
+    return f == mapio__crc32c_hw ? mapio__crc32c_hw_probe() : "table";
 }
