@@ -51,10 +51,11 @@ CRC static uint32_t serial(uint32_t st, const unsigned char *p, size_t n)
 CRC static void streams3(uint32_t st[3], const unsigned char *p, size_t stride)
 {
     uint32_t a = st[0], b = st[1], c = st[2];
-    for (const unsigned char *end = p + stride; p < end; p += 8) {
-        a = CRC_U64(a, load64(p));
-        b = CRC_U64(b, load64(p + stride));
-        c = CRC_U64(c, load64(p + 2 * stride));
+    const unsigned char *q = p + stride, *r = p + 2 * stride;
+    for (size_t i = 0; i < stride; i += 8) {
+        a = CRC_U64(a, load64(p + i));
+        b = CRC_U64(b, load64(q + i));
+        c = CRC_U64(c, load64(r + i));
     }
     st[0] = a;
     st[1] = b;

@@ -34,10 +34,11 @@ SSE42 static uint32_t serial(uint32_t st, const unsigned char *p, size_t n)
 SSE42 static void streams3(uint32_t st[3], const unsigned char *p, size_t stride)
 {
     uint64_t a = st[0], b = st[1], c = st[2];
-    for (const unsigned char *end = p + stride; p < end; p += 8) {
-        a = _mm_crc32_u64(a, load64(p));
-        b = _mm_crc32_u64(b, load64(p + stride));
-        c = _mm_crc32_u64(c, load64(p + 2 * stride));
+    const unsigned char *q = p + stride, *r = p + 2 * stride;
+    for (size_t i = 0; i < stride; i += 8) {
+        a = _mm_crc32_u64(a, load64(p + i));
+        b = _mm_crc32_u64(b, load64(q + i));
+        c = _mm_crc32_u64(c, load64(r + i));
     }
     st[0] = (uint32_t)a;
     st[1] = (uint32_t)b;
