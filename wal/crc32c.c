@@ -85,22 +85,23 @@ static void build_tables(struct tables *t)
     }
 }
 
-/* The first caller builds; any other caller meanwhile spins for the about
- * 20 microseconds that takes. No constructor, no lock, no OS call, so it works
- * the same in a static or shared library on every platform. */
+/* The tables, or NULL while another thread is building them: the first
+ * caller builds, and a caller that comes meanwhile (for the about 20
+ * microseconds that takes) computes without them rather than wait, so no
+ * thread ever spins on one that was descheduled. No constructor, no lock,
+ * no OS call: the same in a static or shared library on every platform. */
 static const struct tables *get_tables(void)
 {
-    if (atomic_load_explicit(&tables_state, memory_order_acquire) == 2)
+    int state = atomic_load_explicit(&tables_state, memory_order_acquire);
+    if (state == 2)
         return &tables;
-    int expected = 0;
-    if (atomic_compare_exchange_strong_explicit(&tables_state, &expected, 1, memory_order_acquire,
-                                                memory_order_acquire)) {
+    if (state == 0 && atomic_compare_exchange_strong_explicit(
+                          &tables_state, &state, 1, memory_order_relaxed, memory_order_relaxed)) {
         build_tables(&tables);
         atomic_store_explicit(&tables_state, 2, memory_order_release);
+        return &tables;
     }
-    while (atomic_load_explicit(&tables_state, memory_order_acquire) != 2)
-        ;
-    return &tables;
+    return NULL;
 }
 
 /* ---- table path -------------------------------------------------------------- */
@@ -135,11 +136,26 @@ static uint32_t table_raw(const struct tables *t, uint32_t st, const unsigned ch
     return table_bytes(t, st, p, n);
 }
 
+uint32_t mapio__crc32c_bitwise(uint32_t crc, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    uint32_t st = ~crc;
+    for (size_t i = 0; i < len; i++) {
+        st ^= p[i];
+        for (int b = 0; b < 8; b++)
+            st = (st & 1) ? (st >> 1) ^ POLY : st >> 1;
+    }
+    return ~st;
+}
+
 uint32_t mapio__crc32c_table(uint32_t crc, const void *buf, size_t len)
 {
     if (len == 0)
         return crc;
-    return ~table_raw(get_tables(), ~crc, buf, len);
+    const struct tables *t = get_tables();
+    if (t == NULL) /* another thread is building them */
+        return mapio__crc32c_bitwise(crc, buf, len);
+    return ~table_raw(t, ~crc, buf, len);
 }
 
 /* ---- three-stream driver for the CPU files ------------------------------------ */
@@ -167,6 +183,8 @@ uint32_t mapio__crc32c_interleave(uint32_t st, const unsigned char *p, size_t n,
     p += head;
     n -= head;
     const struct tables *t = get_tables();
+    if (t == NULL) /* another thread is building them */
+        return serial(st, p, n);
     for (size_t l = 0; l < LEVELS; l++) {
         size_t stride = level_len[l];
         for (; n >= 3 * stride; p += 3 * stride, n -= 3 * stride) {

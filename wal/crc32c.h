@@ -19,6 +19,11 @@
  * hold the CPU path to. Same contract as mapio_crc32c. */
 uint32_t mapio__crc32c_table(uint32_t crc, const void *buf, size_t len);
 
+/* One bit at a time, straight from the definition: what the table path
+ * falls back on while another thread is still building the tables. Same
+ * contract as mapio_crc32c. */
+uint32_t mapio__crc32c_bitwise(uint32_t crc, const void *buf, size_t len);
+
 /* The CPU's instructions, same contract as mapio_crc32c. Only valid when
  * mapio__crc32c_hw_probe() is not NULL (else it may trap); in a build for an
  * architecture without any it is the table. */
