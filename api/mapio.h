@@ -26,6 +26,7 @@
 
 #include "mapio/platform.h"
 #include "mapio/errno.h"
+#include "mapio/crc32c.h"
 #include "mapio/fault.h"
 #include "mapio/map.h"
 #include "mapio/ranges.h"
