@@ -123,8 +123,8 @@ static int randread(const struct opts *o)
                     : o->mmap == 1 ? MAPIO_OPEN_MMAP
                                    : MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
     int err =
-        mapio_open(eng, o->file, 0,
-                   MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode, &rr.file);
+        mapio_file_open_blocking(&rr.file, eng, o->file, 0,
+                                 MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode);
     if (err != 0)
         cli_die("open %s: %s", o->file, mapio_strerror(err));
     rr.blocks = mapio_file_size(&rr.file) / o->bs; /* >= 1: main checked */
@@ -143,7 +143,7 @@ static int randread(const struct opts *o)
            " iops=%.0f failed=%d\n",
            mapio_engine_backend(eng), o->qd, o->bs, o->direct, o->mmap, rr.done,
            (double)rr.done / secs, rr.failed);
-    mapio_close(&rr.file);
+    mapio_file_close_blocking(&rr.file);
     mapio_engine_free(eng);
     for (unsigned i = 0; i < o->qd; i++)
         free(slots[i].buf);
@@ -162,7 +162,7 @@ static int roundtrip(const struct opts *o)
 {
     mapio_engine_t *eng = engine(o);
     mapio_file_t f;
-    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_READ_ONLY, &f);
+    int err = mapio_file_open_blocking(&f, eng, o->file, 0, MAPIO_OPEN_READ_ONLY);
     if (err != 0)
         cli_die("open %s: %s", o->file, mapio_strerror(err));
     int read1 = strcmp(o->op, "read1") == 0;
@@ -179,7 +179,7 @@ static int roundtrip(const struct opts *o)
     double secs = (double)(now_ns() - t0) / 1e9;
     printf("mode=roundtrip backend=%s op=%s ops=%" PRIu64 " ops_per_s=%.0f\n",
            mapio_engine_backend(eng), o->op, done, (double)done / secs);
-    mapio_close(&f);
+    mapio_file_close_blocking(&f);
     mapio_engine_free(eng);
     return 0;
 }
@@ -265,7 +265,7 @@ static void gc_issue(struct gc_slot *s)
     j->tail += j->bs;
     s->req.data = s;
     s->start = now_ns();
-    if (mapio_write_at_delayed_sync(&j->file, &s->req, &s->w, 1, gc_done) != 0)
+    if (mapio_commit(&j->file, &s->req, &s->w, 1, gc_done) != 0)
         j->failed = 1;
 }
 
@@ -274,7 +274,7 @@ static int commit_bench(const struct opts *o)
     mapio_engine_t *eng = engine(o);
     struct gc_job j = { .bs = o->bs };
     j.lat = malloc(MAX_SAMPLES * sizeof *j.lat);
-    int err = mapio_open(eng, o->file, 0, MAPIO_OPEN_TRUNCATE, &j.file);
+    int err = mapio_file_open_blocking(&j.file, eng, o->file, 0, MAPIO_OPEN_TRUNCATE);
     if (err != 0)
         cli_die("open %s: %s", o->file, mapio_strerror(err));
     if (o->prealloc) {
@@ -283,10 +283,10 @@ static int commit_bench(const struct opts *o)
         uint64_t size = (uint64_t)o->prealloc << 20;
         unsigned char *zero = calloc(1, 1 << 20);
         for (uint64_t off = 0; off < size; off += 1 << 20)
-            if (mapio_write_at_sync(&j.file, zero, 1 << 20, off) != 1 << 20)
+            if (mapio_write_at_blocking(&j.file, zero, 1 << 20, off) != 1 << 20)
                 cli_die("--prealloc-mib: writing zeros to %s failed", o->file);
         free(zero);
-        if (mapio_sync_data_sync(&j.file) != 0)
+        if (mapio_sync_data_blocking(&j.file) != 0)
             cli_die("--prealloc-mib: fdatasync of %s failed", o->file);
     }
     struct gc_slot *slots = calloc(o->committers, sizeof *slots);
@@ -310,7 +310,7 @@ static int commit_bench(const struct opts *o)
            m.sync_background_loops ? (double)j.done / (double)m.sync_background_loops : 0.0,
            j.failed);
     print_lat(j.lat, MAPIO__BENCH_MIN(j.done, MAX_SAMPLES));
-    mapio_close(&j.file);
+    mapio_file_close_blocking(&j.file);
     mapio_engine_free(eng);
     for (unsigned i = 0; i < o->committers; i++)
         free(slots[i].buf);

@@ -1011,15 +1011,18 @@ static void cancel_backlog(mapio_engine_t *eng)
     eng->backlog_tail = keep_tail;
 }
 
-void mapio_engine_free(mapio_engine_t *eng)
+int mapio_engine_free(mapio_engine_t *eng)
 {
     if (eng == NULL)
-        return;
+        return 0;
+    /* From a callback (or beside a poller) the engine is in use: freeing it
+     * would pull it from under the poll that runs the callback. */
+    if (atomic_exchange(&eng->polling, true))
+        return MAPIO_EBUSY;
     atomic_store_explicit(&eng->shutdown, true, memory_order_release);
 
     /* Everything not yet in the backend is cancelled outright; what the
      * backend holds is asked to cancel, then drained. */
-    atomic_store(&eng->polling, true);
     take_shared(eng);
     cancel_backlog(eng);
     MAPIO__BE(eng, cancel, eng->be, NULL);
@@ -1059,11 +1062,12 @@ void mapio_engine_free(mapio_engine_t *eng)
         pthread_mutex_unlock(&eng->lock);
         if (fs == NULL)
             break;
-        mapio_close(fs->handle);
+        mapio_file_close_blocking(fs->handle);
     }
     MAPIO__BE(eng, destroy, eng->be);
     mapio__fault_free(eng);
     pthread_mutex_destroy(&eng->lock);
     mapio__free(eng->fallback_reason);
     mapio__free(eng);
+    return 0;
 }

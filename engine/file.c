@@ -37,7 +37,7 @@ void mapio__file_release(const mapio_file_t *f)
         return;
     struct mapio__fstate *fs = fp->fs;
     mapio__engine_forget(fs->eng, fs);
-    mapio_map_close(fs->map);
+    mapio_map_free(fs->map);
     mapio__os.close(fs->fd);
     mapio__free(fs->lats);
     mapio__free(fs);
@@ -45,8 +45,8 @@ void mapio__file_release(const mapio_file_t *f)
 
 /* ---- open / close ------------------------------------------------------------ */
 
-int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned flags,
-               mapio_file_t *file)
+int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path,
+                             uint64_t size, unsigned flags)
 {
     if (eng == NULL || path == NULL || file == NULL)
         return MAPIO_EINVAL;
@@ -121,7 +121,7 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     if (err == 0 && (flags & MAPIO_OPEN_MMAP) && fs->size == 0) {
         /* Nothing to map, but still MMapIO: reads end at once, writes are
          * out of range - never a silent fall back to pread/pwrite. */
-        err = mapio_map_empty(&fs->map);
+        err = mapio_map_new_empty(&fs->map);
     } else if (err == 0 && (flags & MAPIO_OPEN_MMAP)) {
         /* Exactly `size` bytes: the file has at least that many by now. */
         mapio_map_opts_t mo = {
@@ -129,14 +129,14 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
             .size = MAPIO_MAP_SIZE_IF_THERE,
             .len = fs->size,
         };
-        err = mapio_map_open(&fs->map, path, &mo);
+        err = mapio_map_new(&fs->map, path, &mo);
     }
     if (err == 0 && (flags & MAPIO_OPEN_MMAP_ON_POOL))
         err = mapio__engine_copy_pool_start(eng);
     if (err == 0)
         err = mapio__engine_attach(eng, fs);
     if (err != 0) {
-        mapio_map_close(fs->map);
+        mapio_map_free(fs->map);
         if (grown)
             mapio__os.truncate(fs->fd, cur); /* also frees what was reserved */
         mapio__os.close(fs->fd);
@@ -150,7 +150,7 @@ int mapio_open(mapio_engine_t *eng, const char *path, uint64_t size, unsigned fl
     return 0;
 }
 
-int mapio_close(mapio_file_t *file)
+int mapio_file_close_blocking(mapio_file_t *file)
 {
     if (file == NULL)
         return MAPIO_EINVAL;
@@ -419,8 +419,8 @@ int mapio_sync_all(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb)
     return sync_op(file, req, MAPIO_OP_FSYNC, cb);
 }
 
-int mapio_write_at_delayed_sync(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writes,
-                                unsigned n, mapio_cb_t cb)
+int mapio_commit(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writes, unsigned n,
+                 mapio_cb_t cb)
 {
     if (file == NULL || req == NULL || cb == NULL || (writes == NULL && n > 0) || n > MAPIO_IOV_MAX)
         return MAPIO_EINVAL;
@@ -577,7 +577,8 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
 {
     if (file == NULL)
         return MAPIO_EINVAL;
-    if (op != MAPIO_OP_FDATASYNC) {
+    bool sync = op == MAPIO_OP_FDATASYNC || op == MAPIO_OP_FSYNC;
+    if (!sync) {
         int err = check_span(len, offset);
         if (err != 0)
             return err;
@@ -590,10 +591,9 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     int64_t err = 0;
     if (op == MAPIO_OP_WRITE && (fs->flags & MAPIO_OPEN_READ_ONLY))
         err = MAPIO_EBADF;
-    else if (op == MAPIO_OP_FDATASYNC && atomic_load(&fs->sticky) != 0)
+    else if (sync && atomic_load(&fs->sticky) != 0)
         err = MAPIO_EIO;
-    else if (op != MAPIO_OP_FDATASYNC && (fs->flags & MAPIO_OPEN_DIRECT) &&
-             misaligned(fs, buf, len, offset))
+    else if (!sync && (fs->flags & MAPIO_OPEN_DIRECT) && misaligned(fs, buf, len, offset))
         err = MAPIO_EINVAL;
     if (err != 0) {
         mapio__file_release(file);
@@ -613,7 +613,7 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     mapio__rp(&req)->fs = fs;
     uint64_t t0 = mapio__os.now_ns();
     req.result = mapio__do_sync(fs, &req);
-    if (op == MAPIO_OP_FDATASYNC)
+    if (sync)
         req.result = mapio__sync_result(fs, req.result);
     uint64_t ns = mapio__os.now_ns() - t0;
     mapio__account(&fs->eng->counters_mt, &req, ns / 1000, false);
@@ -625,17 +625,22 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     return req.result;
 }
 
-int64_t mapio_read_at_sync(mapio_file_t *file, void *buf, size_t len, uint64_t offset)
+int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len, uint64_t offset)
 {
     return blocking(file, MAPIO_OP_READ, buf, len, offset);
 }
 
-int64_t mapio_write_at_sync(mapio_file_t *file, const void *buf, size_t len, uint64_t offset)
+int64_t mapio_write_at_blocking(mapio_file_t *file, const void *buf, size_t len, uint64_t offset)
 {
     return blocking(file, MAPIO_OP_WRITE, (void *)(uintptr_t)buf, len, offset);
 }
 
-int mapio_sync_data_sync(mapio_file_t *file)
+int mapio_sync_data_blocking(mapio_file_t *file)
 {
     return (int)blocking(file, MAPIO_OP_FDATASYNC, NULL, 0, 0);
+}
+
+int mapio_sync_all_blocking(mapio_file_t *file)
+{
+    return (int)blocking(file, MAPIO_OP_FSYNC, NULL, 0, 0);
 }

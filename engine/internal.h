@@ -58,12 +58,12 @@ struct mapio__gc {
     struct mapio__fstate *timer_next; /* engine's list of armed timers */
 };
 
-/* Per-file state on the heap: lives from mapio_open to the last reference. */
+/* Per-file state on the heap: lives from mapio_file_open_blocking to the last reference. */
 struct mapio__fstate {
     mapio_engine_t *eng;
     mapio_fd_t fd;
     unsigned flags;     /* MAPIO_OPEN_* */
-    uint64_t size;      /* as given to / found by mapio_open */
+    uint64_t size;      /* as given to / found by mapio_file_open_blocking */
     int fixed_index;    /* io_uring registered-file slot, or -1 */
     void *backend;      /* backend's per-file data, if any */
     uint32_t mem_align; /* O_DIRECT buffer alignment (1 when buffered) */

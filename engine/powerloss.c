@@ -158,7 +158,7 @@ static int64_t pl_after(void *ctx, const mapio_fault_call_t *call, int64_t res)
     return res;
 }
 
-int mapio_powerloss_start(mapio_engine_t *eng, mapio_file_t *file, mapio_powerloss_t **out)
+int mapio_powerloss_new(mapio_powerloss_t **out, mapio_engine_t *eng, mapio_file_t *file)
 {
     if (eng == NULL || file == NULL || out == NULL)
         return MAPIO_EINVAL;
@@ -272,15 +272,19 @@ void mapio_powerloss_counts(mapio_powerloss_t *pl, uint64_t *pending, uint64_t *
     pthread_mutex_unlock(&pl->lock);
 }
 
-void mapio_powerloss_stop(mapio_powerloss_t *pl)
+int mapio_powerloss_free(mapio_powerloss_t *pl)
 {
     if (pl == NULL)
-        return;
-    mapio_fault_set(pl->eng, NULL);
+        return 0;
+    /* The hooks point at pl: it may only go once they are gone. */
+    int err = mapio_fault_set(pl->eng, NULL);
+    if (err != 0)
+        return err;
     for (size_t i = 0; i < pl->nlog; i++)
         mapio__free(pl->log[i].data);
     mapio__free(pl->log);
     mapio__free(pl->image);
     pthread_mutex_destroy(&pl->lock);
     mapio__free(pl);
+    return 0;
 }

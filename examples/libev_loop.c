@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     mapio_engine_t *eng;
     int err = mapio_engine_new(&eng, NULL);
     if (err == 0)
-        err = mapio_open(eng, path, 256 * SIZE, 0, &file);
+        err = mapio_file_open_blocking(&file, eng, path, 256 * SIZE, 0);
     if (err != 0) {
         fprintf(stderr, "%s\n", mapio_strerror(err));
         return 1;
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 
     printf("%d reads on %s, all inside the libev loop\n", done, mapio_engine_backend(eng));
     mapio_ev_stop(&watcher);
-    mapio_close(&file);
+    mapio_file_close_blocking(&file);
     mapio_engine_free(eng);
     unlink(path);
     return done == TOTAL ? 0 : 1;

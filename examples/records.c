@@ -166,15 +166,15 @@ int main(int argc, char **argv)
     int rc = j.slots == NULL || j.lat_ns == NULL;
     for (unsigned i = 0; !rc && i < depth; i++)
         rc = (j.slots[i].buf = malloc(size)) == NULL;
-    if (!rc && (err = mapio_open(eng, path, 0, MAPIO_OPEN_TRUNCATE, &j.file)) != 0) {
-        fprintf(stderr, "mapio_open %s: %s\n", path, mapio_strerror(err));
+    if (!rc && (err = mapio_file_open_blocking(&j.file, eng, path, 0, MAPIO_OPEN_TRUNCATE)) != 0) {
+        fprintf(stderr, "mapio_file_open_blocking %s: %s\n", path, mapio_strerror(err));
         rc = 1;
     }
     if (!rc)
         rc = run_phase(eng, &j, depth, "write");
     if (!rc) {
         uint64_t t0 = now_ns();
-        err = mapio_sync_data_sync(&j.file);
+        err = mapio_sync_data_blocking(&j.file);
         printf("sync   fdatasync %s in %.1f ms\n", mapio_strerror(err),
                (double)(now_ns() - t0) / 1e6);
         rc = err != 0;
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     }
     if (!rc)
         printf("verify all %" PRIu64 " records read back intact\n", count);
-    mapio_close(&j.file);
+    mapio_file_close_blocking(&j.file);
     mapio_engine_free(eng);
     for (unsigned i = 0; j.slots != NULL && i < depth; i++)
         free(j.slots[i].buf);

@@ -4,7 +4,7 @@
  *   wal [path] [threads] [records-per-thread]
  *
  * Many threads append checksummed records; each waits until its record is
- * durable (mapio_write_at_delayed_sync), as a database commit would. One
+ * durable (mapio_commit), as a database commit would. One
  * thread drives the engine. Then the log is reopened and recovered: every
  * acknowledged record must be found. Run it twice on the same path to see
  * recovery pick up where the last run stopped.
@@ -78,13 +78,13 @@ static int recover(struct wal *w, uint64_t *records, uint64_t *max_seq)
         return MAPIO_ENOMEM;
     while (off + sizeof(struct hdr) <= size) {
         struct hdr h;
-        int64_t n = mapio_read_at_sync(&w->file, &h, sizeof h, off);
+        int64_t n = mapio_read_at_blocking(&w->file, &h, sizeof h, off);
         if (n < 0) {
             free(payload);
             return (int)n;
         }
         if (h.magic == MAGIC && h.len <= (1u << 20) && off + sizeof h + h.len <= size &&
-            mapio_read_at_sync(&w->file, payload, h.len ? h.len : 1, off + sizeof h) >= h.len &&
+            mapio_read_at_blocking(&w->file, payload, h.len ? h.len : 1, off + sizeof h) >= h.len &&
             record_crc(&h, payload) == h.crc) {
             (*records)++;
             if (h.seq > *max_seq)
@@ -135,7 +135,7 @@ static int wal_append(struct wal *w, const void *payload, uint32_t len, uint64_t
     req.data = &wt;
     uint64_t t0 = now_ns();
     int err;
-    while ((err = mapio_write_at_delayed_sync(&w->file, &req, batch, 2, durable)) == MAPIO_EAGAIN)
+    while ((err = mapio_commit(&w->file, &req, batch, 2, durable)) == MAPIO_EAGAIN)
         sched_yield(); /* the engine's queue is full: back off */
     if (err == 0) {
         pthread_mutex_lock(&wt.lock);
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     struct wal w = { 0 };
     int err = mapio_engine_new(&w.eng, NULL);
     if (err == 0)
-        err = mapio_open(w.eng, path, 0, 0, &w.file);
+        err = mapio_file_open_blocking(&w.file, w.eng, path, 0, 0);
     if (err != 0) {
         fprintf(stderr, "wal: %s\n", mapio_strerror(err));
         return 1;
@@ -241,16 +241,16 @@ int main(int argc, char **argv)
     free(t);
 
     /* Reopen and recover: everything acknowledged must be there. */
-    mapio_close(&w.file);
+    mapio_file_close_blocking(&w.file);
     uint64_t after;
-    if (mapio_open(w.eng, path, 0, MAPIO_OPEN_NO_CREATE, &w.file) != 0 ||
+    if (mapio_file_open_blocking(&w.file, w.eng, path, 0, MAPIO_OPEN_NO_CREATE) != 0 ||
         recover(&w, &after, &max_seq) != 0) {
         fprintf(stderr, "reopen failed\n");
         return 1;
     }
     printf("recovered %" PRIu64 " records after reopening (%s)\n", after,
            after == before + n && !failed ? "all acknowledged records present" : "MISSING RECORDS");
-    mapio_close(&w.file);
+    mapio_file_close_blocking(&w.file);
     mapio_engine_free(w.eng);
     return after == before + n && !failed ? 0 : 1;
 }

@@ -10,14 +10,14 @@
 #ifndef MAPIO_CRC32C_H
 #define MAPIO_CRC32C_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "platform.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /*
  * mapio_crc32c - the CRC-32C of len bytes at buf, continuing from crc: pass 0

@@ -12,6 +12,10 @@
 #ifndef MAPIO_ERRNO_H
 #define MAPIO_ERRNO_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <errno.h>
 
 #include "platform.h"
@@ -70,5 +74,9 @@ MAPIO_EXTERN const char *mapio_strerror(int err);
  * Never NULL. Thread-safe.
  */
 MAPIO_EXTERN const char *mapio_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,13 +9,13 @@
 #ifndef MAPIO_EV_H
 #define MAPIO_EV_H
 
-#include <ev.h>
-
-#include "../mapio.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include <ev.h>
+
+#include "../mapio.h"
 
 /* Caller-allocated; keep it alive while started. Fields are private. */
 typedef struct mapio_ev {
@@ -34,8 +34,9 @@ typedef struct mapio_ev {
 MAPIO_EXTERN int mapio_ev_start(mapio_ev_t *w, struct ev_loop *loop, mapio_engine_t *eng);
 
 /* mapio_ev_stop - stop watching. Requests in flight stay in flight: poll the
- * engine yourself or free it. NULL or a stopped watcher is a no-op. */
-MAPIO_EXTERN void mapio_ev_stop(mapio_ev_t *w);
+ * engine yourself or free it. Returns 0; NULL or a stopped watcher is a
+ * no-op. Call from the loop's thread. */
+MAPIO_EXTERN int mapio_ev_stop(mapio_ev_t *w);
 
 #ifdef __cplusplus
 }

@@ -14,13 +14,13 @@
 #ifndef MAPIO_FAULT_H
 #define MAPIO_FAULT_H
 
-#include <stdint.h>
-
-#include "platform.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include <stdint.h>
+
+#include "platform.h"
 
 struct mapio_engine;
 struct mapio_file;
@@ -91,7 +91,7 @@ MAPIO_EXTERN uint64_t mapio_fault_rule_hits(struct mapio_engine *eng, unsigned i
 typedef struct mapio_powerloss mapio_powerloss_t;
 
 /*
- * mapio_powerloss_start - record every write and sync the engine makes on
+ * mapio_powerloss_new - record every write and sync the engine makes on
  * file (installs fault hooks on the engine, which must be idle). The file's
  * current content, read now, is taken as durable. Only data covered by a
  * completed sync - one that started after the write completed - is
@@ -99,8 +99,8 @@ typedef struct mapio_powerloss mapio_powerloss_t;
  * Returns 0, MAPIO_EINVAL, MAPIO_EBUSY (requests in flight), MAPIO_ENOMEM or
  * a read error. Not thread-safe with respect to other calls on the engine.
  */
-MAPIO_EXTERN int mapio_powerloss_start(struct mapio_engine *eng, struct mapio_file *file,
-                                       mapio_powerloss_t **out);
+MAPIO_EXTERN int mapio_powerloss_new(mapio_powerloss_t **out, struct mapio_engine *eng,
+                                     struct mapio_file *file);
 
 /*
  * mapio_powerloss_image - write to path the file as a power cut at this
@@ -115,8 +115,11 @@ MAPIO_EXTERN int mapio_powerloss_image(mapio_powerloss_t *pl, uint64_t seed, con
 MAPIO_EXTERN void mapio_powerloss_counts(mapio_powerloss_t *pl, uint64_t *pending,
                                          uint64_t *durable);
 
-/* Remove the hooks (engine idle) and free the recorder. NULL is a no-op. */
-MAPIO_EXTERN void mapio_powerloss_stop(mapio_powerloss_t *pl);
+/* Remove the hooks and free the recorder. Returns 0, or MAPIO_EBUSY (and
+ * changes nothing) while requests are in flight: the hooks use the
+ * recorder. NULL: 0. Not thread-safe with respect to other calls on the
+ * engine. */
+MAPIO_EXTERN int mapio_powerloss_free(mapio_powerloss_t *pl);
 
 #ifdef __cplusplus
 }

@@ -17,15 +17,15 @@
 #ifndef MAPIO_MAP_H
 #define MAPIO_MAP_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "errno.h"
 #include "platform.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 typedef struct mapio_map mapio_map_t;
 
@@ -37,7 +37,7 @@ typedef enum mapio_map_kind {
 } mapio_map_kind_t;
 
 /* How to open the file. */
-typedef enum mapio_map_open {
+typedef enum mapio_map_new {
     MAPIO_MAP_OPEN_EXISTING = 0, /* fail with MAPIO_ENOENT if missing */
     MAPIO_MAP_OPEN_OR_CREATE,    /* create if missing */
     MAPIO_MAP_CREATE_NEW,        /* fail with MAPIO_EEXIST if present */
@@ -54,12 +54,12 @@ typedef enum mapio_map_size {
 } mapio_map_size_t;
 
 enum {
-    MAPIO_MAP_POPULATE = 1u << 0,        /* prefault the pages now */
-    MAPIO_MAP_HUGE_PAGES = 1u << 1,      /* ask for transparent huge pages */
-    MAPIO_MAP_STACK = 1u << 2,           /* anonymous: a stack-style mapping */
-    MAPIO_MAP_LOCK_FILE = 1u << 3,       /* take an advisory lock at open: exclusive
-                                            for writable maps, shared otherwise */
-    MAPIO_MAP_REMOVE_ON_CLOSE = 1u << 4, /* unlink the file when the map is closed */
+    MAPIO_MAP_POPULATE = 1u << 0,       /* prefault the pages now */
+    MAPIO_MAP_HUGE_PAGES = 1u << 1,     /* ask for transparent huge pages */
+    MAPIO_MAP_STACK = 1u << 2,          /* anonymous: a stack-style mapping */
+    MAPIO_MAP_LOCK_FILE = 1u << 3,      /* take an advisory lock at open: exclusive
+                                           for writable maps, shared otherwise */
+    MAPIO_MAP_REMOVE_ON_FREE = 1u << 4, /* unlink the file when the map is closed */
 };
 
 typedef struct mapio_map_opts {
@@ -73,10 +73,10 @@ typedef struct mapio_map_opts {
 } mapio_map_opts_t;
 
 /*
- * mapio_map_open - map path as opts say (NULL opts: read-only, whole file).
+ * mapio_map_new - map path as opts say (NULL opts: read-only, whole file).
  * Validation happens before anything touches the file: a bad option never
  * truncates it. Returns 0 and sets *out, or MAPIO_EINVAL (bad option; mode
- * above 07777, as mapio_vec_init; a read-only kind with a size policy that
+ * above 07777, as mapio_vec_new; a read-only kind with a size policy that
  * writes; TRUNCATE on a read-only kind), MAPIO_EOVERFLOW (offset + len),
  * MAPIO_ERANGE (SIZE_IF_THERE and the file is shorter), MAPIO_EAGAIN
  * (MAPIO_MAP_LOCK_FILE and another handle holds a conflicting lock),
@@ -95,18 +95,18 @@ typedef struct mapio_map_opts {
  * contract: another process that truncates the file or punches a hole in it
  * can still make a store or a load fault. See docs/map.md.
  */
-MAPIO_EXTERN int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
+MAPIO_EXTERN int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
 
 /* Anonymous private memory of len bytes (MAPIO_MAP_POPULATE, _STACK and
  * _HUGE_PAGES apply). Returns 0, MAPIO_EINVAL (len 0) or MAPIO_ENOMEM. */
-MAPIO_EXTERN int mapio_map_anon(mapio_map_t **out, uint64_t len, unsigned flags);
+MAPIO_EXTERN int mapio_map_new_anon(mapio_map_t **out, uint64_t len, unsigned flags);
 
 /* A heap buffer of len zero bytes behind the same API (flush, lock and
  * advise succeed and do nothing). Returns 0, MAPIO_EINVAL or MAPIO_ENOMEM. */
-MAPIO_EXTERN int mapio_map_memory(mapio_map_t **out, uint64_t len);
+MAPIO_EXTERN int mapio_map_new_memory(mapio_map_t **out, uint64_t len);
 
 /* An empty map: length 0, every access out of range. Returns 0 or MAPIO_ENOMEM. */
-MAPIO_EXTERN int mapio_map_empty(mapio_map_t **out);
+MAPIO_EXTERN int mapio_map_new_empty(mapio_map_t **out);
 
 /* Bytes mapped (0 for an empty or poisoned map). */
 MAPIO_EXTERN uint64_t mapio_map_len(const mapio_map_t *m);
@@ -167,7 +167,7 @@ MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
 /*
  * mapio_map_resize - change a file map's length (and the file's size, for
  * writable shared maps) to new_len. Pointers into the map may move. Growing
- * reserves the new blocks as mapio_map_open does; if the file cannot grow or
+ * reserves the new blocks as mapio_map_new does; if the file cannot grow or
  * get them (MAPIO_ENOSPC, MAPIO_EFBIG) or the mapping cannot grow
  * (MAPIO_ENOMEM), the file gets its old size back and the map is unchanged
  * and usable. If a shrink fails the map is poisoned: every later call but
@@ -177,19 +177,25 @@ MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
  */
 MAPIO_EXTERN int mapio_map_resize(mapio_map_t *m, uint64_t new_len);
 
-/* Advisory whole-file locks (flock). try: fail with MAPIO_EAGAIN instead of
- * waiting. Returns 0, MAPIO_EAGAIN, MAPIO_EINVAL (not a file map) or the OS
- * error. */
-MAPIO_EXTERN int mapio_map_lock(mapio_map_t *m, int exclusive, int try_only);
+/* mapio_map_lock flags. */
+enum {
+    MAPIO_MAP_LOCK_EXCLUSIVE = 1u << 0, /* one holder; default: shared */
+    MAPIO_MAP_LOCK_NONBLOCK = 1u << 1,  /* MAPIO_EAGAIN instead of waiting */
+};
+
+/* Advisory whole-file locks (flock), shared unless MAPIO_MAP_LOCK_EXCLUSIVE.
+ * Returns 0, MAPIO_EAGAIN (held elsewhere, with MAPIO_MAP_LOCK_NONBLOCK),
+ * MAPIO_EINVAL (not a file map, unknown flags) or the OS error. */
+MAPIO_EXTERN int mapio_map_lock(mapio_map_t *m, unsigned flags);
 MAPIO_EXTERN int mapio_map_unlock(mapio_map_t *m);
 
-/* Unmap and release. With MAPIO_MAP_REMOVE_ON_CLOSE the file is unlinked.
+/* Unmap and release. With MAPIO_MAP_REMOVE_ON_FREE the file is unlinked.
  * Returns 0 or the first error met (the map is freed either way). NULL: 0. */
-MAPIO_EXTERN int mapio_map_close(mapio_map_t *m);
+MAPIO_EXTERN int mapio_map_free(mapio_map_t *m);
 
 /* Flush, unmap, set the file's size to size, fsync it and its directory,
  * free the map. For writable shared maps only (else MAPIO_EACCES, map kept). */
-MAPIO_EXTERN int mapio_map_close_truncate(mapio_map_t *m, uint64_t size);
+MAPIO_EXTERN int mapio_map_free_truncate(mapio_map_t *m, uint64_t size);
 
 /*
  * mapio_map_remove - unlink the mapped file durably: refuse with MAPIO_ESTALE
@@ -264,27 +270,33 @@ MAPIO__NUMBER_DECL(f64, double, 8, 1)
 
 /* ---- file utilities ----------------------------------------------------- */
 
-typedef struct mapio_file_info {
+typedef struct mapio_path_info {
     uint64_t size, dev, ino, rdev, nlink, blocks, blksize;
     uint32_t mode, uid, gid;
     int64_t atime_ns, mtime_ns, ctime_ns;
-} mapio_file_info_t;
+} mapio_path_info_t;
 
 /* fsync a directory, or the directory holding path (a name without a
  * directory: the current one). Return 0, MAPIO_EINVAL (NULL), MAPIO_ENOENT
  * (an empty string, which names no file and so has no parent, as open(2)
  * says), MAPIO_ENOTDIR (sync_dir of a non-directory) or the OS error.
  * Thread-safe. */
-MAPIO_EXTERN int mapio_sync_dir(const char *dir);
-MAPIO_EXTERN int mapio_sync_parent(const char *path);
+MAPIO_EXTERN int mapio_path_sync_dir(const char *dir);
+MAPIO_EXTERN int mapio_path_sync_parent(const char *path);
 
-/* Metadata of path (not following a final symlink: follow = 0) or of the
- * file it names. Returns 0 or the OS error. Thread-safe. */
-MAPIO_EXTERN int mapio_file_info(const char *path, int follow, mapio_file_info_t *out);
+/* mapio_path_info flags. */
+enum {
+    MAPIO_PATH_NOFOLLOW = 1u << 0, /* a final symlink itself, not what it names */
+};
+
+/* Metadata of the file path names (with MAPIO_PATH_NOFOLLOW: of a final
+ * symlink itself). Returns 0, MAPIO_EINVAL (NULL, unknown flags) or the OS
+ * error. Thread-safe. */
+MAPIO_EXTERN int mapio_path_info(const char *path, unsigned flags, mapio_path_info_t *out);
 
 /* The size of a file or a block device (whose st_size is 0). Returns 0 or
  * the OS error. Thread-safe. */
-MAPIO_EXTERN int mapio_device_size(const char *path, uint64_t *out);
+MAPIO_EXTERN int mapio_path_device_size(const char *path, uint64_t *out);
 
 /* Copy [off, off + n) of m into a new file at path (created exclusively,
  * fsynced with its directory). Returns 0, MAPIO_EEXIST, a range error or the

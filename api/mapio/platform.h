@@ -7,6 +7,10 @@
 #ifndef MAPIO_PLATFORM_H
 #define MAPIO_PLATFORM_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +51,10 @@ typedef struct iovec mapio_iovec_t;
 #define MAPIO_EXTERN __attribute__((visibility("default")))
 #else
 #define MAPIO_EXTERN
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif

@@ -3,7 +3,7 @@
  * mapped file, with no lock and no system call on the write path.
  *
  * A downloader, a parallel loader or a block writer knows the file's size up
- * front. mapio_ranged_create() maps it once; an allocator hands each writer
+ * front. mapio_ranged_new() maps it once; an allocator hands each writer
  * page-aligned ranges (the sequential one for a single owner, the atomic one
  * for many threads: one fetch-add per range); each writer memcpys into its
  * range and gets a receipt, the only thing that can flush that range.
@@ -20,16 +20,16 @@
 #ifndef MAPIO_RANGES_H
 #define MAPIO_RANGES_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "errno.h"
 #include "map.h"
 #include "platform.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* The half-open byte range [start, end) of a file. */
 typedef struct mapio_range {
@@ -128,8 +128,8 @@ MAPIO_EXTERN int mapio_range_atomic_new(mapio_range_atomic_t **out, uint64_t tot
 /* Create one that resumes a saved state (errors as mapio_range_seq_restore). */
 MAPIO_EXTERN int mapio_range_atomic_restore(mapio_range_atomic_t **out,
                                             const mapio_range_state_t *st);
-/* Free it (NULL is fine). No allocation may be running. */
-MAPIO_EXTERN void mapio_range_atomic_free(mapio_range_atomic_t *a);
+/* Free it. Returns 0 (NULL is fine). No allocation may be running. */
+MAPIO_EXTERN int mapio_range_atomic_free(mapio_range_atomic_t *a);
 
 /*
  * As mapio_range_seq_alloc. Thread-safe and lock-free. Callers that find it
@@ -157,23 +157,23 @@ typedef struct mapio_receipt {
 
 /*
  * Create path (or empty an existing file) with exactly size bytes and map it
- * read-write, shared. The blocks are reserved here (see mapio_map_open), so
+ * read-write, shared. The blocks are reserved here (see mapio_map_new), so
  * a file system without room says MAPIO_ENOSPC now, not SIGBUS in a writer;
  * the file is then left empty. Returns 0, MAPIO_EINVAL (NULL, size 0),
  * MAPIO_EOVERFLOW (size above MAPIO_RANGE_MAX_TOTAL or not mappable here),
  * MAPIO_ENOSPC, or the open / truncate / mmap error. Thread-safe.
  */
-MAPIO_EXTERN int mapio_ranged_create(mapio_ranged_t **out, const char *path, uint64_t size);
+MAPIO_EXTERN int mapio_ranged_new(mapio_ranged_t **out, const char *path, uint64_t size);
 
 /* Map an existing file whole (its holes reserved, as create does).
  * MAPIO_EINVAL for an empty file (there is nothing to write into), otherwise
  * as create. Thread-safe. */
-MAPIO_EXTERN int mapio_ranged_open(mapio_ranged_t **out, const char *path);
+MAPIO_EXTERN int mapio_ranged_new_existing(mapio_ranged_t **out, const char *path);
 
 /* Unmap and close. Writes already made stay in the page cache (and reach the
  * file); call mapio_ranged_sync first to make them durable. No other call on
  * f may run. Returns 0 or the first error of unmap / close. */
-MAPIO_EXTERN int mapio_ranged_close(mapio_ranged_t *f);
+MAPIO_EXTERN int mapio_ranged_free(mapio_ranged_t *f);
 
 /* The file's size. Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_ranged_size(const mapio_ranged_t *f);
@@ -214,14 +214,20 @@ MAPIO_EXTERN void mapio_ranged_write_unchecked(mapio_ranged_t *f, uint64_t off, 
 MAPIO_EXTERN int64_t mapio_ranged_read(const mapio_ranged_t *f, mapio_range_t r, void *buf,
                                        size_t cap);
 
+/* mapio_ranged_flush flags. */
+enum {
+    MAPIO_RANGED_FLUSH_ASYNC = 1u << 0, /* start the write-back, do not wait */
+};
+
 /*
  * Write the receipt's bytes back to the file: synchronously (durable when it
- * returns, msync MS_SYNC on the pages) or, with async set, only started
- * (sync_file_range on Linux; MS_ASYNC is a no-op there). Returns 0,
- * MAPIO_EINVAL (NULL, a receipt of another file, a forged range) or the OS
- * error. Thread-safe.
+ * returns, msync MS_SYNC on the pages) or, with MAPIO_RANGED_FLUSH_ASYNC, only
+ * started (sync_file_range on Linux; MS_ASYNC is a no-op there). Returns 0,
+ * MAPIO_EINVAL (NULL, a receipt of another file, a forged range, unknown
+ * flags) or the OS error. Thread-safe.
  */
-MAPIO_EXTERN int mapio_ranged_flush(mapio_ranged_t *f, const mapio_receipt_t *receipt, int async);
+MAPIO_EXTERN int mapio_ranged_flush(mapio_ranged_t *f, const mapio_receipt_t *receipt,
+                                    unsigned flags);
 
 /* Make the whole file durable (every range written so far). Returns 0 or the
  * OS error. Thread-safe; writes racing with it may or may not be included. */

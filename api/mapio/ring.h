@@ -24,15 +24,15 @@
 #ifndef MAPIO_RING_H
 #define MAPIO_RING_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "errno.h"
 #include "platform.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 typedef struct mapio_ring mapio_ring_t;
 
@@ -43,7 +43,7 @@ enum {
 };
 
 /*
- * mapio_ring_create - a ring of at least size bytes: size is rounded up to
+ * mapio_ring_new - a ring of at least size bytes: size is rounded up to
  * the allocation granularity (mapio_ring_granularity()). No file descriptor
  * or handle stays open and nothing is left in any namespace. Returns 0 and
  * sets *out, or MAPIO_EINVAL (NULL out, size 0, unknown flags),
@@ -54,7 +54,7 @@ enum {
  * error (MAPIO_EMFILE, ...). On error *out is NULL. Any thread: rings share
  * no state.
  */
-MAPIO_EXTERN int mapio_ring_create(mapio_ring_t **out, size_t size, unsigned flags);
+MAPIO_EXTERN int mapio_ring_new(mapio_ring_t **out, size_t size, unsigned flags);
 
 /* Unmap and release. Returns 0 or the OS error of the unmapping (the ring is
  * freed either way). NULL: 0. Nothing else may run on r then: its memory
@@ -150,8 +150,8 @@ typedef struct mapio_bufreader mapio_bufreader_t;
 
 /* A reader over fd with a buffer of at least capacity bytes (rounded up like
  * a ring) and a low-water mark of 0. Returns 0, MAPIO_EINVAL (NULL out,
- * capacity 0, MAPIO_INVALID_FD), or mapio_ring_create's errors. */
-MAPIO_EXTERN int mapio_bufreader_create(mapio_bufreader_t **out, mapio_fd_t fd, size_t capacity);
+ * capacity 0, MAPIO_INVALID_FD), or mapio_ring_new's errors. */
+MAPIO_EXTERN int mapio_bufreader_new(mapio_bufreader_t **out, mapio_fd_t fd, size_t capacity);
 
 /* Release the reader (not the descriptor); buffered bytes are dropped.
  * Returns 0 or the OS error of the unmapping (freed either way). NULL: 0. */
@@ -214,8 +214,8 @@ typedef struct mapio_bufwriter mapio_bufwriter_t;
 
 /* A writer over fd with a buffer of at least capacity bytes. Returns 0,
  * MAPIO_EINVAL (NULL out, capacity 0, MAPIO_INVALID_FD), or
- * mapio_ring_create's errors. */
-MAPIO_EXTERN int mapio_bufwriter_create(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capacity);
+ * mapio_ring_new's errors. */
+MAPIO_EXTERN int mapio_bufwriter_new(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capacity);
 
 /*
  * mapio_bufwriter_free - flush what is pending, then release the writer

@@ -40,15 +40,15 @@
 #ifndef MAPIO_VEC_H
 #define MAPIO_VEC_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "errno.h"
 #include "platform.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 typedef struct mapio_vec mapio_vec_t;
 
@@ -101,7 +101,7 @@ MAPIO_EXTERN int mapio_vec_default_path(void *ctx, char *buf, size_t cap);
 MAPIO_EXTERN int mapio_vec_path_in_dir(void *ctx, char *buf, size_t cap);
 
 /*
- * mapio_vec_init - create an empty vector of elements of elem_size bytes
+ * mapio_vec_new - create an empty vector of elements of elem_size bytes
  * (any size >= 1) with its segment file (opts may be NULL: the defaults).
  * No mapping is made until the first element needs one.
  * Returns 0 and sets *out, or MAPIO_EINVAL (NULL out, elem_size 0, unknown
@@ -110,26 +110,26 @@ MAPIO_EXTERN int mapio_vec_path_in_dir(void *ctx, char *buf, size_t cap);
  * the file (MAPIO_ENOENT, MAPIO_EACCES, ...), or MAPIO_ENOMEM. On failure no
  * file is left behind and *out is NULL. Thread-safe.
  */
-MAPIO_EXTERN int mapio_vec_init(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts);
+MAPIO_EXTERN int mapio_vec_new(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts);
 
 /*
- * mapio_vec_with_capacity - mapio_vec_init, then room for capacity elements
+ * mapio_vec_new_with_capacity - mapio_vec_new, then room for capacity elements
  * (exactly that, rounded up to whole pages: no doubling). Same results, plus
  * MAPIO_EOVERFLOW (capacity * elem_size does not fit a file or the address
  * space) and the OS error of sizing or mapping the file (MAPIO_EFBIG,
  * MAPIO_ENOSPC, MAPIO_ENOMEM, ...). Thread-safe.
  */
-MAPIO_EXTERN int mapio_vec_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
-                                         const mapio_vec_opts_t *opts);
+MAPIO_EXTERN int mapio_vec_new_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
+                                             const mapio_vec_opts_t *opts);
 
 /*
  * mapio_vec_clone - a new vector, in a segment file of its own, with v's
  * element size and a copy of its elements (capacity: its length, rounded up
  * to pages). opts NULL: v's own options (same callback and context - which
  * must still be valid - and flags). O(len): every byte is copied. Returns 0 and sets *out, or as
- * mapio_vec_with_capacity. v is only read: concurrent readers of v are fine.
+ * mapio_vec_new_with_capacity. v is only read: concurrent readers of v are fine.
  */
-MAPIO_EXTERN int mapio_vec_clone(const mapio_vec_t *v, mapio_vec_t **out,
+MAPIO_EXTERN int mapio_vec_clone(mapio_vec_t **out, const mapio_vec_t *v,
                                  const mapio_vec_opts_t *opts);
 
 /*

@@ -76,7 +76,7 @@ static double run(const char *path, uint64_t size, uint64_t chunk, int threads, 
         if (fd < 0 || ftruncate(fd, (off_t)size) != 0)
             cli_die("%s: %s", path, strerror(errno));
     } else {
-        int err = fresh ? mapio_ranged_create(&f, path, size) : mapio_ranged_open(&f, path);
+        int err = fresh ? mapio_ranged_new(&f, path, size) : mapio_ranged_new_existing(&f, path);
         if (err != 0)
             cli_die("mapio_ranged_%s %s: %s", fresh ? "create" : "open", path, mapio_strerror(err));
     }
@@ -99,7 +99,7 @@ static double run(const char *path, uint64_t size, uint64_t chunk, int threads, 
     double secs = now_s() - t0;
     mapio_range_atomic_free(a);
     if (f != NULL)
-        mapio_ranged_close(f);
+        mapio_ranged_free(f);
     if (fd >= 0)
         close(fd);
     return secs;

@@ -156,10 +156,9 @@ int main(int argc, char **argv)
     uint64_t total = total_mib << 20;
     int runs = (int)uruns;
     mapio_ring_t *r;
-    int err = mapio_ring_create(&r, (size_t)ring_kib << 10, 0);
+    int err = mapio_ring_new(&r, (size_t)ring_kib << 10, 0);
     if (err != 0)
-        cli_die("mapio_ring_create(%llu KiB): %s", (unsigned long long)ring_kib,
-                mapio_strerror(err));
+        cli_die("mapio_ring_new(%llu KiB): %s", (unsigned long long)ring_kib, mapio_strerror(err));
     buf_len = mapio_ring_capacity(r);
     /* Page-aligned like the ring: malloc's 16-byte offset would put the
      * ring's copies at a different relative alignment than the peer's. */

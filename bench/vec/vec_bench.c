@@ -12,7 +12,7 @@
  * included, i.e. what filling a new vector costs:
  *   heap        malloc/realloc doubling, push inlined (the peer)
  *   push        mapio_vec_push from an empty vector (grows by doubling)
- *   reserved    mapio_vec_with_capacity(count) first, then mapio_vec_push
+ *   reserved    mapio_vec_new_with_capacity(count) first, then mapio_vec_push
  *   push_n      mapio_vec_push_n in batches of 4096 elements
  * Warm - the same vector filled once, emptied, then timed refilling: no
  * growth, no page faults, the per-push cost alone:
@@ -154,9 +154,10 @@ static double run_vec(enum how how, size_t n, size_t es, const mapio_vec_opts_t 
                       double *with_free, uint64_t *sum)
 {
     mapio_vec_t *v;
-    int err = how == RESERVED ? mapio_vec_with_capacity(&v, es, n, o) : mapio_vec_init(&v, es, o);
+    int err =
+        how == RESERVED ? mapio_vec_new_with_capacity(&v, es, n, o) : mapio_vec_new(&v, es, o);
     if (err != 0) {
-        fprintf(stderr, "mapio_vec_init: %s\n", mapio_strerror(err));
+        fprintf(stderr, "mapio_vec_new: %s\n", mapio_strerror(err));
         exit(1);
     }
     unsigned char *e = malloc(es * BATCH);

@@ -36,10 +36,11 @@ int mapio_ev_start(mapio_ev_t *w, struct ev_loop *loop, mapio_engine_t *eng)
     return 0;
 }
 
-void mapio_ev_stop(mapio_ev_t *w)
+int mapio_ev_stop(mapio_ev_t *w)
 {
     if (w == NULL || w->loop == NULL)
-        return;
+        return 0;
     ev_io_stop(w->loop, &w->io);
     w->loop = NULL;
+    return 0;
 }

@@ -101,7 +101,7 @@ static int validate(const mapio_map_opts_t *o)
         (unsigned)o->size > MAPIO_MAP_SIZE_IF_THERE)
         return MAPIO_EINVAL;
     if (o->flags & ~(unsigned)(MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES | MAPIO_MAP_STACK |
-                               MAPIO_MAP_LOCK_FILE | MAPIO_MAP_REMOVE_ON_CLOSE))
+                               MAPIO_MAP_LOCK_FILE | MAPIO_MAP_REMOVE_ON_FREE))
         return MAPIO_EINVAL;
     /* Permission bits only (the vector's rule): open(2) would pass higher
      * bits - file type bits, garbage - on to the kernel, which ignores them
@@ -119,7 +119,7 @@ static int validate(const mapio_map_opts_t *o)
     return 0;
 }
 
-int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts)
+int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts)
 {
     if (out == NULL || path == NULL)
         return MAPIO_EINVAL;
@@ -199,7 +199,7 @@ int mapio_map_open(mapio_map_t **out, const char *path, const mapio_map_opts_t *
     return 0;
 }
 
-int mapio_map_anon(mapio_map_t **out, uint64_t len, unsigned flags)
+int mapio_map_new_anon(mapio_map_t **out, uint64_t len, unsigned flags)
 {
     if (out == NULL || len == 0 || len > SIZE_MAX ||
         (flags & ~(unsigned)(MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES | MAPIO_MAP_STACK)))
@@ -219,7 +219,7 @@ int mapio_map_anon(mapio_map_t **out, uint64_t len, unsigned flags)
     return 0;
 }
 
-int mapio_map_memory(mapio_map_t **out, uint64_t len)
+int mapio_map_new_memory(mapio_map_t **out, uint64_t len)
 {
     if (out == NULL || len == 0 || len > SIZE_MAX)
         return MAPIO_EINVAL;
@@ -237,7 +237,7 @@ int mapio_map_memory(mapio_map_t **out, uint64_t len)
     return 0;
 }
 
-int mapio_map_empty(mapio_map_t **out)
+int mapio_map_new_empty(mapio_map_t **out)
 {
     if (out == NULL)
         return MAPIO_EINVAL;
@@ -486,13 +486,15 @@ int mapio_map_resize(mapio_map_t *m, uint64_t new_len)
     return err;
 }
 
-int mapio_map_lock(mapio_map_t *m, int exclusive, int try_only)
+int mapio_map_lock(mapio_map_t *m, unsigned flags)
 {
     int err = span(m, 0, 0);
-    if (err == 0 && m->type != T_FILE)
+    if (err == 0 && (m->type != T_FILE ||
+                     (flags & ~(unsigned)(MAPIO_MAP_LOCK_EXCLUSIVE | MAPIO_MAP_LOCK_NONBLOCK))))
         err = MAPIO_EINVAL;
     if (err == 0)
-        err = mapio__mapos_flock(m->fd, exclusive ? 2 : 1, try_only != 0);
+        err = mapio__mapos_flock(m->fd, (flags & MAPIO_MAP_LOCK_EXCLUSIVE) ? 2 : 1,
+                                 (flags & MAPIO_MAP_LOCK_NONBLOCK) != 0);
     if (err == 0)
         m->locked = true;
     return err;
@@ -530,7 +532,7 @@ static int release(mapio_map_t *m)
     if (m->type == T_MEMORY)
         mapio__free(m->raw);
     if (m->type == T_FILE) {
-        if ((m->flags & MAPIO_MAP_REMOVE_ON_CLOSE) && !m->poisoned) {
+        if ((m->flags & MAPIO_MAP_REMOVE_ON_FREE) && !m->poisoned) {
             int r = mapio__mapos_remove(m->path, m->dev, m->ino);
             err = err != 0 ? err : r;
         }
@@ -542,12 +544,12 @@ static int release(mapio_map_t *m)
     return err;
 }
 
-int mapio_map_close(mapio_map_t *m)
+int mapio_map_free(mapio_map_t *m)
 {
     return m != NULL ? release(m) : 0;
 }
 
-int mapio_map_close_truncate(mapio_map_t *m, uint64_t size)
+int mapio_map_free_truncate(mapio_map_t *m, uint64_t size)
 {
     int err = span(m, 0, 0);
     if (err != 0)

@@ -352,7 +352,7 @@ uint64_t mapio__mapos_page_size(void)
 
 /* ---- public file utilities --------------------------------------------------- */
 
-int mapio_sync_dir(const char *dir)
+int mapio_path_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
@@ -366,13 +366,13 @@ int mapio_sync_dir(const char *dir)
     return err;
 }
 
-int mapio_sync_parent(const char *path)
+int mapio_path_sync_parent(const char *path)
 {
     if (path == NULL)
         return MAPIO_EINVAL;
     /* The parent of "" would be "." - a 0 for syncing a directory the
      * caller never named. An empty path names no file, so none has a
-     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+     * parent: ENOENT, as mapio_path_sync_dir("") and open(2) say. */
     if (path[0] == '\0')
         return MAPIO_ENOENT;
     return mapio__mapos_sync_parent(path);
@@ -383,14 +383,14 @@ static int64_t ts_ns(struct timespec t)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
+int mapio_path_info(const char *path, unsigned flags, mapio_path_info_t *out)
 {
-    if (path == NULL || out == NULL)
+    if (path == NULL || out == NULL || (flags & ~(unsigned)MAPIO_PATH_NOFOLLOW))
         return MAPIO_EINVAL;
     struct stat st;
-    if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
+    if (((flags & MAPIO_PATH_NOFOLLOW) ? lstat(path, &st) : stat(path, &st)) != 0)
         return -errno;
-    *out = (mapio_file_info_t){
+    *out = (mapio_path_info_t){
         .size = (uint64_t)st.st_size,
         .dev = (uint64_t)st.st_dev,
         .ino = (uint64_t)st.st_ino,
@@ -408,7 +408,7 @@ int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
     return 0;
 }
 
-int mapio_device_size(const char *path, uint64_t *out)
+int mapio_path_device_size(const char *path, uint64_t *out)
 {
     if (path == NULL || out == NULL)
         return MAPIO_EINVAL;

@@ -28,7 +28,7 @@
 #define LOCK_OFFSET_HIGH 0x7fffffffu
 #define LOCK_OFFSET_LOW 0xfffffffeu
 
-/* Windows' POSIX-compatible mode bits, for mapio_file_info. */
+/* Windows' POSIX-compatible mode bits, for mapio_path_info. */
 #define MODE_DIR 0040000u
 #define MODE_REG 0100000u
 #define MODE_LNK 0120000u
@@ -500,7 +500,7 @@ uint64_t mapio__mapos_page_size(void)
 
 /* ---- public file utilities --------------------------------------------------- */
 
-int mapio_sync_dir(const char *dir)
+int mapio_path_sync_dir(const char *dir)
 {
     if (dir == NULL)
         return MAPIO_EINVAL;
@@ -509,13 +509,13 @@ int mapio_sync_dir(const char *dir)
     return sync_dir_w(dir, true);
 }
 
-int mapio_sync_parent(const char *path)
+int mapio_path_sync_parent(const char *path)
 {
     if (path == NULL)
         return MAPIO_EINVAL;
     /* The parent of "" would be "." - a 0 for syncing a directory the
      * caller never named. An empty path names no file, so none has a
-     * parent: ENOENT, as mapio_sync_dir("") and open(2) say. */
+     * parent: ENOENT, as mapio_path_sync_dir("") and open(2) say. */
     if (path[0] == '\0')
         return MAPIO_ENOENT;
     return mapio__mapos_sync_parent(path);
@@ -527,13 +527,14 @@ static int64_t ticks_ns(LARGE_INTEGER t)
     return (t.QuadPart - 116444736000000000LL) * 100;
 }
 
-int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
+int mapio_path_info(const char *path, unsigned flags, mapio_path_info_t *out)
 {
-    if (path == NULL || out == NULL)
+    if (path == NULL || out == NULL || (flags & ~(unsigned)MAPIO_PATH_NOFOLLOW))
         return MAPIO_EINVAL;
     HANDLE h;
-    int err = open_w(path, FILE_READ_ATTRIBUTES, OPEN_EXISTING,
-                     FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), &h);
+    DWORD reparse = (flags & MAPIO_PATH_NOFOLLOW) ? FILE_FLAG_OPEN_REPARSE_POINT : 0;
+    int err =
+        open_w(path, FILE_READ_ATTRIBUTES, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | reparse, &h);
     if (err != 0)
         return err;
     BY_HANDLE_FILE_INFORMATION fi;
@@ -548,13 +549,13 @@ int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
     }
     CloseHandle(h);
     uint32_t mode;
-    if (!follow && (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+    if (reparse != 0 && (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
         mode = MODE_LNK | 0777;
     else if (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
         mode = MODE_DIR | 0755;
     else
         mode = MODE_REG | ((fi.dwFileAttributes & FILE_ATTRIBUTE_READONLY) ? 0444 : 0644);
-    *out = (mapio_file_info_t){
+    *out = (mapio_path_info_t){
         .size = ((uint64_t)fi.nFileSizeHigh << 32) | fi.nFileSizeLow,
         .dev = fi.dwVolumeSerialNumber,
         .ino = ((uint64_t)fi.nFileIndexHigh << 32) | fi.nFileIndexLow,
@@ -569,7 +570,7 @@ int mapio_file_info(const char *path, int follow, mapio_file_info_t *out)
     return 0;
 }
 
-int mapio_device_size(const char *path, uint64_t *out)
+int mapio_path_device_size(const char *path, uint64_t *out)
 {
     if (path == NULL || out == NULL)
         return MAPIO_EINVAL;

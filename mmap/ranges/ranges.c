@@ -176,9 +176,10 @@ int mapio_range_atomic_new(mapio_range_atomic_t **out, uint64_t total, uint64_t 
     return mapio_range_atomic_restore(out, &st);
 }
 
-void mapio_range_atomic_free(mapio_range_atomic_t *a)
+int mapio_range_atomic_free(mapio_range_atomic_t *a)
 {
     mapio__free(a);
+    return 0;
 }
 
 int mapio_range_atomic_alloc(mapio_range_atomic_t *a, uint64_t n, mapio_range_t *out)
@@ -238,14 +239,14 @@ static int ranged_map(mapio_ranged_t **out, const char *path, const mapio_map_op
     mapio_ranged_t *f = mapio__calloc(1, sizeof *f);
     if (f == NULL)
         return MAPIO_ENOMEM;
-    int err = mapio_map_open(&f->map, path, o);
+    int err = mapio_map_new(&f->map, path, o);
     if (err == 0 && mapio_map_len(f->map) == 0)
         err = MAPIO_EINVAL; /* an empty file has nothing to write into */
     if (err == 0 && mapio_map_len(f->map) > MAPIO_RANGE_MAX_TOTAL)
         err = MAPIO_EOVERFLOW;
     if (err != 0) {
         if (f->map != NULL)
-            mapio_map_close(f->map);
+            mapio_map_free(f->map);
         mapio__free(f);
         return err;
     }
@@ -256,7 +257,7 @@ static int ranged_map(mapio_ranged_t **out, const char *path, const mapio_map_op
     return 0;
 }
 
-int mapio_ranged_create(mapio_ranged_t **out, const char *path, uint64_t size)
+int mapio_ranged_new(mapio_ranged_t **out, const char *path, uint64_t size)
 {
     if (out == NULL || path == NULL || size == 0)
         return MAPIO_EINVAL;
@@ -269,7 +270,7 @@ int mapio_ranged_create(mapio_ranged_t **out, const char *path, uint64_t size)
     return ranged_map(out, path, &o);
 }
 
-int mapio_ranged_open(mapio_ranged_t **out, const char *path)
+int mapio_ranged_new_existing(mapio_ranged_t **out, const char *path)
 {
     if (out == NULL || path == NULL)
         return MAPIO_EINVAL;
@@ -279,11 +280,11 @@ int mapio_ranged_open(mapio_ranged_t **out, const char *path)
     return ranged_map(out, path, &o);
 }
 
-int mapio_ranged_close(mapio_ranged_t *f)
+int mapio_ranged_free(mapio_ranged_t *f)
 {
     if (f == NULL)
         return MAPIO_EINVAL;
-    int err = mapio_map_close(f->map);
+    int err = mapio_map_free(f->map);
     mapio__free(f);
     return err;
 }
@@ -349,16 +350,17 @@ int64_t mapio_ranged_read(const mapio_ranged_t *f, mapio_range_t r, void *buf, s
     return (int64_t)(r.end - r.start);
 }
 
-int mapio_ranged_flush(mapio_ranged_t *f, const mapio_receipt_t *receipt, int async)
+int mapio_ranged_flush(mapio_ranged_t *f, const mapio_receipt_t *receipt, unsigned flags)
 {
     if (f == NULL || receipt == NULL || receipt->owner != f->owner ||
-        receipt->start > receipt->end || receipt->end > f->size)
+        receipt->start > receipt->end || receipt->end > f->size ||
+        (flags & ~(unsigned)MAPIO_RANGED_FLUSH_ASYNC))
         return MAPIO_EINVAL;
     if (receipt->start == receipt->end)
         return 0;
     uint64_t n = receipt->end - receipt->start;
-    return async ? mapio_map_flush_async(f->map, receipt->start, n)
-                 : mapio_map_flush(f->map, receipt->start, n);
+    return (flags & MAPIO_RANGED_FLUSH_ASYNC) ? mapio_map_flush_async(f->map, receipt->start, n)
+                                              : mapio_map_flush(f->map, receipt->start, n);
 }
 
 int mapio_ranged_sync(mapio_ranged_t *f)

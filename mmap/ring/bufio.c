@@ -43,7 +43,7 @@ static int bufio_create(void **obj, size_t size, mapio_fd_t fd, size_t capacity)
     struct bufio *b = mapio__calloc(1, size);
     if (b == NULL)
         return MAPIO_ENOMEM;
-    int err = mapio_ring_create(&b->ring, capacity, 0);
+    int err = mapio_ring_new(&b->ring, capacity, 0);
     if (err != 0) {
         mapio__free(b);
         return err;
@@ -79,7 +79,7 @@ static int64_t write_some(mapio_fd_t fd, const void *buf, size_t n)
 
 /* ---- reader ---------------------------------------------------------------- */
 
-int mapio_bufreader_create(mapio_bufreader_t **out, mapio_fd_t fd, size_t capacity)
+int mapio_bufreader_new(mapio_bufreader_t **out, mapio_fd_t fd, size_t capacity)
 {
     if (out == NULL)
         return MAPIO_EINVAL;
@@ -177,7 +177,7 @@ int mapio_bufreader_consume(mapio_bufreader_t *br, size_t n)
 
 /* ---- writer ---------------------------------------------------------------- */
 
-int mapio_bufwriter_create(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capacity)
+int mapio_bufwriter_new(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capacity)
 {
     if (out == NULL)
         return MAPIO_EINVAL;

@@ -50,7 +50,7 @@ size_t mapio_ring_granularity(void)
     return mapio__ringos_granularity();
 }
 
-int mapio_ring_create(mapio_ring_t **out, size_t size, unsigned flags)
+int mapio_ring_new(mapio_ring_t **out, size_t size, unsigned flags)
 {
     if (out == NULL)
         return MAPIO_EINVAL;

@@ -350,18 +350,18 @@ static int make(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opt
     return 0;
 }
 
-int mapio_vec_init(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts)
+int mapio_vec_new(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts)
 {
     return make(out, elem_size, opts, 0);
 }
 
-int mapio_vec_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
-                            const mapio_vec_opts_t *opts)
+int mapio_vec_new_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
+                                const mapio_vec_opts_t *opts)
 {
     return make(out, elem_size, opts, capacity);
 }
 
-int mapio_vec_clone(const mapio_vec_t *v, mapio_vec_t **out, const mapio_vec_opts_t *opts)
+int mapio_vec_clone(mapio_vec_t **out, const mapio_vec_t *v, const mapio_vec_opts_t *opts)
 {
     if (v == NULL || out == NULL)
         return MAPIO_EINVAL;

@@ -58,7 +58,7 @@ static int setup(void **state)
     if (mapio_engine_new(&c->eng, &o) != 0)
         return -1;
     c->path = tu_path("conf");
-    if (mapio_open(c->eng, c->path, open_size, open_mode, &c->file) != 0)
+    if (mapio_file_open_blocking(&c->file, c->eng, c->path, open_size, open_mode) != 0)
         return -1;
     *state = c;
     return 0;
@@ -67,7 +67,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct ctx *c = *state;
-    mapio_close(&c->file); /* may already be closed by the test */
+    mapio_file_close_blocking(&c->file); /* may already be closed by the test */
     mapio_engine_free(c->eng);
     unlink(c->path);
     free(c->path);
@@ -152,7 +152,7 @@ static void vectored_roundtrip(void **state)
     assert_memory_equal(d, rd, sizeof d);
     /* The blocking twin sees the same bytes. */
     unsigned char all[sizeof a + sizeof b + sizeof d];
-    assert_int_equal(mapio_read_at_sync(&c->file, all, sizeof all, 777), (int64_t)sizeof all);
+    assert_int_equal(mapio_read_at_blocking(&c->file, all, sizeof all, 777), (int64_t)sizeof all);
     assert_memory_equal(all, a, sizeof a);
     assert_memory_equal(all + sizeof a + sizeof b, d, sizeof d);
 }
@@ -224,28 +224,29 @@ static void bad_arguments_fail_early(void **state)
                      MAPIO_EOVERFLOW);
 
     /* Blocking twins validate the same way. */
-    assert_int_equal(mapio_read_at_sync(&c->file, buf, 16, UINT64_MAX - 4), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_read_at_sync(&c->file, NULL, 16, 0), MAPIO_EFAULT);
-    assert_int_equal(mapio_write_at_sync(&c->file, buf, 0, 0), MAPIO_EINVAL);
-    assert_int_equal(mapio_write_at_sync(NULL, buf, 1, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at_blocking(&c->file, buf, 16, UINT64_MAX - 4), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_read_at_blocking(&c->file, NULL, 16, 0), MAPIO_EFAULT);
+    assert_int_equal(mapio_write_at_blocking(&c->file, buf, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_write_at_blocking(NULL, buf, 1, 0), MAPIO_EINVAL);
 
     /* A read-only file refuses writes. */
     mapio_file_t ro;
-    assert_int_equal(mapio_open(c->eng, c->path, 0, open_mode | MAPIO_OPEN_READ_ONLY, &ro), 0);
+    assert_int_equal(
+        mapio_file_open_blocking(&ro, c->eng, c->path, 0, open_mode | MAPIO_OPEN_READ_ONLY), 0);
     assert_int_equal(mapio_write_at(&ro, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
-    assert_int_equal(mapio_write_at_sync(&ro, buf, 16, 0), MAPIO_EBADF);
+    assert_int_equal(mapio_write_at_blocking(&ro, buf, 16, 0), MAPIO_EBADF);
     mapio_iovec_t w1[1] = { { buf, 16 } };
     assert_int_equal(mapio_writev_at(&ro, &req, w1, 1, 0, rec_cb), MAPIO_EBADF);
-    assert_int_equal(mapio_close(&ro), 0);
+    assert_int_equal(mapio_file_close_blocking(&ro), 0);
 
     /* A closed file refuses everything, and closing twice is an error. */
-    assert_int_equal(mapio_close(&c->file), 0);
-    assert_int_equal(mapio_close(&c->file), MAPIO_EBADF);
+    assert_int_equal(mapio_file_close_blocking(&c->file), 0);
+    assert_int_equal(mapio_file_close_blocking(&c->file), MAPIO_EBADF);
     assert_int_equal(mapio_read_at(&c->file, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
     assert_int_equal(mapio_write_at(&c->file, &req, buf, 16, 0, rec_cb), MAPIO_EBADF);
     assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), MAPIO_EBADF);
-    assert_int_equal(mapio_read_at_sync(&c->file, buf, 16, 0), MAPIO_EBADF);
-    assert_int_equal(mapio_sync_data_sync(&c->file), MAPIO_EBADF);
+    assert_int_equal(mapio_read_at_blocking(&c->file, buf, 16, 0), MAPIO_EBADF);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), MAPIO_EBADF);
 
     assert_int_equal(mapio_engine_poll(c->eng, 0), 0);
     mapio__os = mapio__os_default;
@@ -261,22 +262,27 @@ static void bad_open_arguments(void **state)
 {
     struct ctx *c = *state;
     mapio_file_t f;
-    assert_int_equal(mapio_open(NULL, c->path, 0, 0, &f), MAPIO_EINVAL);
-    assert_int_equal(mapio_open(c->eng, NULL, 0, 0, &f), MAPIO_EINVAL);
-    assert_int_equal(mapio_open(c->eng, c->path, 0, 0, NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_open(c->eng, c->path, 0, 1u << 20, &f), MAPIO_EINVAL);
-    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_TRUNCATE, &f),
+    assert_int_equal(mapio_file_open_blocking(&f, NULL, c->path, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, NULL, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(NULL, c->eng, c->path, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, c->path, 0, 1u << 20), MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, c->path, 0,
+                                              MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_TRUNCATE),
                      MAPIO_EINVAL);
-    assert_int_equal(
-        mapio_open(c->eng, c->path, 0, MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW, &f),
-        MAPIO_EINVAL);
-    assert_int_equal(mapio_open(c->eng, c->path, UINT64_MAX, 0, &f), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_CREATE_NEW, &f), MAPIO_EEXIST);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, c->path, 0,
+                                              MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW),
+                     MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, c->path, UINT64_MAX, 0), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, c->path, 0, MAPIO_OPEN_CREATE_NEW),
+                     MAPIO_EEXIST);
     char *missing = tu_path("missing");
-    assert_int_equal(mapio_open(c->eng, missing, 0, MAPIO_OPEN_NO_CREATE, &f), MAPIO_ENOENT);
-    assert_int_equal(mapio_open(c->eng, missing, 0, MAPIO_OPEN_READ_ONLY, &f), MAPIO_ENOENT);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, missing, 0, MAPIO_OPEN_NO_CREATE),
+                     MAPIO_ENOENT);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, missing, 0, MAPIO_OPEN_READ_ONLY),
+                     MAPIO_ENOENT);
     free(missing);
-    assert_int_equal(mapio_open(c->eng, tu_dir(), 0, MAPIO_OPEN_READ_ONLY, &f), MAPIO_EISDIR);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, tu_dir(), 0, MAPIO_OPEN_READ_ONLY),
+                     MAPIO_EISDIR);
     /* A handle whose open failed reads as closed. */
     mapio_req_t req;
     char b[4];
@@ -291,16 +297,18 @@ static void utf8_paths(void **state)
     struct ctx *c = *state;
     char *p = tu_path("caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x93\x9d");
     mapio_file_t f;
-    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_CREATE_NEW, &f), 0);
-    assert_int_equal(mapio_write_at_sync(&f, "unicode", 7, 0), 7);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_CREATE_NEW), 0);
+    assert_int_equal(mapio_write_at_blocking(&f, "unicode", 7, 0), 7);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_int_equal(tu_exists(p), 1);
     char b[7];
     assert_int_equal(tu_read_file_at(p, b, 7, 0), 7);
     assert_memory_equal(b, "unicode", 7);
-    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_CREATE_NEW, &f), MAPIO_EEXIST);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_CREATE_NEW),
+                     MAPIO_EEXIST);
     assert_int_equal(tu_unlink(p), 0);
-    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_NO_CREATE, &f), MAPIO_ENOENT);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_NO_CREATE),
+                     MAPIO_ENOENT);
     free(p);
 }
 
@@ -309,29 +317,29 @@ static void open_sizes_and_truncate(void **state)
     struct ctx *c = *state;
     char *p = tu_path("size");
     mapio_file_t f;
-    assert_int_equal(mapio_open(c->eng, p, 8192, 0, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 8192, 0), 0);
     assert_int_equal(mapio_file_size(&f), 8192);
-    assert_int_equal(mapio_write_at_sync(&f, "abc", 3, 100), 3);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_write_at_blocking(&f, "abc", 3, 100), 3);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_int_equal(mapio_file_size(&f), 0); /* closed */
     /* Reopen with size 0: stat it; never truncates. */
-    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_NO_CREATE, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_NO_CREATE), 0);
     assert_int_equal(mapio_file_size(&f), 8192);
     char b[3];
-    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 3);
+    assert_int_equal(mapio_read_at_blocking(&f, b, 3, 100), 3);
     assert_memory_equal(b, "abc", 3);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     /* A smaller size never shrinks without TRUNCATE. */
-    assert_int_equal(mapio_open(c->eng, p, 10, 0, &f), 0);
-    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 3);
-    assert_int_equal(mapio_close(&f), 0);
-    assert_int_equal(mapio_open(c->eng, p, 50, MAPIO_OPEN_TRUNCATE, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 10, 0), 0);
+    assert_int_equal(mapio_read_at_blocking(&f, b, 3, 100), 3);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 50, MAPIO_OPEN_TRUNCATE), 0);
     assert_int_equal(mapio_file_size(&f), 50);
-    assert_int_equal(mapio_read_at_sync(&f, b, 3, 100), 0);
-    assert_int_equal(mapio_close(&f), 0);
-    assert_int_equal(mapio_open(c->eng, p, 0, MAPIO_OPEN_TRUNCATE, &f), 0);
+    assert_int_equal(mapio_read_at_blocking(&f, b, 3, 100), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_TRUNCATE), 0);
     assert_int_equal(mapio_file_size(&f), 0);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     unlink(p);
     free(p);
 }
@@ -348,7 +356,7 @@ static void syncs_complete(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), 0);
     assert_int_equal(wait_one(c->eng, &r), 0);
-    assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), 0);
     mapio_metrics_t m;
     assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
     assert_int_equal(m.sync, 3);
@@ -381,7 +389,7 @@ static void exactly_once_on_poll_thread(void **state)
     }
     unsigned char check[64];
     for (int i = 0; i < MANY; i += 97) {
-        assert_int_equal(mapio_read_at_sync(&c->file, check, 64, (uint64_t)i * 64), 64);
+        assert_int_equal(mapio_read_at_blocking(&c->file, check, 64, (uint64_t)i * 64), 64);
         assert_int_equal(check[0], i & 0xff);
         assert_int_equal(check[63], i & 0xff);
     }
@@ -492,7 +500,7 @@ static void close_with_requests_in_flight(void **state)
         assert_int_equal(mapio_write_at(&c->file, &reqs[i], buf[i], 100, (uint64_t)i * 100, rec_cb),
                          0);
     }
-    assert_int_equal(mapio_close(&c->file), 0);
+    assert_int_equal(mapio_file_close_blocking(&c->file), 0);
     mapio_req_t late;
     assert_int_equal(mapio_write_at(&c->file, &late, buf[0], 100, 0, rec_cb), MAPIO_EBADF);
     assert_int_equal(mapio_engine_run(c->eng), 100);
@@ -502,11 +510,12 @@ static void close_with_requests_in_flight(void **state)
     }
     /* The data landed before the descriptor closed. */
     mapio_file_t f;
-    assert_int_equal(mapio_open(c->eng, c->path, 0, open_mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(
+        mapio_file_open_blocking(&f, c->eng, c->path, 0, open_mode | MAPIO_OPEN_READ_ONLY), 0);
     unsigned char b[100];
-    assert_int_equal(mapio_read_at_sync(&f, b, 100, 99 * 100), 100);
+    assert_int_equal(mapio_read_at_blocking(&f, b, 100, 99 * 100), 100);
     assert_int_equal(b[0], 99);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
 }
 
 static int refused;
@@ -538,7 +547,7 @@ static void engine_free_with_requests_in_flight(void **state)
     assert_int_equal(mapio_engine_new(&eng, &o), 0);
     char *p = tu_path("free");
     mapio_file_t f;
-    assert_int_equal(mapio_open(eng, p, 2 << 20, open_mode, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 2 << 20, open_mode), 0);
     static mapio_req_t reqs[300];
     static struct rec recs[300];
     static unsigned char buf[300][4096];
@@ -559,7 +568,7 @@ static void engine_free_with_requests_in_flight(void **state)
     assert_int_equal(refused + again_accepted, 300);
     assert_true(refused > 0);
     assert_int_equal(again_rec.calls, again_accepted); /* each exactly once */
-    assert_int_equal(mapio_close(&f), MAPIO_EBADF);
+    assert_int_equal(mapio_file_close_blocking(&f), MAPIO_EBADF);
     unlink(p);
     free(p);
 }
@@ -677,8 +686,8 @@ static void submit_from_many_threads(void **state)
     assert_int_equal(atomic_load(&thread_calls), THREADS * PER_THREAD);
     unsigned char b[32];
     for (int i = 0; i < THREADS; i++) {
-        assert_int_equal(mapio_read_at_sync(&c->file, b, 32, ((uint64_t)i * PER_THREAD + 7) * 32),
-                         32);
+        assert_int_equal(
+            mapio_read_at_blocking(&c->file, b, 32, ((uint64_t)i * PER_THREAD + 7) * 32), 32);
         assert_int_equal(b[31], i);
     }
 }
@@ -695,11 +704,11 @@ static void *twin_thread(void *arg)
     for (int i = 0; i < 200; i++) {
         uint64_t off = ((uint64_t)a->id * 200 + (uint64_t)i) * 1000;
         tu_fill(w, sizeof w, off);
-        if (mapio_write_at_sync(a->f, w, sizeof w, off) != 1000)
+        if (mapio_write_at_blocking(a->f, w, sizeof w, off) != 1000)
             return (void *)1;
-        if (mapio_read_at_sync(a->f, rd, sizeof rd, off) != 1000 || memcmp(w, rd, sizeof w))
+        if (mapio_read_at_blocking(a->f, rd, sizeof rd, off) != 1000 || memcmp(w, rd, sizeof w))
             return (void *)1;
-        if (i % 50 == 0 && mapio_sync_data_sync(a->f) != 0)
+        if (i % 50 == 0 && mapio_sync_data_blocking(a->f) != 0)
             return (void *)1;
     }
     return NULL;
@@ -766,7 +775,7 @@ static void no_allocation_per_operation(void **state)
         }
         assert_true(mapio_engine_run(c->eng) > 0);
         if (submitted % 9600 == 0)
-            assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+            assert_int_equal(mapio_sync_data_blocking(&c->file), 0);
     }
     assert_int_equal(done, TOTAL);
     assert_int_equal(mapio__alloc_count() - before, 0);
@@ -793,7 +802,7 @@ static void opt_in_features(void **state)
         assert_int_equal(mapio_engine_register_buffers(eng, bufs, 2), 0);
         char *p = tu_path("opts");
         mapio_file_t f;
-        assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
+        assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, 0), 0);
         static unsigned char outside[3000];
         for (int i = 0; i < 20; i++) {
             /* Inside a registered buffer (fixed I/O) and outside one (plain). */
@@ -814,7 +823,7 @@ static void opt_in_features(void **state)
         }
         assert_int_equal(mapio_engine_register_buffers(eng, NULL, 1), MAPIO_EINVAL);
         assert_int_equal(mapio_engine_register_buffers(eng, NULL, 0), 0);
-        assert_int_equal(mapio_close(&f), 0);
+        assert_int_equal(mapio_file_close_blocking(&f), 0);
         mapio_engine_free(eng);
         unlink(p);
         free(p);
@@ -901,7 +910,7 @@ static void cancel_between_pieces(struct ctx *c, enum split_kind kind)
     struct rec r = { 0 };
     req.data = &r;
     if (kind == SPLIT_READ)
-        assert_int_equal(mapio_write_at_sync(&c->file, a, sizeof a, 0), (int64_t)sizeof a);
+        assert_int_equal(mapio_write_at_blocking(&c->file, a, sizeof a, 0), (int64_t)sizeof a);
     struct split_ctx s = { .target = &req };
     mapio_fault_hooks_t h = { .ctx = &s, .before = split_before, .after = split_after };
     assert_int_equal(mapio_fault_set(c->eng, &h), 0);
@@ -920,7 +929,7 @@ static void cancel_between_pieces(struct ctx *c, enum split_kind kind)
         rc = mapio_write_at_flags(&c->file, &req, a, sizeof a, 0, MAPIO_WRITE_DSYNC, rec_cb);
         break;
     case SPLIT_COMMIT:
-        rc = mapio_write_at_delayed_sync(&c->file, &req, batch, 2, rec_cb);
+        rc = mapio_commit(&c->file, &req, batch, 2, rec_cb);
         want = 0;
         break;
     case SPLIT_READ:
@@ -936,10 +945,10 @@ static void cancel_between_pieces(struct ctx *c, enum split_kind kind)
     if (kind == SPLIT_READ) {
         assert_memory_equal(got, a, sizeof a);
     } else {
-        assert_int_equal(mapio_read_at_sync(&c->file, got, 4096, 0), 4096);
+        assert_int_equal(mapio_read_at_blocking(&c->file, got, 4096, 0), 4096);
         assert_memory_equal(got, a, 4096);
         assert_int_equal(
-            mapio_read_at_sync(&c->file, got, 4096, kind == SPLIT_COMMIT ? 65536 : 4096), 4096);
+            mapio_read_at_blocking(&c->file, got, 4096, kind == SPLIT_COMMIT ? 65536 : 4096), 4096);
         assert_memory_equal(got, kind == SPLIT_COMMIT ? b : a + 4096, 4096);
     }
 }
@@ -981,8 +990,7 @@ static void resubmit_in_flight_is_busy(void **state)
                 MAPIO_EBUSY);
             assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), MAPIO_EBUSY);
             assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), MAPIO_EBUSY);
-            assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &w, 1, rec_cb),
-                             MAPIO_EBUSY);
+            assert_int_equal(mapio_commit(&c->file, &req, &w, 1, rec_cb), MAPIO_EBUSY);
             assert_int_equal(mapio_fallocate(&c->file, &req, 0, 4096, 0, rec_cb), MAPIO_EBUSY);
             assert_int_equal(mapio_nop(c->eng, &req, rec_cb), MAPIO_EBUSY);
         }
@@ -998,7 +1006,7 @@ static void resubmit_in_flight_is_busy(void **state)
     assert_int_equal(r.calls, 1);
 }
 
-/* mapio_open refuses a handle that is open, or closed but still referenced
+/* mapio_file_open_blocking refuses a handle that is open, or closed but still referenced
  * by requests in flight; it keeps the caller's data field. */
 static void open_into_busy_handle_is_refused(void **state)
 {
@@ -1006,24 +1014,25 @@ static void open_into_busy_handle_is_refused(void **state)
     static unsigned char buf[512];
     int tag = 7;
     c->file.data = &tag;
-    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &c->file), MAPIO_EBUSY);
+    assert_int_equal(mapio_file_open_blocking(&c->file, c->eng, c->path, open_size, open_mode),
+                     MAPIO_EBUSY);
     mapio_req_t req;
     struct rec r = { 0 };
     req.data = &r;
     assert_int_equal(mapio_write_at(&c->file, &req, buf, sizeof buf, 0, rec_cb), 0);
-    assert_int_equal(mapio_close(&c->file), 0);
+    assert_int_equal(mapio_file_close_blocking(&c->file), 0);
     /* Closed, but its request still holds it. */
-    int rc = mapio_open(c->eng, c->path, open_size, open_mode, &c->file);
+    int rc = mapio_file_open_blocking(&c->file, c->eng, c->path, open_size, open_mode);
     assert_int_equal(rc, MAPIO_EBUSY);
     assert_int_equal(mapio_engine_run(c->eng), 1);
     assert_int_equal(r.result, (int64_t)sizeof buf);
-    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &c->file), 0);
+    assert_int_equal(mapio_file_open_blocking(&c->file, c->eng, c->path, open_size, open_mode), 0);
     assert_ptr_equal(c->file.data, &tag);
     mapio_file_t fresh;
     fresh.data = &tag;
-    assert_int_equal(mapio_open(c->eng, c->path, open_size, open_mode, &fresh), 0);
+    assert_int_equal(mapio_file_open_blocking(&fresh, c->eng, c->path, open_size, open_mode), 0);
     assert_ptr_equal(fresh.data, &tag);
-    assert_int_equal(mapio_close(&fresh), 0);
+    assert_int_equal(mapio_file_close_blocking(&fresh), 0);
 }
 
 /* mapio_cancel is thread-safe: several threads cancelling the same requests,
@@ -1176,19 +1185,20 @@ static void syncs_reach_the_right_call(void **state)
     assert_int_equal(wait_one(c->eng, &r), 0);
     memset(&r, 0, sizeof r);
     mapio_write_t w = { "c", 1, 0 };
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &w, 1, rec_cb), 0);
+    assert_int_equal(mapio_commit(&c->file, &req, &w, 1, rec_cb), 0);
     assert_int_equal(wait_one(c->eng, &r), 0);
-    assert_int_equal(mapio_sync_data_sync(&c->file), 0);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), 0);
+    assert_int_equal(mapio_sync_all_blocking(&c->file), 0);
 
     mapio__os.fdatasync = mapio__os_default.fdatasync;
     mapio__os.fsync = mapio__os_default.fsync;
     assert_int_equal(mapio_fault_set(c->eng, NULL), 0);
-    /* sync_data, the commit's group sync and the twin; sync_all. */
+    /* sync_data, the commit's group sync and the twin; sync_all and its twin. */
     assert_int_equal(atomic_load(&hook_ops[MAPIO_OP_FDATASYNC]), 3);
-    assert_int_equal(atomic_load(&hook_ops[MAPIO_OP_FSYNC]), 1);
+    assert_int_equal(atomic_load(&hook_ops[MAPIO_OP_FSYNC]), 2);
     bool kernel_syncs = strcmp(backend, "uring") == 0;
     assert_int_equal(atomic_load(&os_fdatasyncs), kernel_syncs ? 1 : 3);
-    assert_int_equal(atomic_load(&os_fsyncs), kernel_syncs ? 0 : 1);
+    assert_int_equal(atomic_load(&os_fsyncs), kernel_syncs ? 1 : 2);
 }
 
 /* Small contracts (issue 13, item 8). */
@@ -1214,7 +1224,7 @@ static void small_contracts_hold(void **state)
      * write past the (empty) mapping is MAPIO_ERANGE, never a pwrite. */
     char *p = tu_path("empty");
     mapio_file_t f;
-    assert_int_equal(mapio_open(c->eng, p, 0, open_mode, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 0, open_mode), 0);
     assert_int_equal(mapio_file_size(&f), 0);
     struct rec r = { 0 };
     req.data = &r;
@@ -1225,20 +1235,22 @@ static void small_contracts_hold(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(mapio_read_at(&f, &req, b, sizeof b, 0, rec_cb), 0);
     assert_int_equal(wait_one(c->eng, &r), open_mode != 0 ? 0 : 3);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
 
     /* A read-only open never reports more than the file has. */
     assert_int_equal(tu_write_file(p, "0123456789", 10), 0);
-    assert_int_equal(mapio_open(c->eng, p, 4096, open_mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(
+        mapio_file_open_blocking(&f, c->eng, p, 4096, open_mode | MAPIO_OPEN_READ_ONLY), 0);
     assert_int_equal(mapio_file_size(&f), 10);
     memset(&r, 0, sizeof r);
     assert_int_equal(mapio_read_at(&f, &req, b, sizeof b, 4, rec_cb), 0);
     assert_int_equal(wait_one(c->eng, &r), 6);
     assert_memory_equal(b, "456789", 6);
-    assert_int_equal(mapio_close(&f), 0);
-    assert_int_equal(mapio_open(c->eng, p, 4, open_mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, c->eng, p, 4, open_mode | MAPIO_OPEN_READ_ONLY),
+                     0);
     assert_int_equal(mapio_file_size(&f), 4);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_int_equal(tu_file_size(p), 10);
     tu_unlink(p);
     free(p);

@@ -147,9 +147,9 @@ static void power_cuts(void **state)
     assert_int_equal(mapio_engine_new(&eng, &o), 0);
     char *path = tu_path("wal");
     mapio_file_t f;
-    assert_int_equal(mapio_open(eng, path, 0, MAPIO_OPEN_TRUNCATE, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, path, 0, MAPIO_OPEN_TRUNCATE), 0);
     mapio_powerloss_t *pl;
-    assert_int_equal(mapio_powerloss_start(eng, &f, &pl), 0);
+    assert_int_equal(mapio_powerloss_new(&pl, eng, &f), 0);
 
     static int acked_now[RECORDS];
     uint64_t seed = 2026, tail = 0;
@@ -166,7 +166,7 @@ static void power_cuts(void **state)
             c->w[0] = (mapio_write_t){ &c->h, sizeof c->h, c->off };
             c->w[1] = (mapio_write_t){ c->payload, len, c->off + sizeof c->h };
             c->req.data = c;
-            assert_int_equal(mapio_write_at_delayed_sync(&f, &c->req, c->w, 2, acked_cb), 0);
+            assert_int_equal(mapio_commit(&f, &c->req, c->w, 2, acked_cb), 0);
         }
         assert_true(mapio_engine_poll(eng, next < RECORDS ? 0 : -1) >= 0);
         if (tu_rand(&seed) % 8 == 0) {
@@ -183,13 +183,13 @@ static void power_cuts(void **state)
     uint64_t pending, durable;
     mapio_powerloss_counts(pl, &pending, &durable);
     assert_true(durable > 0);
-    mapio_powerloss_stop(pl);
+    mapio_powerloss_free(pl);
     assert_true(cuts >= 10);
     /* The simulator does drop what was never synced (or this test proves nothing). */
     assert_true(lost_any);
-    assert_int_equal(mapio_powerloss_start(NULL, &f, &pl), MAPIO_EINVAL);
+    assert_int_equal(mapio_powerloss_new(&pl, NULL, &f), MAPIO_EINVAL);
     assert_int_equal(mapio_powerloss_image(NULL, 1, "x"), MAPIO_EINVAL);
-    mapio_close(&f);
+    mapio_file_close_blocking(&f);
     mapio_engine_free(eng);
     tu_unlink(path);
     free(path);
@@ -229,7 +229,7 @@ static void child_commit_forever(const char *path, int fd)
     if (mapio_engine_new(&eng, &o) != 0)
         _Exit(2);
     mapio_file_t f;
-    if (mapio_open(eng, path, 0, MAPIO_OPEN_TRUNCATE, &f) != 0)
+    if (mapio_file_open_blocking(&f, eng, path, 0, MAPIO_OPEN_TRUNCATE) != 0)
         _Exit(2);
     enum { DEPTH = 16 };
     static struct child_rec recs[DEPTH];
@@ -248,7 +248,7 @@ static void child_commit_forever(const char *path, int fd)
             c->req.data = c;
             c->fd = fd;
             c->busy = 1;
-            if (mapio_write_at_delayed_sync(&f, &c->req, c->w, 2, child_ack) != 0)
+            if (mapio_commit(&f, &c->req, c->w, 2, child_ack) != 0)
                 _Exit(5);
         }
         if (mapio_engine_poll(eng, -1) < 0)

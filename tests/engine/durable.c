@@ -34,7 +34,7 @@ static int setup_opts(void **state, const mapio_engine_opts_t *extra)
     if (mapio_engine_new(&c->eng, &o) != 0)
         return -1;
     c->path = tu_path("durable");
-    if (mapio_open(c->eng, c->path, 0, 0, &c->file) != 0)
+    if (mapio_file_open_blocking(&c->file, c->eng, c->path, 0, 0) != 0)
         return -1;
     *state = c;
     return 0;
@@ -48,7 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct ctx *c = *state;
-    mapio_close(&c->file);
+    mapio_file_close_blocking(&c->file);
     mapio_engine_free(c->eng);
     unlink(c->path);
     free(c->path);
@@ -74,7 +74,7 @@ static int64_t commit1(struct ctx *c, const void *buf, size_t len, uint64_t off)
     mapio_req_t req;
     struct rec r = { 0 };
     req.data = &r;
-    int err = mapio_write_at_delayed_sync(&c->file, &req, &w, 1, rec_cb);
+    int err = mapio_commit(&c->file, &req, &w, 1, rec_cb);
     if (err != 0)
         return err;
     while (r.calls == 0)
@@ -197,7 +197,7 @@ static void lone_committer(void **state)
     tu_fill(rec, sizeof rec, 1);
     assert_int_equal(commit1(c, rec, sizeof rec, 0), 0);
     char back[4096];
-    assert_int_equal(mapio_read_at_sync(&c->file, back, sizeof back, 0), 4096);
+    assert_int_equal(mapio_read_at_blocking(&c->file, back, sizeof back, 0), 4096);
     assert_memory_equal(rec, back, sizeof rec);
     mapio_metrics_t m;
     assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
@@ -211,7 +211,7 @@ static void lone_committer(void **state)
     mapio_req_t req;
     struct rec r = { 0 };
     req.data = &r;
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, NULL, 0, rec_cb), 0);
+    assert_int_equal(mapio_commit(&c->file, &req, NULL, 0, rec_cb), 0);
     mapio_engine_run(c->eng);
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.result, 0);
@@ -234,7 +234,7 @@ static void many_committers_share_few_syncs(void **state)
         w[i][0] = (mapio_write_t){ data[i], 512, (uint64_t)i * 512 };
         w[i][1] = (mapio_write_t){ data[i] + 256, 256, (uint64_t)i * 512 + 256 };
         reqs[i].data = &recs[i];
-        assert_int_equal(mapio_write_at_delayed_sync(&c->file, &reqs[i], w[i], 2, rec_cb), 0);
+        assert_int_equal(mapio_commit(&c->file, &reqs[i], w[i], 2, rec_cb), 0);
     }
     assert_int_equal(mapio_engine_run(c->eng), COMMITTERS);
     for (int i = 0; i < COMMITTERS; i++) {
@@ -250,7 +250,7 @@ static void many_committers_share_few_syncs(void **state)
     assert_int_equal(m.sync, m.sync_background_loops);
     unsigned char back[512];
     for (int i = 0; i < COMMITTERS; i += 17) {
-        assert_int_equal(mapio_read_at_sync(&c->file, back, 512, (uint64_t)i * 512), 512);
+        assert_int_equal(mapio_read_at_blocking(&c->file, back, 512, (uint64_t)i * 512), 512);
         assert_memory_equal(back, data[i], 512);
     }
 }
@@ -333,8 +333,7 @@ static void acknowledged_only_after_a_later_sync(void **state)
         for (int k = 0; k < wave && next < N; k++, next++) {
             a[next].req.data = &a[next];
             a[next].w = (mapio_write_t){ a[next].buf, sizeof a[next].buf, (uint64_t)next * 256 };
-            assert_int_equal(
-                mapio_write_at_delayed_sync(&c->file, &a[next].req, &a[next].w, 1, ack_cb), 0);
+            assert_int_equal(mapio_commit(&c->file, &a[next].req, &a[next].w, 1, ack_cb), 0);
         }
         assert_true(mapio_engine_poll(c->eng, next < N ? 0 : -1) >= 0);
     }
@@ -372,7 +371,7 @@ static void delay_and_max_batch(void **state)
     for (int i = 0; i < 8; i++) {
         w[i] = (mapio_write_t){ data[i], 64, (uint64_t)i * 64 };
         reqs[i].data = &recs[i];
-        assert_int_equal(mapio_write_at_delayed_sync(&c->file, &reqs[i], &w[i], 1, rec_cb), 0);
+        assert_int_equal(mapio_commit(&c->file, &reqs[i], &w[i], 1, rec_cb), 0);
     }
     assert_int_equal(mapio_engine_run(c->eng), 8);
     for (int i = 0; i < 8; i++)
@@ -404,7 +403,7 @@ static void failed_sync_is_sticky(void **state)
     for (int i = 0; i < 16; i++) {
         w[i] = (mapio_write_t){ data[i], 32, 100 + (uint64_t)i * 32 };
         reqs[i].data = &recs[i];
-        assert_int_equal(mapio_write_at_delayed_sync(&c->file, &reqs[i], &w[i], 1, rec_cb), 0);
+        assert_int_equal(mapio_commit(&c->file, &reqs[i], &w[i], 1, rec_cb), 0);
     }
     assert_int_equal(mapio_engine_run(c->eng), 16);
     for (int i = 0; i < 16; i++) {
@@ -418,19 +417,19 @@ static void failed_sync_is_sticky(void **state)
     struct rec r = { 0 };
     req.data = &r;
     mapio_write_t one = { "z", 1, 0 };
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &one, 1, rec_cb), MAPIO_EIO);
+    assert_int_equal(mapio_commit(&c->file, &req, &one, 1, rec_cb), MAPIO_EIO);
     assert_int_equal(mapio_sync_data(&c->file, &req, rec_cb), MAPIO_EIO);
     assert_int_equal(mapio_sync_all(&c->file, &req, rec_cb), MAPIO_EIO);
-    assert_int_equal(mapio_sync_data_sync(&c->file), MAPIO_EIO);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), MAPIO_EIO);
     assert_int_equal(r.calls, 0);
     /* Plain writes still work; durability claims do not. */
-    assert_int_equal(mapio_write_at_sync(&c->file, "w", 1, 0), 1);
+    assert_int_equal(mapio_write_at_blocking(&c->file, "w", 1, 0), 1);
     mapio_metrics_t m;
     assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
     assert_int_equal(m.errors, 17); /* 16 commits + the failed sync */
     /* Closing and reopening starts afresh. */
-    assert_int_equal(mapio_close(&c->file), 0);
-    assert_int_equal(mapio_open(c->eng, c->path, 0, 0, &c->file), 0);
+    assert_int_equal(mapio_file_close_blocking(&c->file), 0);
+    assert_int_equal(mapio_file_open_blocking(&c->file, c->eng, c->path, 0, 0), 0);
     assert_int_equal(commit1(c, "again", 5, 0), 0);
 }
 
@@ -441,9 +440,9 @@ static void plain_sync_failure_is_sticky_too(void **state)
         .ops = 1u << MAPIO_OP_FDATASYNC, .nth = 1, .times = 1, .error = MAPIO_EIO
     };
     assert_int_equal(mapio_fault_rules(c->eng, &rule, 1), 0);
-    assert_int_equal(mapio_sync_data_sync(&c->file), MAPIO_EIO);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), MAPIO_EIO);
     assert_int_equal(mapio_fault_rules(c->eng, NULL, 0), 0);
-    assert_int_equal(mapio_sync_data_sync(&c->file), MAPIO_EIO);
+    assert_int_equal(mapio_sync_data_blocking(&c->file), MAPIO_EIO);
     assert_int_equal(commit1(c, "x", 1, 0), MAPIO_EIO);
 }
 
@@ -495,7 +494,7 @@ static void enospc_reaches_the_caller(void **state)
     mapio_metrics_t m;
     assert_int_equal(mapio_file_metrics(&c->file, &m), 0);
     assert_int_equal(m.sync, 0); /* the failed write never joined a sync */
-    assert_int_equal(mapio_write_at_sync(&c->file, "abc", 3, 0), 3);
+    assert_int_equal(mapio_write_at_blocking(&c->file, "abc", 3, 0), 3);
     assert_int_equal(mapio_fault_rules(c->eng, NULL, 0), 0);
     assert_int_equal(commit1(c, "abc", 3, 0), 0); /* ENOSPC is not sticky */
     mapio_fault_rule_t bad = { .error = 0, .max_len = 0 };
@@ -510,19 +509,18 @@ static void commit_bad_arguments(void **state)
     mapio_req_t req;
     char b[4];
     mapio_write_t w[2] = { { b, 4, 0 }, { NULL, 4, 8 } };
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, w, 2, rec_cb), MAPIO_EFAULT);
+    assert_int_equal(mapio_commit(&c->file, &req, w, 2, rec_cb), MAPIO_EFAULT);
     mapio_write_t o = { b, 4, UINT64_MAX - 1 };
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, &o, 1, rec_cb), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, NULL, 1, rec_cb), MAPIO_EINVAL);
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, w, 1, NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_write_at_delayed_sync(NULL, &req, w, 1, rec_cb), MAPIO_EINVAL);
-    assert_int_equal(mapio_write_at_delayed_sync(&c->file, &req, w, MAPIO_IOV_MAX + 1, rec_cb),
-                     MAPIO_EINVAL);
+    assert_int_equal(mapio_commit(&c->file, &req, &o, 1, rec_cb), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_commit(&c->file, &req, NULL, 1, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_commit(&c->file, &req, w, 1, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_commit(NULL, &req, w, 1, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_commit(&c->file, &req, w, MAPIO_IOV_MAX + 1, rec_cb), MAPIO_EINVAL);
     mapio_file_t ro;
-    assert_int_equal(mapio_open(c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY, &ro), 0);
-    assert_int_equal(mapio_write_at_delayed_sync(&ro, &req, w, 1, rec_cb), MAPIO_EBADF);
+    assert_int_equal(mapio_file_open_blocking(&ro, c->eng, c->path, 0, MAPIO_OPEN_READ_ONLY), 0);
+    assert_int_equal(mapio_commit(&ro, &req, w, 1, rec_cb), MAPIO_EBADF);
     assert_int_equal(mapio_fallocate(&ro, &req, 0, 10, 0, rec_cb), MAPIO_EBADF);
-    mapio_close(&ro);
+    mapio_file_close_blocking(&ro);
     assert_int_equal(mapio_write_at_flags(&c->file, &req, b, 4, 0, 1u << 9, rec_cb), MAPIO_EINVAL);
     assert_int_equal(mapio_fallocate(&c->file, &req, 0, 10, 1u << 9, rec_cb), MAPIO_EINVAL);
     assert_int_equal(mapio_fallocate(&c->file, &req, 0, 0, 0, rec_cb), MAPIO_EINVAL);
@@ -537,7 +535,7 @@ static void free_completes_waiting_commits(void **state)
     assert_int_equal(mapio_engine_new(&eng, &o), 0);
     char *p = tu_path("freecommit");
     mapio_file_t f;
-    assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, 0), 0);
     static mapio_req_t reqs[50];
     static struct rec recs[50];
     static mapio_write_t w[50];
@@ -546,7 +544,7 @@ static void free_completes_waiting_commits(void **state)
     for (int i = 0; i < 50; i++) {
         w[i] = (mapio_write_t){ data[i], 100, (uint64_t)i * 100 };
         reqs[i].data = &recs[i];
-        assert_int_equal(mapio_write_at_delayed_sync(&f, &reqs[i], &w[i], 1, rec_cb), 0);
+        assert_int_equal(mapio_commit(&f, &reqs[i], &w[i], 1, rec_cb), 0);
         if (i == 25)
             mapio_engine_poll(eng, 0); /* some written and waiting on the 1 s delay */
     }
@@ -574,7 +572,7 @@ static void dsync_writes_and_fallocate(void **state)
     mapio_engine_run(c->eng);
     assert_int_equal(r.result, 5000);
     char back[5000];
-    assert_int_equal(mapio_read_at_sync(&c->file, back, sizeof back, 3), 5000);
+    assert_int_equal(mapio_read_at_blocking(&c->file, back, sizeof back, 3), 5000);
     assert_memory_equal(data, back, sizeof data);
 
     memset(&r, 0, sizeof r);
@@ -585,8 +583,8 @@ static void dsync_writes_and_fallocate(void **state)
         return;
     }
     assert_int_equal(r.result, 0);
-    mapio_file_info_t st;
-    assert_int_equal(mapio_file_info(c->path, 1, &st), 0);
+    mapio_path_info_t st;
+    assert_int_equal(mapio_path_info(c->path, 0, &st), 0);
     assert_int_equal(st.size, 1 << 20);
     memset(&r, 0, sizeof r);
     assert_int_equal(
@@ -600,7 +598,7 @@ static void dsync_writes_and_fallocate(void **state)
         return;
     }
     assert_int_equal(r.result, 0);
-    assert_int_equal(mapio_file_info(c->path, 1, &st), 0);
+    assert_int_equal(mapio_path_info(c->path, 0, &st), 0);
     assert_int_equal(st.size, 1 << 20);
     assert_true(st.blocks * 512 >= 2 << 20);
 }
@@ -617,7 +615,7 @@ static void direct_io_alignment(void **state)
     struct ctx *c = *state;
     char *p = tu_path("direct");
     mapio_file_t f;
-    int err = mapio_open(c->eng, p, 1 << 20, MAPIO_OPEN_DIRECT, &f);
+    int err = mapio_file_open_blocking(&f, c->eng, p, 1 << 20, MAPIO_OPEN_DIRECT);
     if (err == MAPIO_EINVAL || err == MAPIO_ENOTSUP) {
         free(p);
         printf("skip: the test directory's file system has no O_DIRECT (%s)\n",
@@ -653,11 +651,11 @@ static void direct_io_alignment(void **state)
     assert_int_equal(mapio_read_at(&f, &req, buf, io, 1, rec_cb), MAPIO_EINVAL);
     assert_int_equal(mapio_read_at(&f, &req, buf, io - 1, 0, rec_cb), MAPIO_EINVAL);
     assert_int_equal(mapio_write_at(&f, &req, buf, io, io / 2, rec_cb), MAPIO_EINVAL);
-    assert_int_equal(mapio_read_at_sync(&f, buf, io + 3, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_read_at_blocking(&f, buf, io + 3, 0), MAPIO_EINVAL);
     mapio_iovec_t v[2] = { { buf, io }, { buf + io, 100 } };
     assert_int_equal(mapio_writev_at(&f, &req, v, 2, 0, rec_cb), MAPIO_EINVAL);
     mapio_write_t w = { buf + 8, io, 0 };
-    assert_int_equal(mapio_write_at_delayed_sync(&f, &req, &w, 1, rec_cb), MAPIO_EINVAL);
+    assert_int_equal(mapio_commit(&f, &req, &w, 1, rec_cb), MAPIO_EINVAL);
     assert_int_equal(os_calls, 0);
     assert_int_equal(r.calls, 0);
     mapio__os = mapio__os_default;
@@ -668,11 +666,11 @@ static void direct_io_alignment(void **state)
     assert_int_equal(r.result, 2 * io);
     w = (mapio_write_t){ buf, io, 4 * (uint64_t)io };
     memset(&r, 0, sizeof r);
-    assert_int_equal(mapio_write_at_delayed_sync(&f, &req, &w, 1, rec_cb), 0);
+    assert_int_equal(mapio_commit(&f, &req, &w, 1, rec_cb), 0);
     mapio_engine_run(c->eng);
     assert_int_equal(r.result, 0);
     unsigned char *back = mapio_alloc_aligned(2 * io, mem);
-    assert_int_equal(mapio_read_at_sync(&f, back, 2 * io, io), 2 * io);
+    assert_int_equal(mapio_read_at_blocking(&f, back, 2 * io, io), 2 * io);
     assert_memory_equal(buf, back, 2 * io);
     mapio_free_aligned(back);
 
@@ -681,7 +679,7 @@ static void direct_io_alignment(void **state)
     unsigned char *big = mapio_alloc_aligned((size_t)DEPTH * io, mem);
     unsigned char *got = mapio_alloc_aligned((size_t)DEPTH * io, mem);
     tu_fill(big, (size_t)DEPTH * io, 77);
-    assert_int_equal(mapio_write_at_sync(&f, big, (size_t)DEPTH * io, 0), (int64_t)DEPTH * io);
+    assert_int_equal(mapio_write_at_blocking(&f, big, (size_t)DEPTH * io, 0), (int64_t)DEPTH * io);
     static mapio_req_t many[DEPTH];
     static struct rec mr[DEPTH];
     memset(mr, 0, sizeof mr);
@@ -702,7 +700,7 @@ static void direct_io_alignment(void **state)
     mapio_free_aligned(got);
     mapio_free_aligned(buf);
     mapio_free_aligned(NULL);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     unlink(p);
     free(p);
 }

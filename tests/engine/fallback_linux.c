@@ -52,7 +52,7 @@ static int io_works(mapio_engine_t *eng)
 {
     char *p = tu_path("fb");
     mapio_file_t f;
-    if (mapio_open(eng, p, 0, 0, &f) != 0)
+    if (mapio_file_open_blocking(&f, eng, p, 0, 0) != 0)
         return 20;
     char w[3000], r[3000];
     tu_fill(w, sizeof w, 5);
@@ -68,7 +68,7 @@ static int io_works(mapio_engine_t *eng)
         return 23;
     if (mapio_engine_run(eng) != 1 || res != (int64_t)sizeof r || memcmp(w, r, sizeof w) != 0)
         return 24;
-    mapio_close(&f);
+    mapio_file_close_blocking(&f);
     unlink(p);
     free(p);
     return 0;

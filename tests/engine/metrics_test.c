@@ -153,15 +153,15 @@ static void engine_latencies_count_operations(void **state)
     assert_int_equal(mapio_engine_new(&eng, NULL), 0);
     char *p = tu_path("lat");
     mapio_file_t f, g;
-    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_HISTOGRAMS, &f), 0);
-    assert_int_equal(mapio_open(eng, p, 0, 0, &g), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, MAPIO_OPEN_HISTOGRAMS), 0);
+    assert_int_equal(mapio_file_open_blocking(&g, eng, p, 0, 0), 0);
     char b[100] = { 0 };
     for (int i = 0; i < 10; i++)
-        assert_int_equal(mapio_write_at_sync(&f, b, sizeof b, 0), 100);
+        assert_int_equal(mapio_write_at_blocking(&f, b, sizeof b, 0), 100);
     for (int i = 0; i < 7; i++)
-        assert_int_equal(mapio_read_at_sync(&f, b, sizeof b, 0), 100);
-    assert_int_equal(mapio_sync_data_sync(&f), 0);
-    assert_int_equal(mapio_read_at_sync(&g, b, sizeof b, 0), 100);
+        assert_int_equal(mapio_read_at_blocking(&f, b, sizeof b, 0), 100);
+    assert_int_equal(mapio_sync_data_blocking(&f), 0);
+    assert_int_equal(mapio_read_at_blocking(&g, b, sizeof b, 0), 100);
     mapio_metrics_t m;
     assert_int_equal(mapio_file_metrics(&f, &m), 0);
     assert_int_equal(m.write_latency.count, 10);
@@ -173,8 +173,8 @@ static void engine_latencies_count_operations(void **state)
     assert_int_equal(mapio_engine_metrics(eng, &m), 0);
     assert_int_equal(m.read_latency.count, 8);
     assert_int_equal(m.write_latency.count, 10);
-    mapio_close(&f);
-    mapio_close(&g);
+    mapio_file_close_blocking(&f);
+    mapio_file_close_blocking(&g);
     mapio_engine_free(eng);
     unlink(p);
     free(p);

@@ -51,7 +51,7 @@ static void served_from_the_mapping(void **state)
     char *p = tu_path("mmapio");
     mapio_file_t f;
     enum { SIZE = 1 << 20 };
-    assert_int_equal(mapio_open(eng, p, SIZE, mode, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, SIZE, mode), 0);
     assert_int_equal(mapio_file_size(&f), SIZE);
     unsigned char *base = mapio_file_ptr(&f, 0);
     assert_non_null(base);
@@ -79,15 +79,15 @@ static void served_from_the_mapping(void **state)
     memset(&rr, 0, sizeof rr);
     assert_int_equal(run1(eng, mapio_writev_at(&f, &req, v, 2, 7000, rec_cb), &rr), 30);
     assert_memory_equal(base + 7000, w, 30);
-    assert_int_equal(mapio_write_at_sync(&f, "twin", 4, 9000), 4);
+    assert_int_equal(mapio_write_at_blocking(&f, "twin", 4, 9000), 4);
     assert_memory_equal(base + 9000, "twin", 4);
     char t[4];
-    assert_int_equal(mapio_read_at_sync(&f, t, 4, 9000), 4);
-    assert_int_equal(mapio_read_at_sync(&f, t, 4, SIZE), 0);
+    assert_int_equal(mapio_read_at_blocking(&f, t, 4, 9000), 4);
+    assert_int_equal(mapio_read_at_blocking(&f, t, 4, SIZE), 0);
     /* Group commit on a mapped file, then a plain sync. */
     mapio_write_t batch = { "commit", 6, 20000 };
     memset(&rr, 0, sizeof rr);
-    assert_int_equal(run1(eng, mapio_write_at_delayed_sync(&f, &req, &batch, 1, rec_cb), &rr), 0);
+    assert_int_equal(run1(eng, mapio_commit(&f, &req, &batch, 1, rec_cb), &rr), 0);
     assert_memory_equal(base + 20000, "commit", 6);
     memset(&rr, 0, sizeof rr);
     assert_int_equal(run1(eng, mapio_sync_data(&f, &req, rec_cb), &rr), 0);
@@ -103,7 +103,7 @@ static void served_from_the_mapping(void **state)
     assert_int_equal(mapio_file_metrics(&f, &m), 0);
     assert_int_equal(m.read, 10000 + 4); /* and 2 async + 2 blocking reads above */
     assert_int_equal(m.errors, 1);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_null(mapio_file_ptr(&f, 0));
 
     /* The bytes are in the file. */
@@ -112,17 +112,19 @@ static void served_from_the_mapping(void **state)
     assert_memory_equal(back, "commit", 6);
 
     /* Size 0 maps what the file has; read-only refuses writes. */
-    assert_int_equal(mapio_open(eng, p, 0, mode | MAPIO_OPEN_READ_ONLY, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, mode | MAPIO_OPEN_READ_ONLY), 0);
     assert_int_equal(mapio_file_size(&f), SIZE);
     assert_memory_equal((unsigned char *)mapio_file_ptr(&f, 0) + 9000, "twin", 4);
     assert_int_equal(mapio_write_at(&f, &req, w, 10, 0, rec_cb), MAPIO_EBADF);
-    assert_int_equal(mapio_close(&f), 0);
-    assert_int_equal(mapio_open(eng, p, 0, mode | MAPIO_OPEN_DIRECT, &f), MAPIO_EINVAL);
-    assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP_ON_POOL, &f), MAPIO_EINVAL);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, mode | MAPIO_OPEN_DIRECT),
+                     MAPIO_EINVAL);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, MAPIO_OPEN_MMAP_ON_POOL),
+                     MAPIO_EINVAL);
     /* A plain file has no mapping to point into. */
-    assert_int_equal(mapio_open(eng, p, 0, 0, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, 0), 0);
     assert_null(mapio_file_ptr(&f, 0));
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     mapio_engine_free(eng);
     unlink(p);
     free(p);
@@ -161,7 +163,7 @@ static void copy_runs_where_asked(void **state)
     assert_int_equal(mapio_fault_set(eng, &h), 0);
     char *p = tu_path("where");
     mapio_file_t f;
-    assert_int_equal(mapio_open(eng, p, 1 << 16, mode, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 1 << 16, mode), 0);
     char buf[512] = "x";
     for (int i = 0; i < 100; i++) {
         mapio_req_t req;
@@ -174,7 +176,7 @@ static void copy_runs_where_asked(void **state)
     assert_int_equal(w.copies, 100);
     /* The caller submits and polls: with the pool it never copies. */
     assert_int_equal(w.on_caller, (mode & MAPIO_OPEN_MMAP_ON_POOL) ? 0 : 100);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_int_equal(mapio_fault_set(eng, NULL), 0);
     mapio_engine_free(eng);
     pthread_mutex_destroy(&w.lock);
@@ -194,7 +196,8 @@ static void pool_copies_complete_once(void **state)
         assert_int_equal(mapio_engine_new(&eng, &o), 0);
         char *p = tu_path("poolcancel");
         mapio_file_t f;
-        assert_int_equal(mapio_open(eng, p, 1 << 20, MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL, &f),
+        assert_int_equal(mapio_file_open_blocking(&f, eng, p, 1 << 20,
+                                                  MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL),
                          0);
         static char bufs[N][4096];
         mapio_req_t reqs[N];
@@ -213,7 +216,7 @@ static void pool_copies_complete_once(void **state)
                 assert_true(mapio_engine_poll(eng, -1) >= 0);
         } else {
             assert_int_equal(mapio_engine_poll(eng, 0) >= 0, 1);
-            assert_int_equal(mapio_close(&f), 0);
+            assert_int_equal(mapio_file_close_blocking(&f), 0);
             mapio_engine_free(eng);
         }
         for (int i = 0; i < N; i++) {
@@ -221,7 +224,7 @@ static void pool_copies_complete_once(void **state)
             assert_true(recs[i].result == 4096 || recs[i].result == MAPIO_ECANCELED);
         }
         if (how == 0) {
-            assert_int_equal(mapio_close(&f), 0);
+            assert_int_equal(mapio_file_close_blocking(&f), 0);
             mapio_engine_free(eng);
         }
         unlink(p);

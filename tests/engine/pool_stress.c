@@ -187,7 +187,7 @@ static void stress(unsigned open_flags, const char *label)
     mapio_engine_opts_t o = { .backend = backend, .workers = 2 };
     assert_int_equal(mapio_engine_new(&r->eng, &o), 0);
     r->path = tu_path("stress");
-    assert_int_equal(mapio_open(r->eng, r->path, FILE_SIZE, open_flags, &r->file), 0);
+    assert_int_equal(mapio_file_open_blocking(&r->file, r->eng, r->path, FILE_SIZE, open_flags), 0);
     char name[64];
     snprintf(name, sizeof name, "%s qd1", label);
     from_the_loop(r, 1, name);
@@ -195,7 +195,7 @@ static void stress(unsigned open_flags, const char *label)
     from_the_loop(r, QD, name);
     snprintf(name, sizeof name, "%s other thread", label);
     from_another_thread(r, name);
-    assert_int_equal(mapio_close(&r->file), 0);
+    assert_int_equal(mapio_file_close_blocking(&r->file), 0);
     mapio_engine_free(r->eng);
     tu_unlink(r->path);
     free(r->path);

@@ -100,7 +100,7 @@ static void completions_run_in_the_libev_loop(void **state)
     mapio_engine_opts_t o = { .backend = backend };
     assert_int_equal(mapio_engine_new(&eng, &o), 0);
     char *path = tu_path("ev");
-    assert_int_equal(mapio_open(eng, path, 0, 0, &file), 0);
+    assert_int_equal(mapio_file_open_blocking(&file, eng, path, 0, 0), 0);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     assert_non_null(loop);
     mapio_ev_t w;
@@ -144,7 +144,7 @@ static void completions_run_in_the_libev_loop(void **state)
     assert_int_equal(mapio_ev_start(NULL, loop, eng), MAPIO_EINVAL);
     assert_int_equal(mapio_ev_start(&w, NULL, eng), MAPIO_EINVAL);
     assert_int_equal(mapio_ev_start(&w, loop, NULL), MAPIO_EINVAL);
-    mapio_close(&file);
+    mapio_file_close_blocking(&file);
     mapio_engine_free(eng);
     ev_loop_destroy(loop);
     unlink(path);

@@ -24,7 +24,7 @@ static void cursors_stay_in_their_range(void **state)
 {
     (void)state;
     mapio_map_t *m;
-    assert_int_equal(mapio_map_memory(&m, 100), 0);
+    assert_int_equal(mapio_map_new_memory(&m, 100), 0);
     mapio_cursor_t c;
     assert_int_equal(mapio_cursor_init(&c, m, 10, 20), 0);
     assert_int_equal(mapio_cursor_write(&c, "0123456789", 10), 10);
@@ -46,14 +46,14 @@ static void cursors_stay_in_their_range(void **state)
     assert_int_equal(c.len, 99);
     assert_int_equal(mapio_cursor_init(&c, m, 2, UINT64_MAX - 1), MAPIO_EOVERFLOW);
     assert_int_equal(mapio_cursor_init(NULL, m, 0, 1), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
 }
 
 static void numbers_every_width_both_orders(void **state)
 {
     (void)state;
     mapio_map_t *m;
-    assert_int_equal(mapio_map_memory(&m, 64), 0);
+    assert_int_equal(mapio_map_new_memory(&m, 64), 0);
     unsigned char *p = mapio_map_ptr(m, 0);
     for (uint64_t off = 1; off < 8; off++) { /* unaligned on purpose */
         assert_int_equal(mapio_map_put_u32_be(m, off, 0x01020304u), 0);
@@ -112,7 +112,7 @@ static void numbers_every_width_both_orders(void **state)
     /* A read-only map refuses puts without faulting. */
     assert_int_equal(mapio_map_freeze(m), 0);
     assert_int_equal(mapio_map_put_u8_le(m, 0, 1), MAPIO_EACCES);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
 }
 
 /* The copy's writes, through the OS table: short, then failing. */
@@ -132,15 +132,15 @@ static int64_t failing_pwrite(mapio_fd_t fd, const void *buf, size_t len, uint64
 static void file_utilities(void **state)
 {
     (void)state;
-    assert_int_equal(mapio_sync_dir(tu_dir()), 0);
+    assert_int_equal(mapio_path_sync_dir(tu_dir()), 0);
     /* An empty path names nothing: no directory, no parent (not ".", which
      * "" would be by dirname's rule). NULL is a caller's bug. */
-    assert_int_equal(mapio_sync_dir(""), MAPIO_ENOENT);
-    assert_int_equal(mapio_sync_parent(""), MAPIO_ENOENT);
-    assert_int_equal(mapio_sync_dir(NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_sync_parent(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_path_sync_dir(""), MAPIO_ENOENT);
+    assert_int_equal(mapio_path_sync_parent(""), MAPIO_ENOENT);
+    assert_int_equal(mapio_path_sync_dir(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_path_sync_parent(NULL), MAPIO_EINVAL);
     /* A bare name's parent is the current directory. */
-    assert_int_equal(mapio_sync_parent("no-such-name-needed"), 0);
+    assert_int_equal(mapio_path_sync_parent("no-such-name-needed"), 0);
     char *p = tu_path("util");
     mapio_map_t *m;
     mapio_map_opts_t o = { .kind = MAPIO_MAP_READ_WRITE,
@@ -148,11 +148,11 @@ static void file_utilities(void **state)
                            .size = MAPIO_MAP_SIZE_EXACT,
                            .len = 10000,
                            .mode = 0640 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
-    assert_int_equal(mapio_sync_dir(p), MAPIO_ENOTDIR);
-    assert_int_equal(mapio_sync_parent(p), 0);
-    mapio_file_info_t fi;
-    assert_int_equal(mapio_file_info(p, 1, &fi), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
+    assert_int_equal(mapio_path_sync_dir(p), MAPIO_ENOTDIR);
+    assert_int_equal(mapio_path_sync_parent(p), 0);
+    mapio_path_info_t fi;
+    assert_int_equal(mapio_path_info(p, 0, &fi), 0);
     uint64_t dev, ino;
     assert_int_equal(tu_identity(p, &dev, &ino), 0);
     assert_int_equal(fi.size, 10000);
@@ -162,7 +162,7 @@ static void file_utilities(void **state)
     assert_int_equal(fi.nlink, 1);
     assert_true(fi.mtime_ns > 0);
     uint64_t size;
-    assert_int_equal(mapio_device_size(p, &size), 0);
+    assert_int_equal(mapio_path_device_size(p, &size), 0);
     assert_int_equal(size, 10000);
     /* Copy a range out to a new file; never over an existing one. */
     assert_int_equal(mapio_map_write(m, 500, "copied bytes", 12), 12);
@@ -191,10 +191,10 @@ static void file_utilities(void **state)
     assert_int_equal(tu_exists(dst2), 0);
     assert_int_equal(tu_unlink(dst3), 0);
     free(dst3);
-    assert_int_equal(mapio_file_info(dst2, 1, &fi), MAPIO_ENOENT);
-    assert_int_equal(mapio_file_info(NULL, 1, &fi), MAPIO_EINVAL);
-    assert_int_equal(mapio_device_size(dst2, &size), MAPIO_ENOENT);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_path_info(dst2, 0, &fi), MAPIO_ENOENT);
+    assert_int_equal(mapio_path_info(NULL, 0, &fi), MAPIO_EINVAL);
+    assert_int_equal(mapio_path_device_size(dst2, &size), MAPIO_ENOENT);
+    assert_int_equal(mapio_map_free(m), 0);
     unlink(p);
     unlink(dst);
     free(p);
@@ -225,11 +225,11 @@ static void device_size_of_a_block_device(void **state)
         snprintf(path, sizeof path, "/dev/%s", e->d_name);
         if (!ok || sectors == 0 || access(path, R_OK) != 0)
             continue;
-        mapio_file_info_t fi;
-        assert_int_equal(mapio_file_info(path, 1, &fi), 0);
+        mapio_path_info_t fi;
+        assert_int_equal(mapio_path_info(path, 0, &fi), 0);
         assert_true(S_ISBLK(fi.mode));
         uint64_t size = 0;
-        int err = mapio_device_size(path, &size);
+        int err = mapio_path_device_size(path, &size);
         if (err == MAPIO_EPERM || err == MAPIO_EACCES)
             continue; /* a container's device policy may refuse the open */
         assert_int_equal(err, 0);

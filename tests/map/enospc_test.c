@@ -1,8 +1,8 @@
 /*
  * tests/map/enospc_test.c - a full file system is MAPIO_ENOSPC from the call
  * that sizes a writable shared mapping, never SIGBUS on a later store, for
- * every writer that maps: mapio_map_open / mapio_map_resize, mapio_vec's
- * growth, mapio_ranged_create, the engine's MMapIO mode, and mapio_ring_create
+ * every writer that maps: mapio_map_new / mapio_map_resize, mapio_vec's
+ * growth, mapio_ranged_new, the engine's MMapIO mode, and mapio_ring_new
  * where rings come from /dev/shm. After the error the file has its old size
  * and the map, vector or file is as it was.
  *
@@ -140,7 +140,7 @@ static void old_file_intact(const char *path, const unsigned char *old)
     free(back);
 }
 
-/* ---- mapio_map_open and mapio_map_resize --------------------------------- */
+/* ---- mapio_map_new and mapio_map_resize --------------------------------- */
 
 static int map_rw(mapio_map_t **m, const char *path, mapio_map_open_t open, mapio_map_size_t size,
                   uint64_t offset, uint64_t len)
@@ -148,7 +148,7 @@ static int map_rw(mapio_map_t **m, const char *path, mapio_map_open_t open, mapi
     mapio_map_opts_t o = {
         .kind = MAPIO_MAP_READ_WRITE, .open = open, .size = size, .offset = offset, .len = len
     };
-    return mapio_map_open(m, path, &o);
+    return mapio_map_new(m, path, &o);
 }
 
 /* map_rw where it must fail for want of space. */
@@ -216,7 +216,7 @@ static void map_sizing(void **state)
     assert_int_equal(mapio_map_resize(m, 2 * FITS), 0);
     tu_fill(buf, 2 * FITS, 10);
     assert_int_equal(mapio_map_write(m, 0, buf, 2 * FITS), (int64_t)(2 * FITS));
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     assert_int_equal(size_of(p), 2 * FITS);
     tu_unlink(p);
 
@@ -226,7 +226,7 @@ static void map_sizing(void **state)
     assert_int_equal(et_make_sparse(p, BIG), 0);
     if (fx->fallback) {
         assert_int_equal(map_rw(&m, p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_FILE, 0, 0), 0);
-        assert_int_equal(mapio_map_close(m), 0);
+        assert_int_equal(mapio_map_free(m), 0);
     } else {
         assert_int_equal(map_rw_full(p, MAPIO_MAP_OPEN_EXISTING, MAPIO_MAP_SIZE_FILE, 0, 0),
                          MAPIO_ENOSPC);
@@ -234,13 +234,13 @@ static void map_sizing(void **state)
     assert_int_equal(size_of(p), BIG);
     /* Read-only and private maps need no blocks. */
     mapio_map_opts_t ro = { .kind = MAPIO_MAP_READ_ONLY };
-    assert_int_equal(mapio_map_open(&m, p, &ro), 0);
+    assert_int_equal(mapio_map_new(&m, p, &ro), 0);
     assert_int_equal(mapio_map_len(m), BIG);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     mapio_map_opts_t cow = { .kind = MAPIO_MAP_COPY_ON_WRITE };
-    assert_int_equal(mapio_map_open(&m, p, &cow), 0);
+    assert_int_equal(mapio_map_new(&m, p, &cow), 0);
     assert_int_equal(mapio_map_write(m, BIG - 4, "priv", 4), 4);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
 
     tu_unlink(p);
     free(back);
@@ -281,7 +281,7 @@ static void vec_growth(void **state)
                            .path_ctx = fx->dir,
                            .flags = MAPIO_VEC_KEEP_NAME };
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, ELEM, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, ELEM, &o), 0);
     unsigned char e[ELEM];
     int err = 0;
     size_t n = 0;
@@ -335,7 +335,7 @@ static void vec_growth(void **state)
 
     /* A vector born too big leaves nothing behind. */
     free0 = free_bytes(fx);
-    assert_int_equal(mapio_vec_with_capacity(&v, ELEM, (size_t)(BIG / ELEM), &o), MAPIO_ENOSPC);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, ELEM, (size_t)(BIG / ELEM), &o), MAPIO_ENOSPC);
     assert_null(v);
     assert_int_equal(free_bytes(fx), free0);
     assert_int_equal(et_entries(fx->dir), 0);
@@ -350,7 +350,7 @@ static void ranged_create(void **state)
     char *p = in(fx, "ranged");
     int64_t free0 = free_bytes(fx);
     mapio_ranged_t *f;
-    int err = mapio_ranged_create(&f, p, BIG);
+    int err = mapio_ranged_new(&f, p, BIG);
     if (err == 0)
         store_everywhere(mapio_map_ptr(mapio_ranged_map(f), 0), BIG);
     assert_int_equal(err, MAPIO_ENOSPC);
@@ -358,7 +358,7 @@ static void ranged_create(void **state)
     assert_int_equal(free_bytes(fx), free0);
 
     /* What fits: every range written, read back and flushed. */
-    assert_int_equal(mapio_ranged_create(&f, p, FITS), 0);
+    assert_int_equal(mapio_ranged_new(&f, p, FITS), 0);
     mapio_range_seq_t a;
     assert_int_equal(mapio_range_seq_init(&a, FITS, 0), 0);
     unsigned char chunk[16384], back[16384];
@@ -373,7 +373,7 @@ static void ranged_create(void **state)
         assert_int_equal(mapio_ranged_read(f, r, back, sizeof back), (int64_t)len);
         assert_memory_equal(back, chunk, len);
     }
-    assert_int_equal(mapio_ranged_close(f), 0);
+    assert_int_equal(mapio_ranged_free(f), 0);
     assert_int_equal(size_of(p), FITS);
     tu_unlink(p);
     free(p);
@@ -381,16 +381,16 @@ static void ranged_create(void **state)
 
 /* ---- MMapIO mode ------------------------------------------------------------- */
 
-/* mapio_open in MMapIO mode where it must fail for want of space. */
+/* mapio_file_open_blocking in MMapIO mode where it must fail for want of space. */
 static int mmapio_open_full(mapio_engine_t *eng, const char *path, uint64_t size)
 {
     mapio_file_t f;
-    int err = mapio_open(eng, path, size, MAPIO_OPEN_MMAP, &f);
+    int err = mapio_file_open_blocking(&f, eng, path, size, MAPIO_OPEN_MMAP);
     if (err == 0) {
         static const unsigned char one = 1;
         for (uint64_t off = 0; off < mapio_file_size(&f); off += 4096)
-            mapio_write_at_sync(&f, &one, 1, off);
-        fail_msg("mapio_open of %llu bytes on a %u KiB file system succeeded",
+            mapio_write_at_blocking(&f, &one, 1, off);
+        fail_msg("mapio_file_open_blocking of %llu bytes on a %u KiB file system succeeded",
                  (unsigned long long)mapio_file_size(&f), FS_KIB);
     }
     return err;
@@ -421,13 +421,13 @@ static void mmapio_sizing(void **state)
     assert_int_equal(free_bytes(fx), free0);
 
     /* A size that fits: every byte written and read back through the map. */
-    assert_int_equal(mapio_open(eng, p, FITS, MAPIO_OPEN_MMAP, &f), 0);
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, FITS, MAPIO_OPEN_MMAP), 0);
     assert_non_null(mapio_file_ptr(&f, FITS - 1));
     tu_fill(buf, FITS, 11);
-    assert_int_equal(mapio_write_at_sync(&f, buf, FITS, 0), (int64_t)FITS);
-    assert_int_equal(mapio_read_at_sync(&f, back, FITS, 0), (int64_t)FITS);
+    assert_int_equal(mapio_write_at_blocking(&f, buf, FITS, 0), (int64_t)FITS);
+    assert_int_equal(mapio_read_at_blocking(&f, back, FITS, 0), (int64_t)FITS);
     assert_memory_equal(back, buf, FITS);
-    assert_int_equal(mapio_close(&f), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
     assert_int_equal(size_of(p), FITS);
     tu_unlink(p);
 
@@ -435,8 +435,8 @@ static void mmapio_sizing(void **state)
      * (not by the fallback: see map_sizing). */
     assert_int_equal(et_make_sparse(p, BIG), 0);
     if (fx->fallback) {
-        assert_int_equal(mapio_open(eng, p, 0, MAPIO_OPEN_MMAP, &f), 0);
-        assert_int_equal(mapio_close(&f), 0);
+        assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, MAPIO_OPEN_MMAP), 0);
+        assert_int_equal(mapio_file_close_blocking(&f), 0);
     } else {
         assert_int_equal(mmapio_open_full(eng, p, 0), MAPIO_ENOSPC);
     }
@@ -477,7 +477,7 @@ static void ring_create(void **state)
     int64_t free0 = et_free_bytes(shm);
     assert_true(free0 >= 0);
     mapio_ring_t *r;
-    int err = mapio_ring_create(&r, (size_t)BIG, 0);
+    int err = mapio_ring_new(&r, (size_t)BIG, 0);
     if (err == 0)
         store_everywhere(mapio_ring_write_ptr(r), mapio_ring_capacity(r));
     assert_int_equal(err, MAPIO_ENOSPC);
@@ -486,7 +486,7 @@ static void ring_create(void **state)
     assert_int_equal(et_entries(shm), 0);
 
     /* What fits: filled to capacity, across the wrap, and read back. */
-    assert_int_equal(mapio_ring_create(&r, (size_t)FITS, 0), 0);
+    assert_int_equal(mapio_ring_new(&r, (size_t)FITS, 0), 0);
     size_t cap = mapio_ring_capacity(r);
     unsigned char *buf = malloc(cap), *back = malloc(cap);
     assert_non_null(buf);

@@ -48,7 +48,7 @@ static int setup_file(void **state)
                            .open = MAPIO_MAP_OPEN_OR_CREATE,
                            .size = MAPIO_MAP_SIZE_EXACT,
                            .len = v->len };
-    if (mapio_map_open(&v->m, v->path, &o) != 0)
+    if (mapio_map_new(&v->m, v->path, &o) != 0)
         return -1;
     *state = v;
     return 0;
@@ -59,7 +59,7 @@ static int setup_memory(void **state)
     struct variant *v = calloc(1, sizeof *v);
     v->name = "memory";
     v->len = 3 * mapio_page_size() + 5;
-    if (mapio_map_memory(&v->m, v->len) != 0)
+    if (mapio_map_new_memory(&v->m, v->len) != 0)
         return -1;
     *state = v;
     return 0;
@@ -69,7 +69,7 @@ static int setup_empty(void **state)
 {
     struct variant *v = calloc(1, sizeof *v);
     v->name = "empty";
-    if (mapio_map_empty(&v->m) != 0)
+    if (mapio_map_new_empty(&v->m) != 0)
         return -1;
     *state = v;
     return 0;
@@ -78,7 +78,7 @@ static int setup_empty(void **state)
 static int teardown_variant(void **state)
 {
     struct variant *v = *state;
-    assert_int_equal(mapio_map_close(v->m), 0);
+    assert_int_equal(mapio_map_free(v->m), 0);
     if (v->path != NULL)
         tu_unlink(v->path);
     free(v->path);
@@ -162,52 +162,52 @@ static void open_policies_and_sizes(void **state)
     char *p = tu_path("policy");
     mapio_map_t *m;
     mapio_map_opts_t o = { .kind = MAPIO_MAP_READ_ONLY };
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_ENOENT);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_ENOENT);
     o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE,
                             .open = MAPIO_MAP_CREATE_NEW,
                             .size = MAPIO_MAP_SIZE_AT_LEAST,
                             .len = 100,
                             .mode = 0600 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_len(m), 100);
     assert_int_equal(file_size(p), 100);
     assert_int_equal(tu_file_perm(p), (int)tu_perm_kept(0600));
     assert_int_equal(mapio_map_write(m, 0, "hello", 5), 5);
-    assert_int_equal(mapio_map_close(m), 0);
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EEXIST);
+    assert_int_equal(mapio_map_free(m), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_EEXIST);
     /* Whole file, read-only: the bytes written through the shared map. */
-    assert_int_equal(mapio_map_open(&m, p, NULL), 0);
+    assert_int_equal(mapio_map_new(&m, p, NULL), 0);
     assert_int_equal(mapio_map_len(m), 100);
     assert_memory_equal(mapio_map_ptr(m, 0), "hello", 5);
     assert_int_equal(mapio_map_write(m, 0, "x", 1), MAPIO_EACCES); /* no SIGSEGV */
     assert_int_equal(mapio_map_resize(m, 10), MAPIO_EACCES);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     /* At most / if there / exact shrink. */
     o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_ONLY,
                             .size = MAPIO_MAP_SIZE_AT_MOST,
                             .len = 1000 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_len(m), 100);
-    mapio_map_close(m);
+    mapio_map_free(m);
     o.size = MAPIO_MAP_SIZE_IF_THERE;
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_ERANGE);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_ERANGE);
     o.len = 50;
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_len(m), 50);
-    mapio_map_close(m);
+    mapio_map_free(m);
     /* A bad option never touches the file. */
     o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_ONLY, .open = MAPIO_MAP_TRUNCATE };
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_EINVAL);
     o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE,
                             .size = MAPIO_MAP_SIZE_EXACT,
                             .offset = UINT64_MAX - 5,
                             .len = 10,
                             .open = MAPIO_MAP_TRUNCATE };
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_EOVERFLOW);
     o = (mapio_map_opts_t){ .kind = (mapio_map_kind_t)9 };
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_EINVAL);
     o = (mapio_map_opts_t){ .flags = 1u << 20 };
-    assert_int_equal(mapio_map_open(&m, p, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new(&m, p, &o), MAPIO_EINVAL);
     assert_int_equal(file_size(p), 100);
     /* Permission bits only, as the vector: above 07777 is refused before
      * anything is created; 07777 itself is a mode. */
@@ -219,28 +219,28 @@ static void open_policies_and_sizes(void **state)
                                 .size = MAPIO_MAP_SIZE_EXACT,
                                 .len = 10,
                                 .mode = bad_modes[i] };
-        assert_int_equal(mapio_map_open(&m, q, &o), MAPIO_EINVAL);
+        assert_int_equal(mapio_map_new(&m, q, &o), MAPIO_EINVAL);
         assert_false(tu_exists(q));
     }
     o.mode = 07777;
-    assert_int_equal(mapio_map_open(&m, q, &o), 0);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_new(&m, q, &o), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     assert_true(tu_exists(q));
     tu_unlink(q);
     free(q);
-    assert_int_equal(mapio_map_open(NULL, p, NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_open(&m, NULL, NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_open(&m, tu_dir(), NULL), MAPIO_EISDIR);
+    assert_int_equal(mapio_map_new(NULL, p, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new(&m, NULL, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new(&m, tu_dir(), NULL), MAPIO_EISDIR);
     /* Truncate on open empties it; a zero-length file is an empty map. */
     o = (mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE, .open = MAPIO_MAP_TRUNCATE };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_len(m), 0);
     assert_int_equal(file_size(p), 0);
     assert_int_equal(mapio_map_write(m, 0, "x", 1), MAPIO_ERANGE);
     /* ... which can grow. */
     assert_int_equal(mapio_map_resize(m, 10), 0);
     assert_int_equal(mapio_map_write(m, 9, "x", 1), 1);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     assert_int_equal(file_size(p), 10);
     tu_unlink(p);
     free(p);
@@ -259,14 +259,14 @@ static void byte_offsets_and_copy_on_write(void **state)
     for (size_t i = 0; i < 4; i++) {
         mapio_map_t *m;
         mapio_map_opts_t o = { .kind = MAPIO_MAP_COPY_ON_WRITE, .offset = offs[i] };
-        assert_int_equal(mapio_map_open(&m, p, &o), 0);
+        assert_int_equal(mapio_map_new(&m, p, &o), 0);
         assert_int_equal(mapio_map_len(m), n - offs[i]);
         assert_memory_equal(mapio_map_ptr(m, 0), data + offs[i], 16);
         /* Copy-on-write: stores stay here, the file keeps its bytes. */
         assert_int_equal(mapio_map_write(m, 0, "zzzz", 4), 4);
         assert_int_equal(mapio_map_flush(m, 0, UINT64_MAX), 0);
         assert_int_equal(mapio_map_resize(m, 10), MAPIO_EACCES);
-        assert_int_equal(mapio_map_close(m), 0);
+        assert_int_equal(mapio_map_free(m), 0);
     }
     unsigned char back[16];
     assert_int_equal(tu_read_file_at(p, back, 16, 0), 16);
@@ -276,12 +276,12 @@ static void byte_offsets_and_copy_on_write(void **state)
     mapio_map_opts_t o = {
         .kind = MAPIO_MAP_READ_WRITE, .offset = page + 3, .size = MAPIO_MAP_SIZE_AT_MOST, .len = 100
     };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_write(m, 0, "ABCD", 4), 4);
     assert_int_equal(mapio_map_flush(m, 1, 2), 0); /* unaligned range: rounded */
     assert_int_equal(tu_read_file_at(p, back, 4, page + 3), 4);
     assert_memory_equal(back, "ABCD", 4);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     free(data);
     tu_unlink(p);
     free(p);
@@ -296,18 +296,18 @@ static void frozen_map_really_is_read_only(void **state)
                            .open = MAPIO_MAP_OPEN_OR_CREATE,
                            .size = MAPIO_MAP_SIZE_EXACT,
                            .len = 4096 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_freeze(m), 0);
     /* Bypass the API on purpose: the pages themselves must refuse. */
     assert_int_equal(mt_store_faults(m, p), 1);
     assert_int_equal(mapio_map_thaw(m), 0);
     *(volatile unsigned char *)mapio_map_ptr(m, 0) = 1;
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     /* A read-only kind cannot be thawed into writing. */
-    assert_int_equal(mapio_map_open(&m, p, NULL), 0);
+    assert_int_equal(mapio_map_new(&m, p, NULL), 0);
     assert_int_equal(mapio_map_freeze(m), 0);
     assert_int_equal(mapio_map_thaw(m), MAPIO_EACCES);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     tu_unlink(p);
     free(p);
 }
@@ -341,7 +341,7 @@ static void resize_keeps_data_and_survives_failure(void **state)
                            .open = MAPIO_MAP_OPEN_OR_CREATE,
                            .size = MAPIO_MAP_SIZE_EXACT,
                            .len = 4096 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     unsigned char data[4096], back[4096];
     tu_fill(data, sizeof data, 4);
     assert_int_equal(mapio_map_write(m, 0, data, sizeof data), 4096);
@@ -369,7 +369,7 @@ static void resize_keeps_data_and_survives_failure(void **state)
     assert_int_equal(file_size(p), 100);
     assert_int_equal(mapio_map_read(m, 0, back, 100), 100);
     assert_memory_equal(data, back, 99);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     tu_unlink(p);
     free(p);
 }
@@ -383,25 +383,25 @@ static void close_truncate_and_removal(void **state)
                            .open = MAPIO_MAP_OPEN_OR_CREATE,
                            .size = MAPIO_MAP_SIZE_EXACT,
                            .len = 8192 };
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     assert_int_equal(mapio_map_write(m, 0, "keep", 4), 4);
-    assert_int_equal(mapio_map_close_truncate(m, 4), 0);
+    assert_int_equal(mapio_map_free_truncate(m, 4), 0);
     assert_int_equal(file_size(p), 4);
     /* Read-only maps cannot truncate; the map stays open. */
-    assert_int_equal(mapio_map_open(&m, p, NULL), 0);
-    assert_int_equal(mapio_map_close_truncate(m, 0), MAPIO_EACCES);
-    assert_int_equal(mapio_map_close(m), 0);
+    assert_int_equal(mapio_map_new(&m, p, NULL), 0);
+    assert_int_equal(mapio_map_free_truncate(m, 0), MAPIO_EACCES);
+    assert_int_equal(mapio_map_free(m), 0);
     assert_int_equal(file_size(p), 4);
 
     /* Remove on close. */
-    o.flags = MAPIO_MAP_REMOVE_ON_CLOSE;
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
-    assert_int_equal(mapio_map_close(m), 0);
+    o.flags = MAPIO_MAP_REMOVE_ON_FREE;
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
+    assert_int_equal(mapio_map_free(m), 0);
     assert_int_equal(tu_exists(p), 0);
 
     /* Identity-checked removal refuses another file or a symlink at the path. */
     o.flags = 0;
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     char *other = tu_path("other");
     write_file(other, "x", 1);
     /* The path now names another file. (Moved aside first: Windows will not
@@ -411,8 +411,8 @@ static void close_truncate_and_removal(void **state)
     assert_int_equal(tu_rename_over(other, p), 0);
     assert_int_equal(mapio_map_remove(m), MAPIO_ESTALE);
     assert_int_equal(tu_exists(p), 1);
-    assert_int_equal(mapio_map_close(m), 0);
-    assert_int_equal(mapio_map_open(&m, p, &o), 0);
+    assert_int_equal(mapio_map_free(m), 0);
+    assert_int_equal(mapio_map_new(&m, p, &o), 0);
     char *real = tu_path("real");
     assert_int_equal(tu_rename_over(p, real), 0);
     const char *no_link = tu_symlink(real, p);
@@ -426,8 +426,8 @@ static void close_truncate_and_removal(void **state)
     assert_int_equal(mapio_map_remove(m), 0);
     assert_int_equal(tu_exists(p), 0);
     assert_int_equal(mapio_map_write(m, 0, "still", 5), 5); /* the map lives on */
-    assert_int_equal(mapio_map_close(m), 0);
-    assert_int_equal(mapio_map_close(NULL), 0);
+    assert_int_equal(mapio_map_free(m), 0);
+    assert_int_equal(mapio_map_free(NULL), 0);
     free(real);
     free(aside);
     free(other);
@@ -444,24 +444,26 @@ static void locks_and_auto_lock(void **state)
                            .size = MAPIO_MAP_SIZE_AT_LEAST,
                            .len = 10,
                            .flags = MAPIO_MAP_LOCK_FILE };
-    assert_int_equal(mapio_map_open(&a, p, &o), 0);
+    assert_int_equal(mapio_map_new(&a, p, &o), 0);
     /* A second writable open of the same file fails clearly. */
-    assert_int_equal(mapio_map_open(&b, p, &o), MAPIO_EAGAIN);
+    assert_int_equal(mapio_map_new(&b, p, &o), MAPIO_EAGAIN);
     mapio_map_opts_t ro = { .kind = MAPIO_MAP_READ_ONLY, .flags = MAPIO_MAP_LOCK_FILE };
-    assert_int_equal(mapio_map_open(&b, p, &ro), MAPIO_EAGAIN);
+    assert_int_equal(mapio_map_new(&b, p, &ro), MAPIO_EAGAIN);
     assert_int_equal(mapio_map_unlock(a), 0);
-    assert_int_equal(mapio_map_open(&b, p, &ro), 0); /* shared */
-    assert_int_equal(mapio_map_lock(a, 1, 1), MAPIO_EAGAIN);
-    assert_int_equal(mapio_map_lock(a, 0, 1), 0); /* shared with b */
-    assert_int_equal(mapio_map_close(b), 0);
-    assert_int_equal(mapio_map_lock(a, 1, 1), 0);
+    assert_int_equal(mapio_map_new(&b, p, &ro), 0); /* shared */
+    assert_int_equal(mapio_map_lock(a, MAPIO_MAP_LOCK_EXCLUSIVE | MAPIO_MAP_LOCK_NONBLOCK),
+                     MAPIO_EAGAIN);
+    assert_int_equal(mapio_map_lock(a, MAPIO_MAP_LOCK_NONBLOCK), 0); /* shared with b */
+    assert_int_equal(mapio_map_free(b), 0);
+    assert_int_equal(mapio_map_lock(a, MAPIO_MAP_LOCK_EXCLUSIVE | MAPIO_MAP_LOCK_NONBLOCK), 0);
     mapio_map_t *mem;
-    assert_int_equal(mapio_map_memory(&mem, 10), 0);
-    assert_int_equal(mapio_map_lock(mem, 1, 1), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new_memory(&mem, 10), 0);
+    assert_int_equal(mapio_map_lock(mem, MAPIO_MAP_LOCK_EXCLUSIVE | MAPIO_MAP_LOCK_NONBLOCK),
+                     MAPIO_EINVAL);
     assert_int_equal(mapio_map_remove(mem), MAPIO_EINVAL);
     assert_int_equal(mapio_map_resize(mem, 20), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_close(mem), 0);
-    assert_int_equal(mapio_map_close(a), 0);
+    assert_int_equal(mapio_map_free(mem), 0);
+    assert_int_equal(mapio_map_free(a), 0);
     tu_unlink(p);
     free(p);
 }
@@ -470,7 +472,7 @@ static void anonymous_maps(void **state)
 {
     (void)state;
     mapio_map_t *m;
-    assert_int_equal(mapio_map_anon(&m, 1 << 20, MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES), 0);
+    assert_int_equal(mapio_map_new_anon(&m, 1 << 20, MAPIO_MAP_POPULATE | MAPIO_MAP_HUGE_PAGES), 0);
     assert_int_equal(mapio_map_len(m), 1 << 20);
     unsigned char *p = mapio_map_ptr(m, 0);
     for (size_t i = 0; i < (1 << 20); i += 4096)
@@ -478,13 +480,13 @@ static void anonymous_maps(void **state)
     assert_int_equal(mapio_map_write(m, 12345, "anon", 4), 4);
     assert_int_equal(mapio_map_advise(m, 0, 1 << 20, MAPIO_ADVICE_DONTNEED), 0);
     assert_int_equal(p[12345], 0); /* DONTNEED on private anonymous memory re-zeroes */
-    assert_int_equal(mapio_map_close(m), 0);
-    assert_int_equal(mapio_map_anon(&m, 4096, MAPIO_MAP_STACK), 0);
-    assert_int_equal(mapio_map_close(m), 0);
-    assert_int_equal(mapio_map_anon(&m, 0, 0), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_anon(&m, 10, MAPIO_MAP_LOCK_FILE), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_memory(&m, 0), MAPIO_EINVAL);
-    assert_int_equal(mapio_map_empty(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_free(m), 0);
+    assert_int_equal(mapio_map_new_anon(&m, 4096, MAPIO_MAP_STACK), 0);
+    assert_int_equal(mapio_map_free(m), 0);
+    assert_int_equal(mapio_map_new_anon(&m, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new_anon(&m, 10, MAPIO_MAP_LOCK_FILE), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new_memory(&m, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_map_new_empty(NULL), MAPIO_EINVAL);
     assert_true(mapio_page_size() >= 4096 && (mapio_page_size() & (mapio_page_size() - 1)) == 0);
 }
 

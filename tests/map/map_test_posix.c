@@ -28,7 +28,7 @@ int mt_store_faults(mapio_map_t *m, const char *path)
 int mt_child_store_into_frozen(const char *path)
 {
     mapio_map_t *m;
-    if (mapio_map_open(&m, path, &(mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE }) != 0 ||
+    if (mapio_map_new(&m, path, &(mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE }) != 0 ||
         mapio_map_freeze(m) != 0)
         return 2;
     signal(SIGSEGV, SIG_DFL);

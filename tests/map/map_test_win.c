@@ -39,7 +39,7 @@ int mt_child_store_into_frozen(const char *path)
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
     AddVectoredExceptionHandler(1, die_of_it);
     mapio_map_t *m;
-    if (mapio_map_open(&m, path, &(mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE }) != 0 ||
+    if (mapio_map_new(&m, path, &(mapio_map_opts_t){ .kind = MAPIO_MAP_READ_WRITE }) != 0 ||
         mapio_map_freeze(m) != 0)
         return 2;
     *(volatile unsigned char *)mapio_map_ptr(m, 0) = 1;

@@ -168,19 +168,19 @@ static void reader_bad_input(void **state)
     mapio_fd_t p[2];
     bt_pipe(p);
     mapio_bufreader_t *br = (mapio_bufreader_t *)&br;
-    assert_int_equal(mapio_bufreader_create(NULL, p[0], 100), MAPIO_EINVAL);
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufreader_new(NULL, p[0], 100), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 0), MAPIO_EINVAL);
     assert_null(br);
-    assert_int_equal(mapio_bufreader_create(&br, MAPIO_INVALID_FD, 100), MAPIO_EINVAL);
-    assert_int_equal(mapio_bufreader_create(&br, p[0], SIZE_MAX), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_bufreader_new(&br, MAPIO_INVALID_FD, 100), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], SIZE_MAX), MAPIO_EOVERFLOW);
     assert_null(br);
     for (uint64_t nth = 1; nth <= 2; nth++) { /* the reader, then its ring */
         mapio__alloc_fail_after(nth);
-        assert_int_equal(mapio_bufreader_create(&br, p[0], 100), MAPIO_ENOMEM);
+        assert_int_equal(mapio_bufreader_new(&br, p[0], 100), MAPIO_ENOMEM);
         mapio__alloc_fail_after(0);
         assert_null(br);
     }
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 100), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 100), 0);
     assert_int_equal(mapio_bufreader_capacity(br), page());
     assert_true(mapio_bufreader_fd(br) == p[0]);
     unsigned char b[8];
@@ -221,7 +221,7 @@ static void reader_delivers_the_stream_then_eof(void **state)
     assert_int_equal(bt_write(p[1], data, total), (int64_t)total);
     bt_close(p[1]);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 1), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 1), 0);
     size_t cap = mapio_bufreader_capacity(br);
     unsigned char *out = malloc(3 * cap);
     uint64_t rng = 5, pos = 0;
@@ -248,7 +248,7 @@ static void reader_refills_at_the_low_water_mark(int opener)
     size_t pg = page();
     mapio_fd_t fd = pattern_file(20 * pg, opener);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, fd, pg), 0);
+    assert_int_equal(mapio_bufreader_new(&br, fd, pg), 0);
     unsigned char b;
     const void *ptr;
     /* lowat 0: one refill per buffer. */
@@ -293,7 +293,7 @@ static void reader_large_reads_bypass_the_buffer(int opener)
     size_t pg = page();
     mapio_fd_t fd = pattern_file(10 * pg, opener);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, fd, pg), 0);
+    assert_int_equal(mapio_bufreader_new(&br, fd, pg), 0);
     unsigned char *big = malloc(4 * pg);
     /* Empty and n >= capacity: straight into the caller's buffer. */
     assert_int_equal(mapio_bufreader_read(br, big, 4 * pg), (int64_t)(4 * pg));
@@ -336,7 +336,7 @@ static void reader_fill_gives_one_span_across_the_wrap(void **state)
     assert_int_equal(bt_write(p[1], text, len), (int64_t)len);
     bt_close(p[1]);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 256), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 256), 0);
     assert_int_equal(mapio_bufreader_set_lowat(br, SIZE_MAX), 0);
     size_t pos = 0;
     int got_lines = 0;
@@ -400,7 +400,7 @@ static void reader_short_reads_from_a_pipe(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, dribbler, &d), 0);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 2 * page()), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 2 * page()), 0);
     size_t cap = mapio_bufreader_capacity(br);
     unsigned char *out = malloc(2 * cap);
     uint64_t rng = 4, pos = 0;
@@ -458,7 +458,7 @@ static void reader_retries_after_a_real_eintr(void **state)
     mapio_fd_t p[2];
     bt_pipe(p);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, p[0], page()), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], page()), 0);
     struct kicker k = { .target = pthread_self(), .fd = p[1] };
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, kicker, &k), 0);
@@ -483,7 +483,7 @@ static void reader_survives_injected_eintr_and_short_reads(int opener)
     hk.eintr_every = 2;
     hk.max_len = 3;
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, fd, pg), 0);
+    assert_int_equal(mapio_bufreader_new(&br, fd, pg), 0);
     unsigned char *out = malloc(2 * pg);
     uint64_t rng = 8, pos = 0;
     for (;;) {
@@ -513,7 +513,7 @@ static void reader_reports_errors(void **state)
     bt_pipe(p);
     bt_close(p[0]);
     bt_close(p[1]);
-    assert_int_equal(mapio_bufreader_create(&br, p[0], pg), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], pg), 0);
     assert_int_equal(mapio_bufreader_read(br, b, sizeof b), MAPIO_EBADF);
     assert_int_equal(mapio_bufreader_free(br), 0);
     /* Non-blocking and empty. */
@@ -525,7 +525,7 @@ static void reader_reports_errors(void **state)
         bt_close(p[1]);
         return;
     }
-    assert_int_equal(mapio_bufreader_create(&br, p[0], pg), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], pg), 0);
     assert_int_equal(mapio_bufreader_read(br, b, sizeof b), MAPIO_EAGAIN);
     /* A refill that fails while bytes are buffered: the bytes come first. */
     assert_int_equal(bt_write(p[1], "0123456789", 10), 10);
@@ -557,18 +557,18 @@ static void writer_bad_input(void **state)
     char *path;
     mapio_fd_t fd = out_file(&path, PLAIN);
     mapio_bufwriter_t *w = (mapio_bufwriter_t *)&w;
-    assert_int_equal(mapio_bufwriter_create(NULL, fd, 100), MAPIO_EINVAL);
-    assert_int_equal(mapio_bufwriter_create(&w, fd, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufwriter_new(NULL, fd, 100), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, 0), MAPIO_EINVAL);
     assert_null(w);
-    assert_int_equal(mapio_bufwriter_create(&w, MAPIO_INVALID_FD, 100), MAPIO_EINVAL);
-    assert_int_equal(mapio_bufwriter_create(&w, fd, SIZE_MAX), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_bufwriter_new(&w, MAPIO_INVALID_FD, 100), MAPIO_EINVAL);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, SIZE_MAX), MAPIO_EOVERFLOW);
     for (uint64_t nth = 1; nth <= 2; nth++) { /* the writer, then its ring */
         mapio__alloc_fail_after(nth);
-        assert_int_equal(mapio_bufwriter_create(&w, fd, 100), MAPIO_ENOMEM);
+        assert_int_equal(mapio_bufwriter_new(&w, fd, 100), MAPIO_ENOMEM);
         mapio__alloc_fail_after(0);
         assert_null(w);
     }
-    assert_int_equal(mapio_bufwriter_create(&w, fd, 100), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, 100), 0);
     assert_int_equal(mapio_bufwriter_capacity(w), page());
     assert_true(mapio_bufwriter_fd(w) == fd);
     assert_int_equal(mapio_bufwriter_write(w, "x", 0), MAPIO_EINVAL); /* zero-length request */
@@ -596,7 +596,7 @@ static void writer_buffers_small_and_bypasses_large(int opener)
     char *path;
     mapio_fd_t fd = out_file(&path, opener);
     mapio_bufwriter_t *w;
-    assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, pg), 0);
     size_t total = 20 * pg;
     unsigned char *data = malloc(total);
     tu_pat_fill(data, 0, total);
@@ -649,7 +649,7 @@ static void writer_continues_short_writes_and_eintr(int opener)
     hk.max_len = 7;
     hk.eintr_every = 3;
     mapio_bufwriter_t *w;
-    assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, pg), 0);
     size_t total = 6 * pg + 11;
     unsigned char *data = malloc(total);
     tu_pat_fill(data, 0, total);
@@ -681,7 +681,7 @@ static void writer_zero_length_os_write_is_an_error(int opener)
     char *path;
     mapio_fd_t fd = out_file(&path, opener);
     mapio_bufwriter_t *w;
-    assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, pg), 0);
     unsigned char data[300];
     tu_pat_fill(data, 0, sizeof data);
     assert_int_equal(mapio_bufwriter_write(w, data, 200), 200);
@@ -722,7 +722,7 @@ static void writer_keeps_unwritten_bytes_after_a_failure(int opener)
     char *path;
     mapio_fd_t fd = out_file(&path, opener);
     mapio_bufwriter_t *w;
-    assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, pg), 0);
     unsigned char data[1000];
     tu_pat_fill(data, 0, sizeof data);
     assert_int_equal(mapio_bufwriter_write(w, data, sizeof data), (int64_t)sizeof data);
@@ -743,7 +743,7 @@ static void writer_keeps_unwritten_bytes_after_a_failure(int opener)
     assert_memory_equal(saved, data + 10, n);
     /* A direct write that fails part-way reports what reached the file. */
     hook_reset();
-    assert_int_equal(mapio_bufwriter_create(&w, fd, pg), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, fd, pg), 0);
     unsigned char *big = malloc(3 * pg);
     tu_pat_fill(big, 10, 3 * pg);
     hk.max_len = 100;
@@ -774,7 +774,7 @@ static void writer_reports_a_broken_pipe(void **state)
     bt_pipe(p);
     bt_close(p[0]);
     mapio_bufwriter_t *w;
-    assert_int_equal(mapio_bufwriter_create(&w, p[1], page()), 0);
+    assert_int_equal(mapio_bufwriter_new(&w, p[1], page()), 0);
     assert_int_equal(mapio_bufwriter_write(w, "hello", 5), 5); /* buffered: fine */
     assert_int_equal(mapio_bufwriter_flush(w), MAPIO_EPIPE);
     const void *ptr;
@@ -797,7 +797,7 @@ static void *feeder(void *arg)
 {
     struct feeder *f = arg;
     mapio_bufwriter_t *w;
-    f->err = mapio_bufwriter_create(&w, f->fd, 3 * page());
+    f->err = mapio_bufwriter_new(&w, f->fd, 3 * page());
     if (f->err != 0) {
         bt_close(f->fd);
         return NULL;
@@ -830,7 +830,7 @@ static void writer_to_reader_through_a_pipe(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, feeder, &f), 0);
     mapio_bufreader_t *br;
-    assert_int_equal(mapio_bufreader_create(&br, p[0], 2 * page()), 0);
+    assert_int_equal(mapio_bufreader_new(&br, p[0], 2 * page()), 0);
     unsigned char *out = malloc(20000);
     uint64_t rng = 22, pos = 0;
     for (;;) {

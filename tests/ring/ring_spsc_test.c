@@ -123,7 +123,7 @@ static void *consumer(void *arg)
 static void stream_through(size_t ring_size, size_t max_chunk)
 {
     mapio_ring_t *r;
-    assert_int_equal(mapio_ring_create(&r, ring_size, 0), 0);
+    assert_int_equal(mapio_ring_new(&r, ring_size, 0), 0);
     atomic_int stop = 0;
     struct side prod = {
         .ring = r, .max_chunk = max_chunk, .seed = 11, .sum = 0xcbf29ce484222325ull, .stop = &stop

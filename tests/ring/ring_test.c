@@ -50,7 +50,7 @@ static void sizes_round_up_to_pages(void **state)
     for (size_t i = 0; i < MAPIO__ARRAY_SIZE(cases); i++) {
         for (unsigned flags = 0; flags <= MAPIO_RING_OVERWRITE; flags++) {
             mapio_ring_t *r;
-            assert_int_equal(mapio_ring_create(&r, cases[i].ask, flags), 0);
+            assert_int_equal(mapio_ring_new(&r, cases[i].ask, flags), 0);
             assert_int_equal(mapio_ring_capacity(r), cases[i].want);
             assert_int_equal(mapio_ring_flags(r), flags);
             assert_int_equal(mapio_ring_read_len(r), 0);
@@ -70,7 +70,7 @@ static void second_view_mirrors_the_first(void **state)
     size_t sizes[] = { pg - 1, pg, pg + 1, 2 * pg + 1, 3 * pg, 7 * pg - 1 };
     for (size_t s = 0; s < MAPIO__ARRAY_SIZE(sizes); s++) {
         mapio_ring_t *r;
-        assert_int_equal(mapio_ring_create(&r, sizes[s], 0), 0);
+        assert_int_equal(mapio_ring_new(&r, sizes[s], 0), 0);
         size_t len = mapio_ring_capacity(r);
         unsigned char *p = mapio_ring_write_ptr(r);
         tu_pat_fill(p, 0, len);
@@ -91,7 +91,7 @@ static void wrapped_bytes_read_as_one_slice(void **state)
     size_t sizes[] = { pg, pg + 1, 3 * pg };
     for (size_t s = 0; s < MAPIO__ARRAY_SIZE(sizes); s++) {
         mapio_ring_t *r;
-        assert_int_equal(mapio_ring_create(&r, sizes[s], 0), 0);
+        assert_int_equal(mapio_ring_new(&r, sizes[s], 0), 0);
         size_t cap = mapio_ring_capacity(r);
         unsigned char *base = mapio_ring_write_ptr(r);
         unsigned char *buf = malloc(cap);
@@ -134,7 +134,7 @@ static void overwriting_ring_keeps_the_newest(void **state)
 {
     (void)state;
     mapio_ring_t *r;
-    assert_int_equal(mapio_ring_create(&r, page() + 1, MAPIO_RING_OVERWRITE), 0);
+    assert_int_equal(mapio_ring_new(&r, page() + 1, MAPIO_RING_OVERWRITE), 0);
     size_t cap = mapio_ring_capacity(r);
     unsigned char *buf = malloc(3 * cap + 17);
     tu_pat_fill(buf, 0, 3 * cap + 17);
@@ -176,16 +176,16 @@ static void bad_input_is_an_error_not_a_crash(void **state)
     (void)state;
     size_t pg = page();
     mapio_ring_t *r = (mapio_ring_t *)&r; /* must be reset to NULL on error */
-    assert_int_equal(mapio_ring_create(NULL, pg, 0), MAPIO_EINVAL);
-    assert_int_equal(mapio_ring_create(&r, 0, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_new(NULL, pg, 0), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_new(&r, 0, 0), MAPIO_EINVAL);
     assert_null(r);
-    assert_int_equal(mapio_ring_create(&r, pg, 1u << 7), MAPIO_EINVAL);
-    assert_int_equal(mapio_ring_create(&r, SIZE_MAX, 0), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_ring_create(&r, SIZE_MAX - pg + 2, 0), MAPIO_EOVERFLOW); /* rounding */
-    assert_int_equal(mapio_ring_create(&r, SIZE_MAX / 2, 0), MAPIO_EOVERFLOW);      /* doubling */
-    assert_int_equal(mapio_ring_create(&r, (size_t)PTRDIFF_MAX / 2 + 1, 0), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_ring_new(&r, pg, 1u << 7), MAPIO_EINVAL);
+    assert_int_equal(mapio_ring_new(&r, SIZE_MAX, 0), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_ring_new(&r, SIZE_MAX - pg + 2, 0), MAPIO_EOVERFLOW); /* rounding */
+    assert_int_equal(mapio_ring_new(&r, SIZE_MAX / 2, 0), MAPIO_EOVERFLOW);      /* doubling */
+    assert_int_equal(mapio_ring_new(&r, (size_t)PTRDIFF_MAX / 2 + 1, 0), MAPIO_EOVERFLOW);
     /* Representable but far beyond the address space: the OS says no. */
-    int err = mapio_ring_create(&r, SIZE_MAX / 8, 0);
+    int err = mapio_ring_new(&r, SIZE_MAX / 8, 0);
     assert_true(err < 0);
     assert_null(r);
     /* NULL rings. */
@@ -206,7 +206,7 @@ static void bad_input_is_an_error_not_a_crash(void **state)
     assert_int_equal(mapio_ring_write_pos(NULL), 0);
     assert_int_equal(mapio_ring_dropped(NULL), 0);
     /* Beyond what is there: an error, and nothing changes. */
-    assert_int_equal(mapio_ring_create(&r, pg, 0), 0);
+    assert_int_equal(mapio_ring_new(&r, pg, 0), 0);
     assert_int_equal(mapio_ring_write(r, NULL, 1), MAPIO_EINVAL);
     assert_int_equal(mapio_ring_read(r, NULL, 1), MAPIO_EINVAL);
     assert_int_equal(mapio_ring_write(r, NULL, 0), 0);
@@ -240,7 +240,7 @@ static void bad_input_is_an_error_not_a_crash(void **state)
 static void against_reference(size_t ask, unsigned flags, uint64_t seed, int steps)
 {
     mapio_ring_t *r;
-    assert_int_equal(mapio_ring_create(&r, ask, flags), 0);
+    assert_int_equal(mapio_ring_new(&r, ask, flags), 0);
     size_t cap = mapio_ring_capacity(r);
     int over = (flags & MAPIO_RING_OVERWRITE) != 0;
     uint64_t head = 0, tail = 0, dropped = 0;
@@ -355,7 +355,7 @@ static void no_descriptor_mapping_or_name_is_left(void **state)
     rt_count_maps(0, &views0, &unused);
     mapio_ring_t *r[4];
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(mapio_ring_create(&r[i], page() * (size_t)(i + 1), (unsigned)i & 1), 0);
+        assert_int_equal(mapio_ring_new(&r[i], page() * (size_t)(i + 1), (unsigned)i & 1), 0);
         assert_int_equal(rt_open_descriptors(), fds); /* closed right after mapping */
         assert_int_equal(rt_shm_names(), names);
     }
@@ -382,7 +382,7 @@ static void failed_creation_leaves_nothing(void **state)
     for (int step = 1; step <= 5; step++) {
         mapio_ring_t *r = (mapio_ring_t *)&r;
         mapio__ringos_fail_at(step, errs[step], 1);
-        assert_int_equal(mapio_ring_create(&r, len, 0), errs[step]);
+        assert_int_equal(mapio_ring_new(&r, len, 0), errs[step]);
         assert_null(r);
         assert_int_equal(rt_open_descriptors(), fds);
         assert_int_equal(rt_shm_names(), names);
@@ -392,7 +392,7 @@ static void failed_creation_leaves_nothing(void **state)
     }
     /* The hook is one-shot: the next creation works. */
     mapio_ring_t *r;
-    assert_int_equal(mapio_ring_create(&r, len, 0), 0);
+    assert_int_equal(mapio_ring_new(&r, len, 0), 0);
     rt_count_maps(2 * len, &views, &reserved);
     assert_int_equal(views, views0 + 2);
     assert_int_equal(mapio_ring_free(r), 0);
@@ -404,11 +404,11 @@ static void failed_creation_leaves_nothing(void **state)
         int tries = rt_eexist_tries(step);
         if (tries > 1) {
             mapio__ringos_fail_at(step, MAPIO_EEXIST, tries - 1);
-            assert_int_equal(mapio_ring_create(&r, len, 0), 0);
+            assert_int_equal(mapio_ring_new(&r, len, 0), 0);
             assert_int_equal(mapio_ring_free(r), 0);
         }
         mapio__ringos_fail_at(step, MAPIO_EEXIST, tries);
-        assert_int_equal(mapio_ring_create(&r, len, 0), MAPIO_EEXIST);
+        assert_int_equal(mapio_ring_new(&r, len, 0), MAPIO_EEXIST);
         mapio__ringos_fail_at(0, 0, 0);
         assert_int_equal(rt_open_descriptors(), fds);
         assert_int_equal(rt_shm_names(), names);
@@ -418,7 +418,7 @@ static void failed_creation_leaves_nothing(void **state)
     }
     /* The allocation of the ring itself. */
     mapio__alloc_fail_after(1);
-    assert_int_equal(mapio_ring_create(&r, len, 0), MAPIO_ENOMEM);
+    assert_int_equal(mapio_ring_new(&r, len, 0), MAPIO_ENOMEM);
     mapio__alloc_fail_after(0);
     assert_int_equal(rt_open_descriptors(), fds);
     rt_count_maps(2 * len, &views, &reserved);
@@ -438,7 +438,7 @@ static void out_of_descriptors_is_reported(void **state)
         return;
     }
     mapio_ring_t *r;
-    int err = mapio_ring_create(&r, page(), 0);
+    int err = mapio_ring_new(&r, page(), 0);
     assert_int_equal(err, rt_give_back_descriptors());
     assert_null(r);
     assert_int_equal(rt_open_descriptors(), fds);

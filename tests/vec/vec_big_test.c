@@ -93,7 +93,7 @@ static void test_fill_larger_than_memory_bound(void **state)
                            .path_ctx = (void *)tu_dir(),
                            .flags = MAPIO_VEC_KEEP_NAME };
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, ELEM, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, ELEM, &o), 0);
     uint64_t *e = malloc(ELEM), *got = malloc(ELEM);
     int64_t base = vt_resident();
     uint64_t peak0 = rss_peak();

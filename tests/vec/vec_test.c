@@ -147,21 +147,22 @@ static void test_bad_args(void **state)
     mapio_vec_t *v = (mapio_vec_t *)&o; /* must be reset to NULL on failure */
     mapio_vec_stats_t s0 = stats();
 
-    assert_int_equal(mapio_vec_init(NULL, 8, &o), MAPIO_EINVAL);
-    assert_int_equal(mapio_vec_init(&v, 0, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_new(NULL, 8, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_new(&v, 0, &o), MAPIO_EINVAL);
     assert_null(v);
     mapio_vec_opts_t bad = o;
     bad.flags = 1u << 7;
-    assert_int_equal(mapio_vec_init(&v, 8, &bad), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_new(&v, 8, &bad), MAPIO_EINVAL);
     bad = o;
     bad.mode = 010000;
-    assert_int_equal(mapio_vec_init(&v, 8, &bad), MAPIO_EINVAL);
-    assert_int_equal(mapio_vec_with_capacity(&v, 0, 10, &o), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_new(&v, 8, &bad), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 0, 10, &o), MAPIO_EINVAL);
     /* Overflowing sizes are refused before any file exists. */
-    assert_int_equal(mapio_vec_with_capacity(&v, 2, SIZE_MAX, &o), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_vec_with_capacity(&v, SIZE_MAX, 2, &o), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_vec_with_capacity(&v, 1, SIZE_MAX, &o), MAPIO_EOVERFLOW);
-    assert_int_equal(mapio_vec_with_capacity(&v, 1u << 20, SIZE_MAX >> 19, &o), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 2, SIZE_MAX, &o), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, SIZE_MAX, 2, &o), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 1, SIZE_MAX, &o), MAPIO_EOVERFLOW);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 1u << 20, SIZE_MAX >> 19, &o),
+                     MAPIO_EOVERFLOW);
     assert_null(v);
     assert_int_equal(entries(tu_dir()), 0);
 
@@ -193,19 +194,19 @@ static void test_bad_args(void **state)
     assert_int_equal(mapio_vec_prefetch(NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_prefetch_at(NULL, 0), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_evict(NULL, 0, 0), MAPIO_EINVAL);
-    assert_int_equal(mapio_vec_clone(NULL, &v, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_clone(&v, NULL, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_stats(NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_path_in_dir(NULL, buf, sizeof buf), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_path_in_dir("", buf, sizeof buf), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_path_in_dir("/tmp", buf, sizeof buf), MAPIO_ENAMETOOLONG);
 
     /* NULL element pointers on a real vector. */
-    assert_int_equal(mapio_vec_init(&v, 8, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 8, &o), 0);
     assert_int_equal(mapio_vec_push(v, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_push_n(v, NULL, 1), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_push_n(v, NULL, 0), 0);
     assert_int_equal(mapio_vec_push_within_capacity(v, NULL), MAPIO_EINVAL);
-    assert_int_equal(mapio_vec_clone(v, NULL, NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_vec_clone(NULL, v, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_push(v, buf), 0);
     assert_int_equal(mapio_vec_get(v, 0, NULL), MAPIO_EINVAL);
     assert_int_equal(mapio_vec_set(v, 0, NULL), MAPIO_EINVAL);
@@ -213,7 +214,7 @@ static void test_bad_args(void **state)
     assert_int_equal(mapio_vec_free(v), 0);
 
     /* A huge element size is fine until something must be mapped. */
-    assert_int_equal(mapio_vec_init(&v, SIZE_MAX, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, SIZE_MAX, &o), 0);
     assert_int_equal(mapio_vec_push(v, buf), MAPIO_EOVERFLOW);
     assert_int_equal(mapio_vec_reserve(v, 1), MAPIO_EOVERFLOW);
     assert_int_equal(mapio_vec_resize(v, 1), MAPIO_EOVERFLOW);
@@ -237,7 +238,7 @@ static void test_growth_keeps_data(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     assert_int_equal(mapio_vec_capacity(v), 0);
     assert_int_equal(mapio_vec_disk_size(v), 0);
     assert_null(mapio_vec_data(v));
@@ -275,7 +276,7 @@ static void test_elem_sizes(void **state)
         size_t n = 5 * page() / es + 1 > 40 ? 5 * page() / es + 1 : 40;
         mapio_vec_opts_t o = test_opts();
         mapio_vec_t *v;
-        assert_int_equal(mapio_vec_init(&v, es, &o), 0);
+        assert_int_equal(mapio_vec_new(&v, es, &o), 0);
         push_pattern(v, 0, n);
         check_pattern(v, 0, n);
         assert_true(mapio_vec_capacity(v) >= n);
@@ -305,7 +306,7 @@ static void test_access_bounds(void **state)
     mapio_vec_t *v;
     uint64_t x = 0, y;
     void *p = &x;
-    assert_int_equal(mapio_vec_init(&v, sizeof x, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, sizeof x, &o), 0);
     assert_null(mapio_vec_at(v, 0));
     assert_int_equal(mapio_vec_ptr(v, 0, &p), MAPIO_ERANGE);
     assert_ptr_equal(p, &x); /* untouched on error */
@@ -345,7 +346,7 @@ static void test_truncate(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 40, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 40, &o), 0);
     push_pattern(v, 0, 1000);
     size_t cap = mapio_vec_capacity(v);
     uint64_t disk = mapio_vec_disk_size(v);
@@ -404,7 +405,7 @@ static void test_resize(void **state)
     char *dir = new_dir("resize");
     mapio_vec_opts_t o = in_dir(dir, MAPIO_VEC_KEEP_NAME);
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 100, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 100, &o), 0);
     push_pattern(v, 0, 50);
     assert_int_equal(mapio_vec_truncate(v, 10), 0);
     assert_int_equal(mapio_vec_pop(v, NULL), 0);
@@ -429,7 +430,7 @@ static void test_resize(void **state)
     /* 256 MiB of zeroed elements, nothing written: the blocks are reserved
      * (a hole would be SIGBUS on a full disk), and read as zeros. */
     size_t es = 1u << 16, n = 4096;
-    assert_int_equal(mapio_vec_init(&v, es, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, es, &o), 0);
     assert_int_equal(mapio_vec_resize(v, n), 0);
     assert_int_equal(mapio_vec_len(v), n);
     uint64_t mark = 0xfeedfacecafebeefull;
@@ -455,7 +456,7 @@ static void test_reserve(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     assert_int_equal(mapio_vec_reserve(v, 0), 0);
     assert_int_equal(mapio_vec_capacity(v), 0);
     assert_int_equal(mapio_vec_reserve(v, 1000), 0);
@@ -498,7 +499,7 @@ static void test_reserve(void **state)
 
     /* reserve(1) before every push stays amortised: a handful of growths. */
     mapio_vec_t *w;
-    assert_int_equal(mapio_vec_init(&w, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&w, 24, &o), 0);
     int growths = 0;
     for (size_t i = 0; i < 20000; i++) {
         size_t c = mapio_vec_capacity(w);
@@ -534,7 +535,7 @@ static void test_reserve_too_big_for_the_os(void **state)
         skip();
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 4096, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 4096, &o), 0);
     push_pattern(v, 0, 100);
     void *data = mapio_vec_data(v);
     size_t cap = mapio_vec_capacity(v);
@@ -562,7 +563,7 @@ static void test_shrink_to_fit(void **state)
     mapio_vec_opts_t o = in_dir(dir, MAPIO_VEC_KEEP_NAME);
     mapio_vec_t *v;
     mapio_vec_stats_t s0 = stats();
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     push_pattern(v, 0, 10000);
     assert_int_equal(mapio_vec_truncate(v, 200), 0);
     void *data = mapio_vec_data(v);
@@ -599,7 +600,7 @@ static void test_push_from_itself(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     push_pattern(v, 0, 1);
     for (int round = 0; round < 12; round++) {
         /* Fill to the brim, then push an element of v itself. */
@@ -614,7 +615,7 @@ static void test_push_from_itself(void **state)
 
     /* push_n of the whole vector onto itself doubles it. */
     mapio_vec_t *w;
-    assert_int_equal(mapio_vec_init(&w, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&w, 24, &o), 0);
     push_pattern(w, 0, 1000);
     size_t cap = mapio_vec_capacity(w);
     while (mapio_vec_len(w) < cap)
@@ -636,9 +637,9 @@ static void test_clone(void **state)
     char *dir = new_dir("clone");
     mapio_vec_opts_t o = in_dir(dir, MAPIO_VEC_KEEP_NAME);
     mapio_vec_t *v, *c, *e, *ce;
-    assert_int_equal(mapio_vec_init(&v, 300, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 300, &o), 0);
     push_pattern(v, 0, 1000);
-    assert_int_equal(mapio_vec_clone(v, &c, NULL), 0);
+    assert_int_equal(mapio_vec_clone(&c, v, NULL), 0);
     assert_int_equal(entries(dir), 2); /* its own segment, chosen the same way */
     assert_string_not_equal(mapio_vec_path(v), mapio_vec_path(c));
     assert_int_equal(mapio_vec_elem_size(c), 300);
@@ -658,8 +659,8 @@ static void test_clone(void **state)
 
     /* An empty vector clones to an empty one, mapped nowhere. */
     mapio_vec_stats_t s0 = stats();
-    assert_int_equal(mapio_vec_init(&e, 8, &o), 0);
-    assert_int_equal(mapio_vec_clone(e, &ce, NULL), 0);
+    assert_int_equal(mapio_vec_new(&e, 8, &o), 0);
+    assert_int_equal(mapio_vec_clone(&ce, e, NULL), 0);
     assert_int_equal(mapio_vec_len(ce), 0);
     assert_int_equal(mapio_vec_capacity(ce), 0);
     assert_int_equal(stats().active_mappings, s0.active_mappings);
@@ -668,7 +669,7 @@ static void test_clone(void **state)
     char *dir2 = new_dir("clone2");
     mapio_vec_opts_t o2 = in_dir(dir2, 0);
     mapio_vec_t *c2;
-    assert_int_equal(mapio_vec_clone(c, &c2, &o2), 0);
+    assert_int_equal(mapio_vec_clone(&c2, c, &o2), 0);
     assert_int_equal(strncmp(mapio_vec_path(c2), dir2, strlen(dir2)), 0);
     assert_int_equal(live_entries(dir2), 0);
     check_pattern(c2, 0, 1100);
@@ -696,7 +697,7 @@ static void test_custom_callback_named(void **state)
     mapio_vec_opts_t o = in_dir(dir, MAPIO_VEC_KEEP_NAME);
     o.mode = 0640;
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     const char *path = mapio_vec_path(v);
     assert_int_equal(strncmp(path, dir, strlen(dir)), 0);
     assert_int_equal(strlen(path), strlen(dir) + strlen("/mapio-vec-") + 32);
@@ -712,7 +713,7 @@ static void test_custom_callback_named(void **state)
     free(copy);
 
     /* A file put in its place is not removed by free. */
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     copy = strdup(mapio_vec_path(v));
     assert_int_equal(tu_unlink(copy), 0);
     if (exists(copy)) {
@@ -736,7 +737,7 @@ static void test_custom_callback_named(void **state)
      * removes it. */
     mapio_vec_opts_t o2 = in_dir(dir, 0);
     mapio__vec_fail_next(MAPIO__VEC_FAIL_REMOVE, MAPIO_EACCES, 0, 1);
-    assert_int_equal(mapio_vec_init(&v, 24, &o2), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o2), 0);
     copy = strdup(mapio_vec_path(v));
     assert_true(exists(copy));
     assert_int_equal(live_entries(dir), 1);
@@ -757,7 +758,7 @@ static void test_default_unlinked(void **state)
     char *dir = new_dir("anon");
     mapio_vec_opts_t o = in_dir(dir, 0);
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     const char *path = mapio_vec_path(v);
     assert_int_equal(strncmp(path, dir, strlen(dir)), 0);
     assert_int_equal(live_entries(dir), 0);
@@ -805,7 +806,7 @@ static void try_cb(struct cb_state *s, int want, int calls)
     mapio_vec_opts_t o = { .path_fn = test_cb, .path_ctx = s };
     mapio_vec_t *v = (mapio_vec_t *)s;
     s->calls = 0;
-    assert_int_equal(mapio_vec_with_capacity(&v, 16, 100, &o), want);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 16, 100, &o), want);
     assert_null(v);
     assert_int_equal(s->calls, calls);
 }
@@ -858,7 +859,7 @@ static void test_callback_errors(void **state)
     s = (struct cb_state){ .path = path, .then = fresh };
     mapio_vec_opts_t o = { .path_fn = test_cb, .path_ctx = &s, .flags = MAPIO_VEC_KEEP_NAME };
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 8, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 8, &o), 0);
     assert_int_equal(s.calls, 2);
     assert_string_equal(mapio_vec_path(v), fresh);
     assert_true(exists(fresh));
@@ -883,7 +884,7 @@ static void default_dir_is(const char *want)
 {
     mapio_vec_opts_t o = { .flags = MAPIO_VEC_KEEP_NAME };
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 8, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 8, &o), 0);
     const char *p = mapio_vec_path(v);
     size_t n = strlen(want);
     for (size_t i = 0; i < n; i++) /* either separator names the same place */
@@ -965,7 +966,7 @@ static void test_prefetch_evict(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 3 * page() / 2, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 3 * page() / 2, &o), 0);
     assert_int_equal(mapio_vec_prefetch(v), 0); /* empty: nothing to do */
     assert_int_equal(mapio_vec_prefetch_at(v, 0), MAPIO_ERANGE);
     assert_int_equal(mapio_vec_evict(v, 0, 0), 0);
@@ -1000,7 +1001,7 @@ static void test_growth_fails_efbig(void **state)
     (void)state;
     mapio_vec_opts_t o = test_opts();
     mapio_vec_t *v;
-    assert_int_equal(mapio_vec_init(&v, 1000, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 1000, &o), 0);
     mapio_vec_stats_t s0 = stats();
 
     const char *why = NULL;
@@ -1051,11 +1052,11 @@ static void test_injected_failures(void **state)
 
     /* with_capacity: sizing the file fails, then mapping it. */
     mapio__vec_fail_next(MAPIO__VEC_FAIL_TRUNCATE, MAPIO_ENOSPC, 0, 1);
-    assert_int_equal(mapio_vec_with_capacity(&v, 24, 1000, &o), MAPIO_ENOSPC);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 24, 1000, &o), MAPIO_ENOSPC);
     assert_null(v);
     assert_int_equal(entries(dir), 0);
     mapio__vec_fail_next(MAPIO__VEC_FAIL_MAP, MAPIO_ENOMEM, 0, 1);
-    assert_int_equal(mapio_vec_with_capacity(&v, 24, 1000, &o), MAPIO_ENOMEM);
+    assert_int_equal(mapio_vec_new_with_capacity(&v, 24, 1000, &o), MAPIO_ENOMEM);
     assert_null(v);
     assert_int_equal(entries(dir), 0);
     mapio_vec_stats_t s1 = stats();
@@ -1064,7 +1065,7 @@ static void test_injected_failures(void **state)
     assert_int_equal(s1.active_mappings, s0.active_mappings);
 
     /* The first mapping of a growing vector. */
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     unsigned char e[24] = { 1 };
     mapio__vec_fail_next(MAPIO__VEC_FAIL_MAP, MAPIO_ENOMEM, 0, 1);
     assert_int_equal(mapio_vec_push(v, e), MAPIO_ENOMEM);
@@ -1170,7 +1171,7 @@ static void test_free_unmap_fails(void **state)
     mapio_vec_opts_t o = in_dir(dir, MAPIO_VEC_KEEP_NAME);
     mapio_vec_t *v;
     mapio_vec_stats_t s0 = stats();
-    assert_int_equal(mapio_vec_init(&v, 24, &o), 0);
+    assert_int_equal(mapio_vec_new(&v, 24, &o), 0);
     push_pattern(v, 0, 100);
     void *data = mapio_vec_data(v);
     size_t len = (size_t)mapio_vec_disk_size(v);
@@ -1207,7 +1208,7 @@ static void test_stats_follow_mappings(void **state)
     int maps0 = maps_with_segments();
     mapio_vec_t *v[8];
     for (int i = 0; i < 8; i++) {
-        assert_int_equal(mapio_vec_init(&v[i], 64, &o), 0);
+        assert_int_equal(mapio_vec_new(&v[i], 64, &o), 0);
         if (i % 2 == 0)
             push_pattern(v[i], 0, 1000); /* the odd ones stay unmapped */
     }

@@ -42,13 +42,13 @@ static void *owner(void *arg)
     mapio_vec_opts_t o = { .path_fn = mapio_vec_path_in_dir, .path_ctx = (void *)dir };
     for (int r = 0; r < ROUNDS; r++) {
         mapio_vec_t *v, *c;
-        CHECK(mapio_vec_init(&v, es, &o) == 0);
+        CHECK(mapio_vec_new(&v, es, &o) == 0);
         strcpy(names[t][r], mapio_vec_path(v));
         for (size_t i = 0; i < n; i++) {
             tu_fill(e, es, t * 1000003u + i);
             CHECK(mapio_vec_push(v, e) == 0);
         }
-        CHECK(mapio_vec_clone(v, &c, NULL) == 0);
+        CHECK(mapio_vec_clone(&c, v, NULL) == 0);
         CHECK(mapio_vec_truncate_front(v, n / 2) == 0);
         CHECK(mapio_vec_shrink_to_fit(v) == 0);
         for (size_t i = 0; i < n; i++) {
