@@ -1202,10 +1202,11 @@ static void syncs_reach_the_right_call(void **state)
 }
 
 /* Small contracts (issue 13, item 8). */
-static int run_inside_result;
+static int run_inside_result, free_inside_result;
 static void run_inside_cb(mapio_req_t *req)
 {
     run_inside_result = mapio_engine_run(req->data);
+    free_inside_result = mapio_engine_free(req->data);
 }
 
 static void small_contracts_hold(void **state)
@@ -1219,6 +1220,8 @@ static void small_contracts_hold(void **state)
     assert_int_equal(mapio_nop(c->eng, &req, run_inside_cb), 0);
     assert_int_equal(mapio_engine_run(c->eng), 1);
     assert_int_equal(run_inside_result, MAPIO_EBUSY);
+    /* Freeing the engine under the poll that runs the callback: refused. */
+    assert_int_equal(free_inside_result, MAPIO_EBUSY);
 
     /* An empty file opened with size 0 stays in its mode: in MMapIO, a
      * write past the (empty) mapping is MAPIO_ERANGE, never a pwrite. */
