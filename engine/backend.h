@@ -23,8 +23,8 @@
 #ifndef MAPIO_BACKEND_H
 #define MAPIO_BACKEND_H
 
-#include "mapio.h"
 #include "common.h"
+#include "mapio/engine.h"
 
 struct mapio__fstate;
 
@@ -106,6 +106,23 @@ struct mapio__backend_ops {
     int mapio__##be##_##op params                                                                  \
     {                                                                                              \
         return be##_be_##op args;                                                                  \
+    }
+
+/*
+ * For backends with nothing to do when a file comes or goes (attach,
+ * detach) or for registered buffers: the ops that do nothing, defined once.
+ */
+#define MAPIO__BACKEND_NO_FILE_STATE()                                                             \
+    MAPIO__NOOP_Y(MAPIO__BE_PREFIX, attach, (void *state, struct mapio__fstate *f))                \
+    MAPIO__NOOP_Y(MAPIO__BE_PREFIX, detach, (void *state, struct mapio__fstate *f))
+#define MAPIO__BACKEND_NO_BUFFERS()                                                                \
+    MAPIO__NOOP_Y(MAPIO__BE_PREFIX, register_buffers,                                              \
+                  (void *state, const mapio_iovec_t *iov, unsigned n))
+#define MAPIO__NOOP_Y(be, op, params) MAPIO__NOOP_Z(be, op, params)
+#define MAPIO__NOOP_Z(be, op, params)                                                              \
+    static int be##_be_##op params                                                                 \
+    {                                                                                              \
+        return 0;                                                                                  \
     }
 
 /*

@@ -23,34 +23,24 @@
  * gets the error, every waiter of a later one and every later sync gets
  * MAPIO_EIO, until the file is closed and reopened.
  */
-#include "internal.h"
+#include "commit.h"
+#include "file.h"
+#include "os.h"
 
-int64_t mapio__sync_result(struct mapio__fstate *fs, int64_t res)
-{
-    if (res < 0 && res != MAPIO_ECANCELED) {
-        int none = 0;
-        atomic_compare_exchange_strong(&fs->sticky, &none, (int)res);
-        return res;
-    }
-    if (res >= 0 && atomic_load(&fs->sticky) != 0)
-        return MAPIO_EIO;
-    return res;
-}
-
-static void fail_list(mapio_req_t *head, int64_t err)
+static void fail_list(struct mapio__ctx *ctx, mapio_req_t *head, int64_t err)
 {
     while (head != NULL) {
         mapio_req_t *r = head;
         head = mapio__rp(r)->next;
-        mapio__finish(r, err);
+        mapio__req_finish(&ctx->done, r, err);
     }
 }
 
-static void disarm(mapio_engine_t *eng, struct mapio__fstate *fs)
+static void disarm(struct mapio__ctx *ctx, struct mapio__fstate *fs)
 {
     if (!fs->gc.timer_armed)
         return;
-    struct mapio__fstate **link = &eng->gc_timers;
+    struct mapio__fstate **link = &ctx->gc_timers;
     while (*link != fs)
         link = &(*link)->gc.timer_next;
     *link = fs->gc.timer_next;
@@ -59,18 +49,22 @@ static void disarm(mapio_engine_t *eng, struct mapio__fstate *fs)
 
 static void sync_done(mapio_req_t *sreq);
 
+/* Count into the file's and the engine's polling-thread sets. */
+#define COUNT_BOTH(fs, field, n)                                                                   \
+    do {                                                                                           \
+        MAPIO__COUNT1(&(fs)->counters, field, n);                                                  \
+        MAPIO__COUNT1(&(fs)->ctx->counters, field, n);                                             \
+    } while (0)
+
 static void start_sync(struct mapio__fstate *fs)
 {
-    mapio_engine_t *eng = fs->eng;
+    struct mapio__ctx *ctx = fs->ctx;
     struct mapio__gc *gc = &fs->gc;
-    disarm(eng, fs);
+    disarm(ctx, fs);
     uint64_t now = mapio__os.now_ns();
-    MAPIO__COUNT1(&fs->counters, sync_background_loops, 1);
-    MAPIO__COUNT1(&eng->counters, sync_background_loops, 1);
-    MAPIO__COUNT1(&fs->counters, sync_longest_delay_us, (now - gc->next_first_ns) / 1000);
-    MAPIO__COUNT1(&eng->counters, sync_longest_delay_us, (now - gc->next_first_ns) / 1000);
-    MAPIO__COUNT1(&fs->counters, sync_shortest_delay_us, (now - gc->next_last_ns) / 1000);
-    MAPIO__COUNT1(&eng->counters, sync_shortest_delay_us, (now - gc->next_last_ns) / 1000);
+    COUNT_BOTH(fs, sync_background_loops, 1);
+    COUNT_BOTH(fs, sync_longest_delay_us, (now - gc->next_first_ns) / 1000);
+    COUNT_BOTH(fs, sync_shortest_delay_us, (now - gc->next_last_ns) / 1000);
     gc->cur_head = gc->next_head;
     gc->next_head = gc->next_tail = NULL;
     gc->next_count = 0;
@@ -78,73 +72,74 @@ static void start_sync(struct mapio__fstate *fs)
 
     /* The file stays open while its sync runs: the waiters hold references,
      * so one more cannot race with the last close. */
-    atomic_fetch_add(&mapio__fp(fs->handle)->refs, 1);
+    mapio__file_ref(fs);
     mapio_req_t *s = &fs->sync_req;
-    s->op = MAPIO_OP_FDATASYNC;
-    s->cb = sync_done;
+    mapio__req_fill(s, MAPIO_OP_FDATASYNC, fs->handle, NULL, 0, NULL, 0, 0, 0, sync_done);
     s->data = fs;
-    s->file = fs->handle;
-    s->offset = 0;
-    s->buf = NULL;
-    s->len = 0;
-    s->iov = NULL;
-    s->iovcnt = 0;
-    s->flags = 0;
     mapio__rp(s)->fs = fs;
-    mapio__engine_submit_internal(eng, s);
+    /* Straight into the backlog: this runs on the polling thread, which
+     * hands the backlog to the backend before it next waits. The engine's
+     * own request is in flight like any (shutdown waits for it) but never
+     * refused for it. */
+    mapio__req_reset(s, fs->eng, true, false, 0, now);
+    atomic_fetch_add(&ctx->inflight, 1);
+    mapio__reqq_push(&ctx->backlog, s);
 }
 
 static void maybe_start(struct mapio__fstate *fs, bool now_anyway)
 {
-    mapio_engine_t *eng = fs->eng;
+    struct mapio__ctx *ctx = fs->ctx;
     struct mapio__gc *gc = &fs->gc;
     if (gc->syncing || gc->next_head == NULL)
         return;
-    unsigned delay = eng->opts.commit_delay_us, batch = eng->opts.commit_max_batch;
+    unsigned delay = ctx->commit_delay_us, batch = ctx->commit_max_batch;
     if (now_anyway || delay == 0 || (batch != 0 && gc->next_count >= batch) ||
-        atomic_load_explicit(&eng->shutdown, memory_order_relaxed)) {
+        atomic_load_explicit(&ctx->shutdown, memory_order_relaxed)) {
         start_sync(fs);
         return;
     }
     if (!gc->timer_armed) {
         gc->deadline_ns = gc->next_first_ns + (uint64_t)delay * 1000u;
         gc->timer_armed = true;
-        gc->timer_next = eng->gc_timers;
-        eng->gc_timers = fs;
+        gc->timer_next = ctx->gc_timers;
+        ctx->gc_timers = fs;
     }
+}
+
+/* Those that came after a failed sync cannot be made durable either. */
+static void fail_next(struct mapio__fstate *fs)
+{
+    mapio_req_t *next = fs->gc.next_head;
+    fs->gc.next_head = fs->gc.next_tail = NULL;
+    fs->gc.next_count = 0;
+    disarm(fs->ctx, fs);
+    fail_list(fs->ctx, next, MAPIO_EIO);
 }
 
 static void sync_done(mapio_req_t *sreq)
 {
     struct mapio__fstate *fs = sreq->data;
     struct mapio__gc *gc = &fs->gc;
-    int64_t res = sreq->result; /* already through mapio__sync_result */
+    int64_t res = sreq->result; /* already through the sticky rule */
     mapio_req_t *cur = gc->cur_head;
     gc->cur_head = NULL;
     gc->syncing = false;
-    fail_list(cur, res < 0 ? res : 0);
+    fail_list(fs->ctx, cur, res < 0 ? res : 0);
     if (res < 0 && res != MAPIO_ECANCELED) {
-        /* Those that came after a failed sync cannot be made durable either. */
-        mapio_req_t *next = gc->next_head;
-        gc->next_head = gc->next_tail = NULL;
-        gc->next_count = 0;
-        disarm(fs->eng, fs);
-        fail_list(next, MAPIO_EIO);
+        fail_next(fs);
         return;
     }
     maybe_start(fs, false);
 }
 
-void mapio__commit_written(mapio_req_t *req, int64_t res)
+/* A commit's writes are all done (res >= 0) or one failed: wait for a sync
+ * or finish with the error. */
+static void written(mapio_req_t *req, int64_t res)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
     struct mapio__fstate *fs = rp->fs;
-    if (res < 0) {
-        mapio__finish(req, res);
-        return;
-    }
-    if (atomic_load(&fs->sticky) != 0) {
-        mapio__finish(req, MAPIO_EIO);
+    if (res < 0 || atomic_load(&fs->sticky) != 0) {
+        mapio__req_finish(&fs->ctx->done, req, res < 0 ? res : MAPIO_EIO);
         return;
     }
     struct mapio__gc *gc = &fs->gc;
@@ -160,24 +155,48 @@ void mapio__commit_written(mapio_req_t *req, int64_t res)
     gc->next_tail = req;
     gc->next_last_ns = now;
     gc->next_count++;
-    MAPIO__COUNT1(&fs->counters, sync_delayed, req->iovcnt);
-    MAPIO__COUNT1(&fs->eng->counters, sync_delayed, req->iovcnt);
+    COUNT_BOTH(fs, sync_delayed, req->iovcnt);
     maybe_start(fs, false);
+}
+
+void mapio__commit_piece_done(mapio_req_t *req, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    /* One piece of the merged batch at a time; then the group sync. */
+    if (res < 0 || (res == 0 && rp->span.len != 0)) {
+        written(req, res == 0 ? MAPIO_EIO : res); /* a write that moves nothing */
+        return;
+    }
+    rp->done += (uint64_t)res;
+    if (rp->done < rp->span.len) {
+        COUNT_BOTH(fs, short_io_resumed, 1);
+        mapio__req_requeue(&fs->ctx->backlog, req);
+        return;
+    }
+    uint64_t next_from = rp->span.offset + rp->span.len;
+    rp->commit_bytes += rp->span.len;
+    rp->commit_pieces += rp->span.len != 0;
+    if (rp->span.len != 0 && mapio__merge_next(req->buf, req->iovcnt, next_from, &rp->span)) {
+        rp->done = 0;
+        mapio__req_requeue(&fs->ctx->backlog, req);
+        return;
+    }
+    written(req, 0);
 }
 
 void mapio__commit_try_fuse(mapio_req_t *req)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
     struct mapio__fstate *fs = rp->fs;
-    mapio_engine_t *eng = fs->eng;
     struct mapio__gc *gc = &fs->gc;
     struct mapio__span more;
     rp->fused = 0;
     /* Only a fresh, single-piece batch on an idle group, with no delay asked
      * for and no fault hooks (they must see the sync start after the write). */
     if (rp->done != 0 || rp->commit_pieces != 0 || rp->span.len == 0 || gc->syncing ||
-        gc->next_head != NULL || gc->timer_armed || eng->opts.commit_delay_us != 0 ||
-        eng->has_faults || atomic_load(&fs->sticky) != 0 ||
+        gc->next_head != NULL || gc->timer_armed || fs->ctx->commit_delay_us != 0 ||
+        fs->ctx->faults.on || atomic_load(&fs->sticky) != 0 ||
         mapio__merge_next(req->buf, req->iovcnt, rp->span.offset + rp->span.len, &more))
         return;
     rp->fused = 1;
@@ -193,55 +212,90 @@ void mapio__commit_unfuse(mapio_req_t *req)
     maybe_start(rp->fs, false);
 }
 
-void mapio__commit_fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
+/* A fused commit's write and sync are both back: finish it. */
+static void fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
     struct mapio__fstate *fs = rp->fs;
-    mapio_engine_t *eng = fs->eng;
+    struct mapio__ctx *ctx = fs->ctx;
     rp->fused = 0;
     fs->gc.syncing = false;
     if (wres < 0) {
-        mapio__finish(req, wres); /* the sync never ran: the link was broken */
+        mapio__req_finish(&ctx->done, req, wres); /* the sync never ran: the link was broken */
         maybe_start(fs, false);
         return;
     }
     if (sres == MAPIO_ECANCELED) {
         /* The write is in the file but its sync was cut short (the cancel
          * of everything at shutdown): the group's own sync covers it. */
-        mapio__commit_written(req, 0);
+        written(req, 0);
         return;
     }
-    MAPIO__COUNT1(&fs->counters, sync_background_loops, 1);
-    MAPIO__COUNT1(&eng->counters, sync_background_loops, 1);
-    MAPIO__COUNT1(&fs->counters, sync_delayed, req->iovcnt);
-    MAPIO__COUNT1(&eng->counters, sync_delayed, req->iovcnt);
+    COUNT_BOTH(fs, sync_background_loops, 1);
+    COUNT_BOTH(fs, sync_delayed, req->iovcnt);
     uint64_t ns = mapio__os.now_ns() - rp->start_ns, us = ns / 1000;
-    mapio__lat_record(&eng->lat.sync, ns, true);
+    mapio__lat_record(&ctx->lat.sync, ns, true);
     if (fs->lats != NULL)
         mapio__lat_record(&fs->lats->sync, ns, false);
-    MAPIO__COUNT1(&fs->counters, sync, 1);
-    MAPIO__COUNT1(&eng->counters, sync, 1);
-    MAPIO__COUNT1(&fs->counters, sync_us, us);
-    MAPIO__COUNT1(&eng->counters, sync_us, us);
-    sres = mapio__sync_result(fs, sres);
-    mapio__finish(req, sres < 0 ? sres : 0);
+    COUNT_BOTH(fs, sync, 1);
+    COUNT_BOTH(fs, sync_us, us);
+    sres = mapio__file_sync_result(fs, sres);
+    mapio__req_finish(&ctx->done, req, sres < 0 ? sres : 0);
     if (sres < 0 && sres != MAPIO_ECANCELED) {
-        mapio_req_t *next = fs->gc.next_head;
-        fs->gc.next_head = fs->gc.next_tail = NULL;
-        fs->gc.next_count = 0;
-        disarm(eng, fs);
-        fail_list(next, MAPIO_EIO);
+        fail_next(fs);
         return;
     }
     maybe_start(fs, false);
 }
 
-int mapio__commit_timers(mapio_engine_t *eng, bool flush_all)
+void mapio__commit_whole_done(mapio_req_t *req, int64_t res)
 {
-    if (eng->gc_timers == NULL)
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (rp->fused)
+        fused_done(req, res, rp->fused_sres);
+    else
+        written(req, res);
+}
+
+void mapio__commit_fused_half(mapio_req_t *req, bool is_sync, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (is_sync) {
+        rp->fused_sres = res;
+        rp->fused_sync_seen = 1;
+    } else {
+        rp->fused_wres = res;
+        rp->fused_write_seen = 1;
+    }
+    if (!rp->fused_sync_seen || !rp->fused_write_seen)
+        return;
+    int64_t w = rp->fused_wres;
+    if (w == MAPIO_EINTR || w == MAPIO_EAGAIN) {
+        /* The write is to be retried and the link broke: alone, then the
+         * group like any commit. */
+        mapio__commit_unfuse(req);
+        COUNT_BOTH(rp->fs, retries, 1);
+        mapio__req_requeue(&rp->fs->ctx->backlog, req);
+        return;
+    }
+    if (w >= 0 && (uint64_t)w < rp->span.len) {
+        mapio__commit_unfuse(req); /* short: the rest alone, then the group */
+        mapio__commit_piece_done(req, w);
+        return;
+    }
+    if (w > 0) {
+        rp->commit_bytes += (uint64_t)w;
+        rp->commit_pieces++;
+    }
+    fused_done(req, w, rp->fused_sres);
+}
+
+int mapio__commit_timers(struct mapio__ctx *ctx, bool flush_all)
+{
+    if (ctx->gc_timers == NULL)
         return -1;
     uint64_t now = mapio__os.now_ns(), next = UINT64_MAX;
-    struct mapio__fstate *fs = eng->gc_timers;
+    struct mapio__fstate *fs = ctx->gc_timers;
     while (fs != NULL) {
         struct mapio__fstate *following = fs->gc.timer_next;
         if (flush_all || fs->gc.deadline_ns <= now)

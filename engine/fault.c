@@ -3,22 +3,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
-
-int mapio_fault_set(mapio_engine_t *eng, const mapio_fault_hooks_t *hooks)
-{
-    if (eng == NULL)
-        return MAPIO_EINVAL;
-    if (atomic_load(&eng->inflight) != 0)
-        return MAPIO_EBUSY;
-    mapio__fault_free(eng);
-    eng->has_faults = hooks != NULL && (hooks->before != NULL || hooks->after != NULL);
-    if (eng->has_faults)
-        eng->faults = *hooks;
-    else
-        memset(&eng->faults, 0, sizeof eng->faults);
-    return 0;
-}
+#include "fault.h"
 
 void mapio__fault_describe(mapio_req_t *req, mapio_fault_call_t *call)
 {
@@ -48,26 +33,36 @@ void mapio__fault_describe(mapio_req_t *req, mapio_fault_call_t *call)
     call->iovcnt = seg.iovcnt;
 }
 
-int64_t mapio__fault_before(mapio_engine_t *eng, mapio_req_t *req, mapio_fault_call_t *call)
+int64_t mapio__fault_before(struct mapio__faults *f, mapio_req_t *req, mapio_fault_call_t *call)
 {
-    mapio__rp(req)->fault_seq = atomic_fetch_add(&eng->fault_seq, 1) + 1;
+    mapio__rp(req)->fault_seq = atomic_fetch_add(&f->seq, 1) + 1;
     mapio__fault_describe(req, call);
-    if (eng->faults.before == NULL)
+    if (f->hooks.before == NULL)
         return MAPIO_FAULT_PASS;
-    int64_t r = eng->faults.before(eng->faults.ctx, call);
+    int64_t r = f->hooks.before(f->hooks.ctx, call);
     /* A "limit" that is not a real shortening means: run it as it is. */
     if (r >= 0 && ((uint64_t)r >= call->len || r == 0))
         return MAPIO_FAULT_PASS;
     return r;
 }
 
-int64_t mapio__fault_after(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
+int64_t mapio__fault_after(struct mapio__faults *f, mapio_req_t *req, int64_t res)
 {
-    if (eng->faults.after == NULL)
+    if (f->hooks.after == NULL)
         return res;
     mapio_fault_call_t call;
     mapio__fault_describe(req, &call);
-    return eng->faults.after(eng->faults.ctx, &call, res);
+    return f->hooks.after(f->hooks.ctx, &call, res);
+}
+
+void mapio__faults_set(struct mapio__faults *f, const mapio_fault_hooks_t *hooks)
+{
+    mapio__faults_free(f);
+    f->on = hooks != NULL && (hooks->before != NULL || hooks->after != NULL);
+    if (f->on)
+        f->hooks = *hooks;
+    else
+        memset(&f->hooks, 0, sizeof f->hooks);
 }
 
 /* ---- rules ---------------------------------------------------------------- */
@@ -118,19 +113,27 @@ static int64_t rules_after(void *ctx, const mapio_fault_call_t *call, int64_t re
     return res;
 }
 
-int mapio_fault_rules(mapio_engine_t *eng, const mapio_fault_rule_t *rules, unsigned n)
+int mapio__faults_check_rules(const mapio_fault_rule_t *rules, unsigned n)
 {
-    if (eng == NULL || (rules == NULL && n > 0))
+    if (rules == NULL && n > 0)
         return MAPIO_EINVAL;
     for (unsigned i = 0; i < n; i++) {
         if (rules[i].error > 0 || (rules[i].error == 0 && rules[i].max_len == 0) ||
             (rules[i].after_call && rules[i].error == 0))
             return MAPIO_EINVAL;
     }
-    if (atomic_load(&eng->inflight) != 0)
-        return MAPIO_EBUSY;
-    if (n == 0)
-        return mapio_fault_set(eng, NULL);
+    return 0;
+}
+
+int mapio__faults_rules(struct mapio__faults *f, const mapio_fault_rule_t *rules, unsigned n)
+{
+    int err = mapio__faults_check_rules(rules, n);
+    if (err != 0)
+        return err;
+    if (n == 0) {
+        mapio__faults_set(f, NULL);
+        return 0;
+    }
     struct mapio__fault_rules *rs = mapio__calloc(1, sizeof *rs + n * sizeof rs->r[0]);
     if (rs == NULL)
         return MAPIO_ENOMEM;
@@ -138,24 +141,20 @@ int mapio_fault_rules(mapio_engine_t *eng, const mapio_fault_rule_t *rules, unsi
     for (unsigned i = 0; i < n; i++)
         rs->r[i].rule = rules[i];
     mapio_fault_hooks_t h = { .ctx = rs, .before = rules_before, .after = rules_after };
-    int err = mapio_fault_set(eng, &h); /* frees any previous rules */
-    if (err != 0) {
-        mapio__free(rs);
-        return err;
-    }
-    eng->rules = rs;
+    mapio__faults_set(f, &h); /* frees any previous rules */
+    f->rules = rs;
     return 0;
 }
 
-uint64_t mapio_fault_rule_hits(mapio_engine_t *eng, unsigned index)
+uint64_t mapio__faults_rule_hits(const struct mapio__faults *f, unsigned index)
 {
-    if (eng == NULL || eng->rules == NULL || index >= eng->rules->n)
+    if (f->rules == NULL || index >= f->rules->n)
         return 0;
-    return atomic_load(&eng->rules->r[index].hits);
+    return atomic_load(&f->rules->r[index].hits);
 }
 
-void mapio__fault_free(mapio_engine_t *eng)
+void mapio__faults_free(struct mapio__faults *f)
 {
-    mapio__free(eng->rules);
-    eng->rules = NULL;
+    mapio__free(f->rules);
+    f->rules = NULL;
 }

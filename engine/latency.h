@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "common.h"
-#include "mapio.h"
+#include "mapio/engine.h"
 
 #define MAPIO__LAT_SUB 64u
 #define MAPIO__LAT_BUCKETS (MAPIO__LAT_SUB + (40u - 6u) * MAPIO__LAT_SUB)

@@ -102,19 +102,21 @@ static int64_t posix_pwritev(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n
  */
 static int drive_flush(mapio_fd_t fd)
 {
+    static const int strongest_first[] = {
 #if MAPIO_HAVE_F_FULLFSYNC
-    if (fcntl(fd, F_FULLFSYNC) == 0)
-        return 0;
-    if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL)
-        return -errno;
+        F_FULLFSYNC,
 #endif
 #if MAPIO_HAVE_F_BARRIERFSYNC
-    if (fcntl(fd, F_BARRIERFSYNC) == 0)
-        return 0;
-    if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL)
-        return -errno;
+        F_BARRIERFSYNC,
 #endif
-    (void)fd;
+        -1,
+    };
+    for (size_t i = 0; strongest_first[i] != -1; i++) {
+        if (fcntl(fd, strongest_first[i]) == 0)
+            return 0;
+        if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL)
+            return -errno;
+    }
     return 1; /* nothing stronger than fsync here */
 }
 

@@ -1,5 +1,5 @@
 /*
- * engine/pool.c - worker threads that run blocking file calls.
+ * engine/pool.c - worker threads that run blocking calls (see pool.h).
  *
  * The work queue is a mutex-protected FIFO (polling thread pushes, workers
  * pop); the done list is a lock-free stack (workers push with one CAS, the
@@ -11,8 +11,10 @@
  * first spin briefly (yielding the CPU), since the next item is usually a
  * microsecond away.
  */
+#include <pthread.h>
 #include <sched.h>
 
+#include "os.h"
 #include "pool.h"
 
 /* Spin rounds before sleeping; each polls a while, then yields the CPU. */
@@ -31,42 +33,31 @@ static bool spin_until(_Atomic unsigned *flag)
 struct mapio__pool {
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
-    mapio_req_t *qhead, *qtail; /* qlock */
-    unsigned idle;              /* workers waiting on qcond (qlock) */
-    bool stop;                  /* qlock */
+    struct mapio__work *qhead, *qtail; /* qlock */
+    unsigned idle;                     /* workers waiting on qcond (qlock) */
+    bool stop;                         /* qlock */
 
-    _Atomic(mapio_req_t *) done;  /* finished, newest first */
-    _Atomic unsigned queued;      /* requests in the work queue */
-    _Atomic unsigned outstanding; /* pushed, not yet reaped */
-    _Atomic bool signalled;       /* notify() sent since the last reap */
+    _Atomic(struct mapio__work *) done; /* finished, newest first */
+    _Atomic unsigned queued;            /* requests in the work queue */
+    _Atomic unsigned outstanding;       /* pushed, not yet reaped */
+    _Atomic bool signalled;             /* notify() sent since the last reap */
     /* The loop is about to sleep (or an outside loop watches the fd): only
      * then is a notify() needed. A busy loop finds completions by itself,
      * which saves an eventfd write and read per request. */
     _Atomic bool loop_waiting;
     _Atomic bool always_notify;
 
-    mapio__pool_notify_fn notify;
-    void *arg;
+    struct mapio__pool_cfg cfg;
     unsigned nthreads;
     pthread_t threads[];
 };
 
-static void push(mapio_req_t **head, mapio_req_t **tail, mapio_req_t *r)
+static void done(struct mapio__pool *p, struct mapio__work *w)
 {
-    mapio__rp(r)->next = NULL;
-    if (*tail != NULL)
-        mapio__rp(*tail)->next = r;
-    else
-        *head = r;
-    *tail = r;
-}
-
-static void done(struct mapio__pool *p, mapio_req_t *r)
-{
-    mapio_req_t *head = atomic_load_explicit(&p->done, memory_order_relaxed);
+    struct mapio__work *head = atomic_load_explicit(&p->done, memory_order_relaxed);
     do
-        mapio__rp(r)->next = head;
-    while (!atomic_compare_exchange_weak_explicit(&p->done, &head, r, memory_order_release,
+        w->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&p->done, &head, w, memory_order_release,
                                                   memory_order_relaxed));
     /* Pairs with the fence in mapio__pool_sleep(): either the loop sees this
      * request before sleeping, or this sees loop_waiting and wakes it. */
@@ -74,7 +65,7 @@ static void done(struct mapio__pool *p, mapio_req_t *r)
     if ((atomic_load_explicit(&p->loop_waiting, memory_order_relaxed) ||
          atomic_load_explicit(&p->always_notify, memory_order_relaxed)) &&
         !atomic_exchange(&p->signalled, true))
-        p->notify(p->arg);
+        p->cfg.notify(p->cfg.arg);
 }
 
 static void *worker(void *arg)
@@ -96,15 +87,15 @@ static void *worker(void *arg)
         }
         if (p->qhead == NULL)
             break;
-        mapio_req_t *r = p->qhead;
-        p->qhead = mapio__rp(r)->next;
+        struct mapio__work *w = p->qhead;
+        p->qhead = w->next;
         if (p->qhead == NULL)
             p->qtail = NULL;
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&p->qlock);
 
-        r->result = mapio__do_sync(mapio__rp(r)->fs, r);
-        done(p, r);
+        p->cfg.run(w);
+        done(p, w);
 
         pthread_mutex_lock(&p->qlock);
     }
@@ -112,14 +103,13 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int mapio__pool_new(struct mapio__pool **out, unsigned workers, mapio__pool_notify_fn notify,
-                    void *arg)
+int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg)
 {
+    unsigned workers = cfg->threads;
     struct mapio__pool *p = mapio__calloc(1, sizeof *p + workers * sizeof(pthread_t));
     if (p == NULL)
         return MAPIO_ENOMEM;
-    p->notify = notify;
-    p->arg = arg;
+    p->cfg = *cfg;
     if (pthread_mutex_init(&p->qlock, NULL) != 0)
         goto fail_q;
     if (pthread_cond_init(&p->qcond, NULL) != 0)
@@ -157,14 +147,24 @@ void mapio__pool_free(struct mapio__pool *p)
     mapio__free(p);
 }
 
-void mapio__pool_push(struct mapio__pool *p, mapio_req_t *const *reqs, unsigned n)
+void mapio__pool_push(struct mapio__pool *p, struct mapio__work *head, struct mapio__work *tail,
+                      unsigned n)
 {
     if (n == 0)
         return;
+    for (struct mapio__work *w = head;; w = w->next) {
+        w->cancelled = false;
+        if (w == tail)
+            break;
+    }
+    tail->next = NULL;
     atomic_fetch_add_explicit(&p->outstanding, n, memory_order_relaxed);
     pthread_mutex_lock(&p->qlock);
-    for (unsigned i = 0; i < n; i++)
-        push(&p->qhead, &p->qtail, reqs[i]);
+    if (p->qtail != NULL)
+        p->qtail->next = head;
+    else
+        p->qhead = head;
+    p->qtail = tail;
     atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
     /* Signalling a condition nobody waits on still costs; skip it when every
      * worker is busy - one of them will find this request on its way back. */
@@ -173,46 +173,33 @@ void mapio__pool_push(struct mapio__pool *p, mapio_req_t *const *reqs, unsigned 
     pthread_mutex_unlock(&p->qlock);
 }
 
-void mapio__pool_submit(struct mapio__pool *p, mapio_req_t **reqs, unsigned n)
+int mapio__pool_cancel(struct mapio__pool *p, struct mapio__work *which)
 {
-    unsigned from = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (reqs[i]->op != MAPIO_OP_NOP)
-            continue;
-        /* Keep the workers' requests in order around a no-op. */
-        mapio__pool_push(p, reqs + from, i - from);
-        mapio__complete(reqs[i], 0);
-        from = i + 1;
-    }
-    mapio__pool_push(p, reqs + from, n - from);
-}
-
-int mapio__pool_cancel(struct mapio__pool *p, mapio_req_t *req)
-{
-    mapio_req_t *cancelled = NULL, *ctail = NULL;
+    struct mapio__work *cancelled = NULL;
     pthread_mutex_lock(&p->qlock);
-    mapio_req_t **link = &p->qhead, *prev = NULL;
+    struct mapio__work **link = &p->qhead, *prev = NULL;
     while (*link != NULL) {
-        mapio_req_t *r = *link;
-        if (req == NULL || r == req) {
-            *link = mapio__rp(r)->next;
-            if (p->qtail == r)
+        struct mapio__work *w = *link;
+        if (which == NULL || w == which) {
+            *link = w->next;
+            if (p->qtail == w)
                 p->qtail = prev;
             atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
-            push(&cancelled, &ctail, r);
-            if (req != NULL)
+            w->next = cancelled; /* order no longer matters: none of them ran */
+            cancelled = w;
+            if (which != NULL)
                 break;
         } else {
-            prev = r;
-            link = &mapio__rp(r)->next;
+            prev = w;
+            link = &w->next;
         }
     }
     pthread_mutex_unlock(&p->qlock);
     while (cancelled != NULL) {
-        mapio_req_t *r = cancelled;
-        cancelled = mapio__rp(r)->next;
-        r->result = MAPIO_ECANCELED;
-        done(p, r);
+        struct mapio__work *w = cancelled;
+        cancelled = w->next;
+        w->cancelled = true;
+        done(p, w);
     }
     return 0;
 }
@@ -222,20 +209,20 @@ unsigned mapio__pool_reap(struct mapio__pool *p)
     /* Clear the flag before draining: a completion that lands after the
      * drain then notifies again, so none is left unannounced. */
     atomic_store(&p->signalled, false);
-    mapio_req_t *stack = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire);
+    struct mapio__work *stack = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire);
     /* Newest first: reverse, so callbacks run in completion order. */
-    mapio_req_t *list = NULL;
+    struct mapio__work *list = NULL;
     while (stack != NULL) {
-        mapio_req_t *next = mapio__rp(stack)->next;
-        mapio__rp(stack)->next = list;
+        struct mapio__work *next = stack->next;
+        stack->next = list;
         list = stack;
         stack = next;
     }
     unsigned n = 0;
     while (list != NULL) {
-        mapio_req_t *r = list;
-        list = mapio__rp(r)->next;
-        mapio__complete_whole(r, r->result);
+        struct mapio__work *w = list;
+        list = w->next;
+        p->cfg.done(w, w->cancelled);
         n++;
     }
     atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_relaxed);

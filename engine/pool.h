@@ -1,43 +1,59 @@
 /*
- * engine/pool.h - the worker pool shared by the readiness backends (epoll,
- * kqueue) and by IOCP for calls with no overlapped form.
+ * engine/pool.h - worker threads that run blocking calls.
  *
- * Regular files are always "ready" to epoll and kqueue, so their reads,
- * writes and syncs run as blocking calls on a few threads. Finished requests
- * wait in a list the polling thread drains with mapio__pool_reap(); the first
- * completion after each drain calls notify() (an eventfd write, EVFILT_USER,
- * PostQueuedCompletionStatus) - but only when the loop is about to sleep or an
- * outside loop watches the descriptor - so a loop wakes once per batch, not
- * once per request, and a busy loop is never signalled at all.
+ * Generic, as libuv's threadpool is: the pool knows nothing of files,
+ * requests or completion. Its user gives it a run() that a worker calls on
+ * each work item, a done() that the polling thread calls on each finished
+ * (or cancelled) one from mapio__pool_reap(), and a notify() for when a batch
+ * of them waits and the loop may be asleep. The readiness backends (epoll,
+ * kqueue) run every file call this way, IOCP the calls with no overlapped
+ * form, and the engine its MMapIO copies.
  *
+ * notify() runs at most once per reap, and only while the loop is about to
+ * sleep or an outside loop watches the descriptor (mapio__pool_always_notify):
+ * a busy loop finds completions by itself and is never signalled at all.
  * The queue needs no bound of its own: the engine's max_inflight bounds it.
+ * Never installed.
  */
 #ifndef MAPIO_POOL_H
 #define MAPIO_POOL_H
 
-#include "internal.h"
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "common.h"
+
+/* One item of work, embedded in whatever its user queues. */
+struct mapio__work {
+    struct mapio__work *next;
+    bool cancelled; /* taken off the queue before a worker ran it */
+};
 
 struct mapio__pool;
 
-typedef void (*mapio__pool_notify_fn)(void *arg);
+struct mapio__pool_cfg {
+    unsigned threads;
+    void (*run)(struct mapio__work *w);                  /* on a worker */
+    void (*done)(struct mapio__work *w, bool cancelled); /* on the polling thread */
+    void (*notify)(void *arg);                           /* any thread */
+    void *arg;
+};
 
-/* Start workers threads. Returns 0, MAPIO_ENOMEM or the thread error. */
-int mapio__pool_new(struct mapio__pool **out, unsigned workers, mapio__pool_notify_fn notify,
-                    void *arg);
+/* Start cfg->threads workers. Returns 0, MAPIO_ENOMEM or the thread error. */
+int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg);
 
-/* Join the workers; queued requests complete with MAPIO_ECANCELED (reaped here). */
+/* Join the workers; queued items are cancelled, and done() runs for every
+ * item still unreaped, here. NULL is a no-op. */
 void mapio__pool_free(struct mapio__pool *pool);
 
-/* Queue n requests, in order, under one lock (polling thread). */
-void mapio__pool_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n);
+/* Queue the n items linked from head through next (tail's next is ignored),
+ * in order, under one lock. Polling thread. */
+void mapio__pool_push(struct mapio__pool *pool, struct mapio__work *head, struct mapio__work *tail,
+                      unsigned n);
 
-/* Queue n requests for the workers, in order, except no-ops, which complete
- * at once (nothing for a worker to do). Polling thread. */
-void mapio__pool_submit(struct mapio__pool *pool, mapio_req_t **reqs, unsigned n);
-
-/* Remove req (NULL: every request) from the queue if no worker has it yet;
- * it then completes with MAPIO_ECANCELED at the next reap. Returns 0. */
-int mapio__pool_cancel(struct mapio__pool *pool, mapio_req_t *req);
+/* Take w (NULL: every item) off the queue if no worker has it yet; it then
+ * goes to done() as cancelled at the next reap. Returns 0. Polling thread. */
+int mapio__pool_cancel(struct mapio__pool *pool, struct mapio__work *w);
 
 /*
  * Around a blocking wait of the polling thread: mapio__pool_sleep() returns
@@ -52,7 +68,7 @@ void mapio__pool_awake(struct mapio__pool *pool);
  * watching the descriptor rather than calling the backend's wait. */
 void mapio__pool_always_notify(struct mapio__pool *pool);
 
-/* Hand finished requests to the engine (polling thread). Returns how many. */
+/* Hand finished items to done() (polling thread). Returns how many. */
 unsigned mapio__pool_reap(struct mapio__pool *pool);
 
 #endif

@@ -11,7 +11,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "engine.h"
+#include "os.h"
 
 #define SECTOR 512u
 #define MAX_SYNCS 64
@@ -162,9 +163,9 @@ int mapio_powerloss_new(mapio_powerloss_t **out, mapio_engine_t *eng, mapio_file
 {
     if (eng == NULL || file == NULL || out == NULL)
         return MAPIO_EINVAL;
-    if (atomic_load(&eng->inflight) != 0)
+    if (atomic_load(&eng->ctx.inflight) != 0)
         return MAPIO_EBUSY;
-    struct mapio__fstate *fs = mapio__file_acquire(file);
+    struct mapio__fstate *fs = mapio__engine_acquire(file);
     if (fs == NULL)
         return MAPIO_EBADF;
     struct mapio_powerloss *pl = mapio__calloc(1, sizeof *pl);
@@ -181,7 +182,7 @@ int mapio_powerloss_new(mapio_powerloss_t **out, mapio_engine_t *eng, mapio_file
         else
             off += (uint64_t)n;
     }
-    mapio__file_release(file);
+    mapio__engine_release(fs);
     if (err == 0 && pthread_mutex_init(&pl->lock, NULL) != 0)
         err = MAPIO_ENOMEM;
     if (err == 0) {

@@ -20,13 +20,14 @@
  * says why.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX epoll
-#include "engine/pool.h"
+#include "engine/pooled.h"
 
 #if MAPIO_HAVE_LIBAIO
 #include <libaio.h>
@@ -38,32 +39,31 @@ _Static_assert(sizeof(struct iocb) <= MAPIO__REQ_BACKEND_SPACE,
 MAPIO__BACKEND_DECLARE()
 
 struct epoll_state {
-    int epfd;
-    int efd;
-    struct mapio__pool *pool;
+    struct mapio__readiness r; /* first: the shared ops take the state as one;
+                                  r.fd is the epoll descriptor */
+    int efd;                   /* the signal: completions or a wake wait */
     mapio_engine_t *eng;
 #if MAPIO_HAVE_LIBAIO
     io_context_t aio;  /* 0 when native AIO is unavailable */
     int aio_efd;       /* signalled by completed iocbs */
     unsigned aio_busy; /* iocbs submitted, not yet reaped */
 #endif
-    /* Set after each write to efd: a wait drains efd only when it was written,
-     * so the engine fd is readable exactly while there is work to collect. */
-    _Atomic bool written;
 };
+_Static_assert(offsetof(struct epoll_state, r) == 0,
+               "the readiness ops take the state as its first member");
 
-static void signal_efd(void *arg)
+static void signal_efd(struct mapio__readiness *r)
 {
-    struct epoll_state *s = arg;
+    struct epoll_state *s = (struct epoll_state *)r;
     uint64_t one = 1;
     /* EAGAIN means the counter is already non-zero: the loop will wake anyway. */
     while (write(s->efd, &one, sizeof one) < 0 && errno == EINTR)
         ;
-    atomic_store(&s->written, true);
 }
 
-static void drain_efd(struct epoll_state *s)
+static void drain_efd(struct mapio__readiness *r)
 {
+    struct epoll_state *s = (struct epoll_state *)r;
     uint64_t v;
     while (read(s->efd, &v, sizeof v) < 0 && errno == EINTR)
         ;
@@ -78,7 +78,7 @@ static void aio_setup(struct epoll_state *s, const mapio_engine_opts_t *opts)
     if (err == 0) {
         s->aio_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 };
-        if (s->aio_efd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->aio_efd, &ev) != 0)
+        if (s->aio_efd < 0 || epoll_ctl(s->r.fd, EPOLL_CTL_ADD, s->aio_efd, &ev) != 0)
             err = -errno;
     }
     if (err != 0) {
@@ -107,10 +107,8 @@ static void aio_teardown(struct epoll_state *s)
 static bool aio_fits(const struct epoll_state *s, mapio_req_t *req)
 {
     const struct mapio__fstate *fs = mapio__rp(req)->fs;
-    return s->aio != 0 && fs != NULL && (fs->flags & MAPIO_OPEN_DIRECT) && !s->eng->has_faults &&
-           !(req->flags & MAPIO_WRITE_DSYNC) &&
-           (req->op == MAPIO_OP_READ || req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_READV ||
-            req->op == MAPIO_OP_WRITEV);
+    return s->aio != 0 && fs != NULL && (fs->flags & MAPIO_OPEN_DIRECT) && !s->eng->ctx.faults.on &&
+           !(req->flags & MAPIO_WRITE_DSYNC) && mapio__op_is_plain_transfer(req->op);
 }
 
 /* Submit as many as the kernel takes; the rest go to the pool. */
@@ -144,7 +142,7 @@ static void aio_submit(struct epoll_state *s, mapio_req_t **reqs, unsigned n)
         if (took < k) {
             /* EAGAIN (queue full) or an error for the first one not taken:
              * the pool can always run them. */
-            mapio__pool_push(s->pool, reqs + done + took, k - took);
+            mapio__pooled_push(s->r.pool, reqs + done + took, k - took);
         }
         done += k;
     }
@@ -201,10 +199,12 @@ static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
     struct epoll_state *s = mapio__calloc(1, sizeof *s);
     if (s == NULL)
         return MAPIO_ENOMEM;
+    s->r.raise = signal_efd;
+    s->r.lower = drain_efd;
     s->efd = -1;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->r.fd = epoll_create1(EPOLL_CLOEXEC);
     int err = 0;
-    if (s->epfd < 0) {
+    if (s->r.fd < 0) {
         err = -errno;
         mapio__engine_detail(eng, "epoll_create1: %s", mapio_strerror(err));
         goto fail;
@@ -216,11 +216,11 @@ static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
         goto fail;
     }
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) != 0) {
+    if (epoll_ctl(s->r.fd, EPOLL_CTL_ADD, s->efd, &ev) != 0) {
         err = -errno;
         goto fail;
     }
-    err = mapio__pool_new(&s->pool, opts->workers, signal_efd, s);
+    err = mapio__readiness_start(&s->r, opts->workers);
     if (err != 0)
         goto fail;
     s->eng = eng;
@@ -230,8 +230,8 @@ static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
 fail:
     if (s->efd >= 0)
         close(s->efd);
-    if (s->epfd >= 0)
-        close(s->epfd);
+    if (s->r.fd >= 0)
+        close(s->r.fd);
     mapio__free(s);
     return err;
 }
@@ -239,101 +239,56 @@ fail:
 static int epoll_be_destroy(void *state)
 {
     struct epoll_state *s = state;
-    mapio__pool_free(s->pool);
+    mapio__readiness_stop(&s->r);
     aio_teardown(s);
     close(s->efd);
-    close(s->epfd);
     mapio__free(s);
     return 0;
 }
 
-static int epoll_be_attach(void *state, struct mapio__fstate *f)
-{
-    return 0;
-}
-
-static int epoll_be_detach(void *state, struct mapio__fstate *f)
-{
-    return 0;
-}
+MAPIO__BACKEND_READINESS_OPS()
 
 static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct epoll_state *s = state;
     unsigned from = 0;
     for (unsigned i = 0; i < n; i++) {
-        bool nop = reqs[i]->op == MAPIO_OP_NOP;
-        if (!nop && !aio_fits(s, reqs[i]))
+        if (!aio_fits(s, reqs[i]))
             continue;
         /* Not for the pool; keep the pool's ones in order around it. */
-        mapio__pool_push(s->pool, reqs + from, i - from);
-        if (nop)
-            mapio__complete(reqs[i], 0); /* nothing for anyone to do */
-        else
-            aio_submit(s, &reqs[i], 1);
+        mapio__pooled_push(s->r.pool, reqs + from, i - from);
+        aio_submit(s, &reqs[i], 1);
         from = i + 1;
     }
-    mapio__pool_push(s->pool, reqs + from, n - from);
+    mapio__pooled_push(s->r.pool, reqs + from, n - from);
     return (int)n;
 }
 
-static int epoll_be_wait(void *state, int timeout_ms)
+static int block(void *arg, int timeout_ms)
 {
-    struct epoll_state *s = state;
-    /* A signal drained here was meant for this wait: a wake for a
-     * submission, or the copy pool's completions, which only the engine
-     * collects. Sleeping after swallowing it would lose it. */
-    bool signalled = atomic_exchange(&s->written, false);
-    if (signalled)
-        drain_efd(s);
-    /* Completions already waiting need no system call to collect. */
-    unsigned got = mapio__pool_reap(s->pool) + aio_reap(s);
-    if (got > 0 || timeout_ms == 0 || signalled)
-        return 0;
-    if (!mapio__pool_sleep(s->pool)) {
-        mapio__pool_reap(s->pool);
-        return 0;
-    }
+    struct epoll_state *s = arg;
     struct epoll_event ev[4];
-    int n = epoll_wait(s->epfd, ev, 4, timeout_ms);
-    mapio__pool_awake(s->pool);
+    int n = epoll_wait(s->r.fd, ev, 4, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
         if (ev[i].data.u64 == 1) {
             aio_drain_efd(s);
         } else {
-            atomic_store(&s->written, false);
-            drain_efd(s);
+            atomic_store(&s->r.raised, false);
+            drain_efd(&s->r);
         }
     }
-    mapio__pool_reap(s->pool);
+    return 0;
+}
+
+static int epoll_be_wait(void *state, int timeout_ms)
+{
+    struct epoll_state *s = state;
+    unsigned got = aio_reap(s);
+    int r = mapio__readiness_wait(&s->r, timeout_ms, got > 0, block, s);
     aio_reap(s);
-    return 0;
-}
-
-static int epoll_be_cancel(void *state, mapio_req_t *req)
-{
-    struct epoll_state *s = state;
-    return mapio__pool_cancel(s->pool, req);
-}
-
-static int epoll_be_wake(void *state)
-{
-    signal_efd(state);
-    return 0;
-}
-
-static int epoll_be_fd(void *state)
-{
-    struct epoll_state *s = state;
-    mapio__pool_always_notify(s->pool);
-    return s->epfd;
-}
-
-static int epoll_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
-{
-    return 0; /* blocking calls pin nothing ahead of time */
+    return r;
 }
 
 MAPIO__BACKEND_DEFINE(MAPIO_CAP_POLLABLE_FD);

@@ -17,7 +17,7 @@
  *
  * What has no overlapped form - FlushFileBuffers for the syncs, the
  * allocation size for fallocate - runs on the shared worker pool
- * (engine/pool.c), whose notify posts a packet with KEY_POOL. So do group
+ * (engine/pool.c, engine/pooled.c), whose notify posts a packet with KEY_POOL. So do group
  * commits (their sync must follow their writes, which the pool's job does in
  * order), O_DSYNC writes (write, then flush), and everything while fault
  * hooks are installed (they must see each call, which the pool's body does).
@@ -33,7 +33,7 @@
 #include "engine/os_win.h"
 
 #define MAPIO__BE_PREFIX iocp
-#include "engine/pool.h"
+#include "engine/pooled.h"
 
 MAPIO__BACKEND_DECLARE()
 
@@ -99,7 +99,7 @@ static int iocp_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, vo
         mapio__free(s);
         return err;
     }
-    int err = mapio__pool_new(&s->pool, opts->workers, pool_notify, s);
+    int err = mapio__pooled_new(&s->pool, opts->workers, pool_notify, s);
     if (err != 0) {
         mapio__engine_detail(eng, "worker pool: %s", mapio_strerror(err));
         CloseHandle(s->port);
@@ -227,7 +227,7 @@ static int64_t vec_result(const struct iocp_req *ir, int64_t res)
 static bool to_pool(const struct iocp_state *s, mapio_req_t *req)
 {
     const struct mapio__fstate *fs = mapio__rp(req)->fs;
-    if (s->eng->has_faults || fs->map != NULL)
+    if (s->eng->ctx.faults.on || fs->map != NULL)
         return true; /* the hooks see each call; MMapIO copies are the pool's body */
     switch (req->op) {
     case MAPIO_OP_READ:
@@ -247,17 +247,12 @@ static int iocp_be_submit(void *state, mapio_req_t **reqs, unsigned n)
     unsigned from = 0;
     for (unsigned i = 0; i < n; i++) {
         mapio_req_t *req = reqs[i];
-        bool nop = req->op == MAPIO_OP_NOP;
         ir_of(req)->in_flight = 0;
-        if (!nop && to_pool(s, req))
-            continue;
+        if (req->op == MAPIO_OP_NOP || to_pool(s, req))
+            continue; /* the pool's (no-ops complete there at once) */
         /* Not for the pool; keep the pool's ones in order around it. */
-        mapio__pool_push(s->pool, reqs + from, i - from);
+        mapio__pooled_push(s->pool, reqs + from, i - from);
         from = i + 1;
-        if (nop) {
-            mapio__complete(req, 0); /* nothing for anyone to do */
-            continue;
-        }
         struct iocp_req *ir = ir_of(req);
         struct mapio__seg seg;
         mapio__req_seg(req, &seg);
@@ -269,11 +264,11 @@ static int iocp_be_submit(void *state, mapio_req_t **reqs, unsigned n)
         if (r == 1)
             continue;
         if (shortage(r))
-            mapio__pool_push(s->pool, &req, 1);
+            mapio__pooled_push(s->pool, &req, 1);
         else
             mapio__complete(req, r);
     }
-    mapio__pool_push(s->pool, reqs + from, n - from);
+    mapio__pooled_push(s->pool, reqs + from, n - from);
     return (int)n;
 }
 
@@ -297,8 +292,8 @@ static void finished(struct iocp_state *s, OVERLAPPED *ov)
         mapio__req_seg(req, &seg);
         bool whole = (size_t)res == seg.iov[ir->vidx].iov_len;
         ir->vdone += (uint64_t)res;
-        if (whole && ir->vidx + 1 < seg.iovcnt &&
-            !atomic_load_explicit(&mapio__rp(req)->cancel, memory_order_relaxed)) {
+        /* A started request runs to its end, cancel or not (engine.c). */
+        if (whole && ir->vidx + 1 < seg.iovcnt) {
             ir->vidx++;
             int64_t r = start(s, ir);
             if (r == 1)
@@ -331,6 +326,15 @@ static unsigned dequeue(struct iocp_state *s, DWORD timeout_ms, int *err)
     return (unsigned)n;
 }
 
+/* The blocking part of a wait: packets, a wake among them. */
+static int block(void *arg, int timeout_ms)
+{
+    struct iocp_state *s = arg;
+    int err = 0;
+    dequeue(s, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, &err);
+    return err;
+}
+
 static int iocp_be_wait(void *state, int timeout_ms)
 {
     struct iocp_state *s = state;
@@ -341,17 +345,9 @@ static int iocp_be_wait(void *state, int timeout_ms)
     do
         got += k = dequeue(s, 0, &err);
     while (k == BATCH && err == 0);
-    got += mapio__pool_reap(s->pool);
-    if (got > 0 || timeout_ms == 0 || err != 0)
+    if (err != 0)
         return err;
-    if (!mapio__pool_sleep(s->pool)) {
-        mapio__pool_reap(s->pool);
-        return 0;
-    }
-    dequeue(s, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, &err);
-    mapio__pool_awake(s->pool);
-    mapio__pool_reap(s->pool);
-    return err;
+    return mapio__pooled_wait(s->pool, timeout_ms, got > 0, block, s);
 }
 
 static int iocp_be_cancel(void *state, mapio_req_t *req)
@@ -361,7 +357,7 @@ static int iocp_be_cancel(void *state, mapio_req_t *req)
         /* Shutdown: every call out, and everything the pool has not begun. */
         for (struct iocp_req *c = s->calls; c != NULL; c = c->next)
             CancelIoEx(mapio__rp(c->req)->fs->fd, &c->ov);
-        return mapio__pool_cancel(s->pool, NULL);
+        return mapio__pooled_cancel(s->pool, NULL);
     }
     struct iocp_req *ir = ir_of(req);
     if (ir->in_flight) {
@@ -369,7 +365,7 @@ static int iocp_be_cancel(void *state, mapio_req_t *req)
         CancelIoEx(mapio__rp(req)->fs->fd, &ir->ov);
         return 0;
     }
-    return mapio__pool_cancel(s->pool, req);
+    return mapio__pooled_cancel(s->pool, req);
 }
 
 static int iocp_be_wake(void *state)
@@ -383,9 +379,6 @@ static int iocp_be_fd(void *state)
     return MAPIO_ENOTSUP; /* a completion port is not a pollable descriptor */
 }
 
-static int iocp_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
-{
-    return 0; /* nothing to pin ahead of time */
-}
+MAPIO__BACKEND_NO_BUFFERS() /* nothing to pin ahead of time */
 
 MAPIO__BACKEND_DEFINE(MAPIO_CAP_NATIVE_ASYNC | MAPIO_CAP_CANCEL_INFLIGHT);

@@ -18,6 +18,7 @@
  * CI runs the conformance suite on it; see docs/bsd-macos.md.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/event.h>
@@ -25,7 +26,7 @@
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX kqueue
-#include "engine/pool.h"
+#include "engine/pooled.h"
 
 MAPIO__BACKEND_DECLARE()
 
@@ -33,29 +34,25 @@ MAPIO__BACKEND_DECLARE()
 #define KQ_WAKE_IDENT 1
 
 struct kqueue_state {
-    int kq;
-    struct mapio__pool *pool;
-    /* Set after each trigger: a wait collects the event only when it was
-     * triggered, so the engine fd is readable exactly while work waits. */
-    _Atomic bool triggered;
+    struct mapio__readiness r; /* first: the shared ops take the state as one */
 };
+_Static_assert(offsetof(struct kqueue_state, r) == 0,
+               "the readiness ops take the state as its first member");
 
-static void trigger(void *arg)
+static void trigger(struct mapio__readiness *r)
 {
-    struct kqueue_state *s = arg;
     struct kevent ev;
     EV_SET(&ev, KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
-    while (kevent(s->kq, &ev, 1, NULL, 0, NULL) < 0 && errno == EINTR)
+    while (kevent(r->fd, &ev, 1, NULL, 0, NULL) < 0 && errno == EINTR)
         ;
-    atomic_store(&s->triggered, true);
 }
 
 /* Take a pending trigger off the queue without waiting. */
-static void collect(struct kqueue_state *s)
+static void collect(struct mapio__readiness *r)
 {
     struct kevent ev[4];
     struct timespec zero = { 0, 0 };
-    while (kevent(s->kq, NULL, 0, ev, 4, &zero) < 0 && errno == EINTR)
+    while (kevent(r->fd, NULL, 0, ev, 4, &zero) < 0 && errno == EINTR)
         ;
 }
 
@@ -64,9 +61,11 @@ static int kqueue_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, 
     struct kqueue_state *s = mapio__calloc(1, sizeof *s);
     if (s == NULL)
         return MAPIO_ENOMEM;
+    s->r.raise = trigger;
+    s->r.lower = collect;
     int err = 0;
-    s->kq = kqueue();
-    if (s->kq < 0) {
+    s->r.fd = kqueue();
+    if (s->r.fd < 0) {
         err = -errno;
         mapio__engine_detail(eng, "kqueue: %s", mapio_strerror(err));
         mapio__free(s);
@@ -74,18 +73,18 @@ static int kqueue_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, 
     }
     struct kevent ev;
     EV_SET(&ev, KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
-    if (kevent(s->kq, &ev, 1, NULL, 0, NULL) < 0) {
+    if (kevent(s->r.fd, &ev, 1, NULL, 0, NULL) < 0) {
         err = -errno;
         mapio__engine_detail(eng, "kevent(EVFILT_USER): %s", mapio_strerror(err));
         goto fail;
     }
-    err = mapio__pool_new(&s->pool, opts->workers, trigger, s);
+    err = mapio__readiness_start(&s->r, opts->workers);
     if (err != 0)
         goto fail;
     *state = s;
     return 0;
 fail:
-    close(s->kq);
+    close(s->r.fd);
     mapio__free(s);
     return err;
 }
@@ -93,78 +92,36 @@ fail:
 static int kqueue_be_destroy(void *state)
 {
     struct kqueue_state *s = state;
-    mapio__pool_free(s->pool);
-    close(s->kq);
+    mapio__readiness_stop(&s->r);
     mapio__free(s);
     return 0;
 }
 
-static int kqueue_be_attach(void *state, struct mapio__fstate *f)
-{
-    return 0;
-}
-
-static int kqueue_be_detach(void *state, struct mapio__fstate *f)
-{
-    return 0;
-}
+MAPIO__BACKEND_READINESS_OPS()
 
 static int kqueue_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct kqueue_state *s = state;
-    mapio__pool_submit(s->pool, reqs, n);
+    mapio__pooled_push(s->r.pool, reqs, n);
     return (int)n;
+}
+
+static int block(void *arg, int timeout_ms)
+{
+    struct kqueue_state *s = arg;
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    struct kevent ev[4];
+    int n = kevent(s->r.fd, NULL, 0, ev, 4, timeout_ms < 0 ? NULL : &ts);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (n > 0)
+        atomic_store(&s->r.raised, false); /* EV_CLEAR: delivering it reset it */
+    return 0;
 }
 
 static int kqueue_be_wait(void *state, int timeout_ms)
 {
-    struct kqueue_state *s = state;
-    /* A trigger collected here was meant for this wait (see epoll.c): it
-     * ends the wait rather than be lost. */
-    bool triggered = atomic_exchange(&s->triggered, false);
-    if (triggered)
-        collect(s);
-    /* Completions already waiting need no system call to collect. */
-    if (mapio__pool_reap(s->pool) > 0 || timeout_ms == 0 || triggered)
-        return 0;
-    if (!mapio__pool_sleep(s->pool)) {
-        mapio__pool_reap(s->pool);
-        return 0;
-    }
-    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-    struct kevent ev[4];
-    int n = kevent(s->kq, NULL, 0, ev, 4, timeout_ms < 0 ? NULL : &ts);
-    mapio__pool_awake(s->pool);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
-    if (n > 0)
-        atomic_store(&s->triggered, false); /* EV_CLEAR: delivering it reset it */
-    mapio__pool_reap(s->pool);
-    return 0;
-}
-
-static int kqueue_be_cancel(void *state, mapio_req_t *req)
-{
-    struct kqueue_state *s = state;
-    return mapio__pool_cancel(s->pool, req);
-}
-
-static int kqueue_be_wake(void *state)
-{
-    trigger(state);
-    return 0;
-}
-
-static int kqueue_be_fd(void *state)
-{
-    struct kqueue_state *s = state;
-    mapio__pool_always_notify(s->pool);
-    return s->kq;
-}
-
-static int kqueue_be_register_buffers(void *state, const mapio_iovec_t *iov, unsigned n)
-{
-    return 0; /* blocking calls pin nothing ahead of time */
+    return mapio__readiness_wait(state, timeout_ms, false, block, state);
 }
 
 MAPIO__BACKEND_DEFINE(MAPIO_CAP_POLLABLE_FD);

@@ -32,7 +32,8 @@
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX uring
-#include "engine/internal.h"
+#include "engine/commit.h"
+#include "engine/engine.h"
 
 MAPIO__BACKEND_DECLARE()
 
@@ -315,9 +316,9 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
     mapio_engine_t *eng = s->eng;
     for (i = 0; i < n && s->in_ring < s->cap; i++) {
         uint64_t limit = UINT64_MAX;
-        if (eng->has_faults) {
+        if (eng->ctx.faults.on) {
             mapio_fault_call_t call;
-            int64_t b = mapio__fault_before(eng, reqs[i], &call);
+            int64_t b = mapio__fault_before(&eng->ctx.faults, reqs[i], &call);
             if (b < 0 && b != MAPIO_FAULT_PASS) {
                 mapio__complete(reqs[i], b); /* failed without reaching the kernel */
                 continue;
@@ -373,11 +374,11 @@ static void reap(struct uring_state *s)
             mapio_req_t *req = (mapio_req_t *)(uintptr_t)(tag & ~(uint64_t)7);
             int64_t res = cqe->res;
             if (tag & TAG_FUSED_SYNC)
-                mapio__complete_fused(req, true, res);
+                mapio__commit_fused_half(req, true, res);
             else if (mapio__rp(req)->fused)
-                mapio__complete_fused(req, false, res);
-            else if (s->eng->has_faults)
-                mapio__complete(req, mapio__fault_after(s->eng, req, res));
+                mapio__commit_fused_half(req, false, res);
+            else if (s->eng->ctx.faults.on)
+                mapio__complete(req, mapio__fault_after(&s->eng->ctx.faults, req, res));
             else
                 mapio__complete(req, res);
         }

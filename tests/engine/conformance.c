@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "mapio.h"
-#include "engine/internal.h"
+#include "engine/engine.h"
+#include "engine/os.h"
 #include "testutil.h"
 
 static const char *backend;

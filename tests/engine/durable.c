@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "mapio.h"
-#include "engine/internal.h"
+#include "engine/req.h"
+#include "engine/os.h"
 #include "testutil.h"
 
 static const char *backend;

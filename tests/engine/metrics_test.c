@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "mapio.h"
-#include "engine/internal.h"
+#include "engine/latency.h"
 #include "testutil.h"
 
 static int cmp_u64(const void *a, const void *b)

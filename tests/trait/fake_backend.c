@@ -6,7 +6,7 @@
  * proves the X-macro list really is a contract, not a convention.
  */
 #define MAPIO__BE_PREFIX fake
-#include "engine/internal.h"
+#include "engine/backend.h"
 
 MAPIO__BACKEND_DECLARE()
 

@@ -1,0 +1,104 @@
+/*
+ * engine/file.h - a file's state inside the engine: the handle's private
+ * part, references, the sticky sync error, O_DIRECT alignment checks.
+ *
+ * A handle (mapio_file_t, caller memory) points to its state (heap), which
+ * lives from open to the last reference: the open one plus one per request
+ * or blocking call in progress. Whoever drops the last reference tears the
+ * file down - the engine (mapio__engine_release), which also has to detach
+ * it from the backend. Never installed.
+ */
+#ifndef MAPIO_FILE_H
+#define MAPIO_FILE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "latency.h"
+#include "mapio/engine.h"
+#include "mapio/map.h"
+#include "metrics.h"
+
+struct mapio__ctx;
+
+/* Group-commit queue of one file: commit.c's (polling thread only). */
+struct mapio__gc {
+    mapio_req_t *next_head, *next_tail; /* writes done; wait for a sync not yet started */
+    unsigned next_count;
+    uint64_t next_first_ns, next_last_ns; /* when the earliest / latest of them arrived */
+    mapio_req_t *cur_head;                /* covered by the sync in flight */
+    bool syncing;
+    bool timer_armed;
+    uint64_t deadline_ns;
+    struct mapio__fstate *timer_next; /* the engine's list of armed timers */
+};
+
+struct mapio__fstate {
+    mapio_engine_t *eng;
+    struct mapio__ctx *ctx; /* eng's shared part */
+    mapio_fd_t fd;
+    unsigned flags;     /* MAPIO_OPEN_* */
+    uint64_t size;      /* as given to / found by the open */
+    int fixed_index;    /* io_uring registered-file slot, or -1 */
+    void *backend;      /* backend's per-file data, if any */
+    uint32_t mem_align; /* O_DIRECT buffer alignment (1 when buffered) */
+    uint32_t io_align;  /* O_DIRECT offset/length alignment (1 when buffered) */
+    _Atomic int sticky; /* first failed sync's error; then every sync fails */
+    struct mapio__gc gc;
+    mapio_req_t sync_req;               /* the group commit's own fdatasync */
+    struct mapio__counters counters;    /* polling thread */
+    struct mapio__counters counters_mt; /* any thread */
+    struct mapio__fstate *prev, *next;  /* engine's list of open files (engine lock) */
+    struct mapio__lats *lats;           /* MAPIO_OPEN_HISTOGRAMS only (any thread, atomic) */
+    mapio_map_t *map;                   /* MAPIO_OPEN_MMAP only */
+    mapio_file_t *handle;
+};
+
+enum { MAPIO__FILE_MAGIC = 0x6d617066u /* "mapf" */ };
+enum { MAPIO__FILE_OPEN = 1, MAPIO__FILE_CLOSED = 2 };
+
+/* The engine's part of mapio_file_t. At refs 0 the state is gone for good
+ * and refs never rises again, so a stale handle reads CLOSED. */
+struct mapio__file_priv {
+    uint32_t magic;
+    _Atomic uint32_t state;
+    _Atomic uint64_t refs;
+    struct mapio__fstate *fs;
+};
+
+_Static_assert(sizeof(struct mapio__file_priv) <= sizeof(((mapio_file_t *)0)->priv),
+               "mapio_file_t.priv too small for the engine's private part");
+
+static inline struct mapio__file_priv *mapio__fp(const mapio_file_t *f)
+{
+    return (struct mapio__file_priv *)(void *)&((mapio_file_t *)f)->priv;
+}
+
+/* A reference on the file's state while it still exists (open, or closed
+ * with requests in flight), or NULL. Dropping it may be the last reference:
+ * use mapio__engine_acquire() / mapio__engine_release(), which tear down. */
+struct mapio__fstate *mapio__file_get(const mapio_file_t *f);
+/* Not closed yet. */
+bool mapio__file_is_open(const mapio_file_t *f);
+/* Close the handle to new work; true if it was open (its open reference is
+ * then the caller's to drop). */
+bool mapio__file_mark_closed(mapio_file_t *f);
+/* One more reference on a file known to be referenced (its group sync). */
+void mapio__file_ref(struct mapio__fstate *fs);
+/* Drop a reference. True if it was the last: the caller tears down. */
+bool mapio__file_unref(struct mapio__fstate *fs);
+/* Close the descriptor and mapping, free the state (after the last unref). */
+void mapio__file_destroy(struct mapio__fstate *fs);
+
+/* A sync's result, with the sticky rule: the first failure is remembered,
+ * and every later sync of the file reports MAPIO_EIO. */
+int64_t mapio__file_sync_result(struct mapio__fstate *fs, int64_t res);
+
+/* O_DIRECT: the engine's own check, because some platforms (and Wine) do
+ * not reject misaligned unbuffered I/O themselves. */
+bool mapio__file_misaligned(const struct mapio__fstate *fs, const void *buf, uint64_t len,
+                            uint64_t offset);
+bool mapio__file_misaligned_iov(const struct mapio__fstate *fs, const mapio_iovec_t *iov,
+                                unsigned n, uint64_t offset);
+
+#endif
