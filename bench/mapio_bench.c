@@ -414,8 +414,11 @@ int main(int argc, char **argv)
           "commit: write this many MiB of zeros first, then overwrite them (0 = append)",
           .max = 1 << 20 },
     };
-    const struct cli cli = { "mapio-bench", "The engine against its peers, one mode per run.",
-                             notes, args, sizeof args / sizeof *args };
+    const struct cli cli = { .prog = "mapio-bench",
+                             .about = "The engine against its peers, one mode per run.",
+                             .notes = notes,
+                             .args = args,
+                             .nargs = sizeof args / sizeof *args };
     cli_parse(&cli, argc, argv);
     if (strcmp(o.mode, "randread") == 0 || strcmp(o.mode, "roundtrip") == 0 ||
         strcmp(o.mode, "raw-uring") == 0)
