@@ -4,11 +4,14 @@
 #   bench/cli_test.sh PROGRAM...
 #
 # For each program: --help and -h print a usage to stdout and exit 0; an
-# unknown option, every option from the usage left without its value, every
-# option given a bad value (--opt=value form) and --qd 0 each exit 2 with one
-# line on stderr naming the option. mapio-bench also: a missing MODE, a
-# missing input file (the message says how to make one), and a short real run
-# with --opt=value options; ring-bench and vec-bench a tiny real run.
+# unknown option, every option from the usage left without its value (a flag
+# given one), every option given a bad value (--opt=value form) and --qd 0
+# each exit 2 with one line on stderr naming the option. mapio-bench also:
+# MODE --help for every mode, listing only options that mode takes; an
+# option given to a mode that does not use it; a missing or unknown MODE; a
+# missing input file (created, or with --create 0 the message says how to
+# make one); a FILE in a missing folder; and a short real run with
+# --opt=value options; ring-bench and vec-bench a tiny real run.
 set -u
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -58,9 +61,13 @@ for prog in "$@"; do
     bad --no-such-option "$prog" --no-such-option
     bad --no-such-option "$prog" --no-such-option=1
     while read -r opt meta; do
+        if [ -z "$meta" ]; then # a flag
+            bad "$opt: takes no value" "$prog" "$opt=1"
+            continue
+        fi
         bad "$opt: missing value" "$prog" "$opt"
-        # A bad value; any string names a FILE, so that one has none.
-        [ "$meta" = FILE ] || bad "$opt" "$prog" "$opt=x1"
+        # A bad value; any string names a FILE or a --name, so those have none.
+        [ "$meta" = FILE ] || [ "$opt" = --name ] || bad "$opt" "$prog" "$opt=x1"
     done <"$TMP/opts"
     if grep -q '^--qd ' "$TMP/opts"; then
         bad "--qd: must be >= 1 (got 0)" "$prog" --qd 0
@@ -69,10 +76,39 @@ for prog in "$@"; do
     case $name in
     mapio-bench)
         bad MODE "$prog"
+        bad "MODE: must be one of" "$prog" nosuchmode "$TMP/data"
+        bad "MODE: must be one of" "$prog" nosuchmode --help
         bad FILE "$prog" randread
-        bad "head -c" "$prog" randread "$TMP/none"
-        bad "$TMP/none" "$prog" roundtrip "$TMP/none" --op read1
+        run "$prog" --help
+        modes=$(sed -n '/^Modes/,/^$/s/^  \([a-z-]*\) .*/\1/p' "$TMP/out")
+        [ -n "$modes" ] || fail "$name --help lists no modes"
+        for mode in $modes; do
+            good "usage: $name $mode FILE" "$prog" "$mode" --help
+            good "usage: $name $mode FILE" "$prog" --help "--mode=$mode"
+            sed -n 's/^  \(--[a-z-]*\) \([^ ]*\) .*/\1 \2/p' "$TMP/out" >"$TMP/mode-opts"
+            grep -q -e '^--mode ' "$TMP/mode-opts" && fail "$name $mode --help lists --mode"
+            # Every option listed is taken: a bad value is a bad value, not an unused option.
+            while read -r opt meta; do
+                [ -n "$meta" ] && [ "$meta" != FILE ] && [ "$opt" != --name ] || continue
+                bad "$opt" "$prog" "$mode" "$TMP/data" "$opt=x1"
+                grep -q "not used" "$TMP/err" && fail "$name $mode --help lists $opt, not taken"
+            done <"$TMP/mode-opts"
+        done
+        bad "--qd: not used by commit" "$prog" commit "$TMP/w" --qd 4
+        bad "--committers: not used by randread" "$prog" randread "$TMP/data" --committers=2
+        bad "head -c" "$prog" randread "$TMP/none" --create 0
+        bad "$TMP/none" "$prog" roundtrip "$TMP/none" --op read1 --create=0
+        [ ! -e "$TMP/none" ] || fail "--create 0 created $TMP/none"
+        bad "$TMP/no/dir" "$prog" randread "$TMP/no/dir/f" --size-mib 1
+        bad "$TMP/no/dir" "$prog" commit "$TMP/no/dir/f"
+        bad "not a regular file" "$prog" sync-each "$TMP"
+        # A missing input is created (--size-mib MiB), with a line saying so.
+        good mode=randread "$prog" randread "$TMP/made" --size-mib 1 --seconds 0.05 --qd 4
+        grep -q "creating $TMP/made" "$TMP/err" || fail "no 'creating' line: $(cat "$TMP/err")"
+        [ "$(stat -c %s "$TMP/made" 2>/dev/null)" = 1048576 ] || fail "$TMP/made is not 1 MiB"
         good mode=roundtrip "$prog" roundtrip "$TMP/data" --op=nop --seconds=0.05
+        # No progress line when stderr is not a terminal.
+        [ ! -s "$TMP/err" ] || fail "roundtrip wrote to stderr: $(cat "$TMP/err")"
         ;;
     ring-bench)
         good median "$prog" 1 64 1

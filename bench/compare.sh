@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # bench/compare.sh - the engine against its peers, side by side in one run.
 #
-#   bench/compare.sh [BUILD_DIR] [FILE] [RUNS]
-#   WHAT=engine|mmap|all (default all) picks the rows.
+#   [JSON=rows.jsonl] bench/compare.sh [BUILD_DIR] [FILE] [RUNS]
+#   WHAT=engine|mmap|all (default all) picks the rows; SECS (default 5) the
+#   seconds of each.
 #
 # Builds nothing: point it at a release build (meson setup build-rel
 # -Dbuildtype=release && ninja -C build-rel). Makes a 1 GiB file (FILE,
 # default /var/tmp/mapio-bench.dat), warms it into the page cache, then for
 # each of RUNS (default 3) rounds runs every pair back to back and prints the
-# per-round figures and the medians and ratios, as a markdown table.
+# per-round figures and the medians and ratios, as a markdown table. With
+# JSON set, every measured row (mapio and peers) is appended to that file as
+# one JSON object a line: bench/plot draws them.
 set -euo pipefail
 BUILD=${1:-build-rel}
 FILE=${2:-/var/tmp/mapio-bench.dat}
@@ -16,6 +19,7 @@ RUNS=${3:-3}
 SECS=${SECS:-5}
 WHAT=${WHAT:-all}
 BENCH="$BUILD/bench/mapio-bench"
+. "$(dirname "$0")/lib.sh"
 command -v fio >/dev/null || { echo "fio is needed: apt-get install fio" >&2; exit 1; }
 [ -x "$BENCH" ] || { echo "no $BENCH: build with meson first" >&2; exit 1; }
 
@@ -24,34 +28,34 @@ if [ ! -f "$FILE" ] || [ "$(stat -c %s "$FILE")" -ne $((1 << 30)) ]; then
 fi
 cat "$FILE" >/dev/null # warm: every run below reads from the page cache
 
-fio_iops() { # fio options... -> IOPS
-    fio --name=b --filename="$FILE" --rw=randread --bs=4k --invalidate=0 --norandommap \
-        --randrepeat=0 --time_based --runtime="$SECS" --group_reporting --output-format=terse \
-        --terse-version=3 "$@" | awk -F';' '{print $8}'
+fio_rr() { # NAME fio options... -> IOPS of 4 KiB random reads of FILE
+    iops "$(fio_run "$1" --name=b --filename="$FILE" --rw=randread --bs=4k --invalidate=0 \
+        --norandommap --randrepeat=0 --time_based --runtime="$SECS" --group_reporting "${@:2}")"
 }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+mb_ops() { # NAME mapio-bench arguments... -> ops/s
+    iops "$(mb "$@" --seconds "$SECS")"
+}
 
 declare -A R
 engine_round() {
-    R[fio_uring]+="$(fio_iops --ioengine=io_uring --iodepth=32) "
-    R[fio_uring_b]+="$(fio_iops --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 --iodepth_batch_complete_min=1 --iodepth_batch_complete_max=32) "
-    R[mapio_uring]+="$("$BENCH" randread "$FILE" --backend uring --qd 32 --seconds "$SECS" | field iops) "
-    R[fio_psync2]+="$(fio_iops --ioengine=psync --numjobs=2) "
-    R[mapio_epoll]+="$("$BENCH" randread "$FILE" --backend epoll --workers 2 --qd 32 --seconds "$SECS" | field iops) "
-    R[raw_nop]+="$("$BENCH" raw-uring "$FILE" --op nop --seconds "$SECS" | field ops_per_s) "
-    R[mapio_nop]+="$("$BENCH" roundtrip "$FILE" --backend uring --op nop --seconds "$SECS" | field ops_per_s) "
-    R[raw_read1]+="$("$BENCH" raw-uring "$FILE" --op read1 --seconds "$SECS" | field ops_per_s) "
-    R[mapio_read1]+="$("$BENCH" roundtrip "$FILE" --backend uring --op read1 --seconds "$SECS" | field ops_per_s) "
+    R[fio_uring]+="$(fio_rr "fio io_uring QD32" --ioengine=io_uring --iodepth=32) "
+    R[fio_uring_b]+="$(fio_rr "fio io_uring QD32 batched" --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 --iodepth_batch_complete_min=1 --iodepth_batch_complete_max=32) "
+    R[mapio_uring]+="$(mb_ops "mapio uring QD32" randread "$FILE" --backend uring --qd 32) "
+    R[fio_psync2]+="$(fio_rr "fio psync x2" --ioengine=psync --numjobs=2) "
+    R[mapio_epoll]+="$(mb_ops "mapio epoll QD32" randread "$FILE" --backend epoll --workers 2 --qd 32) "
+    R[raw_nop]+="$(mb_ops "raw liburing nop" raw-uring "$FILE" --op nop) "
+    R[mapio_nop]+="$(mb_ops "mapio uring nop" roundtrip "$FILE" --backend uring --op nop) "
+    R[raw_read1]+="$(mb_ops "raw liburing read1" raw-uring "$FILE" --op read1) "
+    R[mapio_read1]+="$(mb_ops "mapio uring read1" roundtrip "$FILE" --backend uring --op read1) "
 }
 # MMapIO: fio's mmap engine is one synchronous thread doing a memcpy per I/O;
 # the engine in MMapIO mode copies on the submitting thread (QD1 is the same
 # shape), or on its copy pool.
 mmap_round() {
-    R[fio_mmap]+="$(fio_iops --ioengine=mmap) "
-    R[mapio_mmap]+="$("$BENCH" randread "$FILE" --backend uring --qd 1 --mmap 1 --seconds "$SECS" | field iops) "
-    R[mapio_mmap_pool]+="$("$BENCH" randread "$FILE" --backend uring --qd 32 --mmap 2 --workers 2 --seconds "$SECS" | field iops) "
-    R[mapio_mmap_pool1]+="$("$BENCH" randread "$FILE" --backend uring --qd 1 --mmap 2 --workers 1 --seconds "$SECS" | field iops) "
+    R[fio_mmap]+="$(fio_rr "fio mmap" --ioengine=mmap) "
+    R[mapio_mmap]+="$(mb_ops "mapio MMapIO QD1" randread "$FILE" --backend uring --qd 1 --mmap 1) "
+    R[mapio_mmap_pool]+="$(mb_ops "mapio MMapIO pool QD32" randread "$FILE" --backend uring --qd 32 --mmap 2 --workers 2) "
+    R[mapio_mmap_pool1]+="$(mb_ops "mapio MMapIO pool QD1 1 worker" randread "$FILE" --backend uring --qd 1 --mmap 2 --workers 1) "
 }
 for run in $(seq 1 "$RUNS"); do
     [ "$WHAT" = mmap ] || engine_round
@@ -59,7 +63,7 @@ for run in $(seq 1 "$RUNS"); do
     echo "round $run done" >&2
 done
 
-med() { echo "${R[$1]}" | tr ' ' '\n' | grep . | median; }
+med() { echo "${R[$1]}" | median; }
 row() { # label, ours, peer, target
     local a b
     a=$(med "$2"); b=$(med "$3")

@@ -1,61 +1,64 @@
 #!/usr/bin/env bash
 # bench/durable.sh - group commit and O_DIRECT against their peers, side by side.
 #
-#   bench/durable.sh [BUILD_DIR] [DIR] [RUNS]
+#   [JSON=rows.jsonl] bench/durable.sh [BUILD_DIR] [DIR] [RUNS]
+#   SECS (default 3): the seconds of each run; COMMITTERS (default
+#   "1 8 32 128"): the committer counts.
 #
 # Per round: a write+fdatasync-per-record loop (mapio-bench sync-each, no mapio),
-# fio --fdatasync=1, and mapio group commit with 1, 8, 32, 128 committers of
+# fio --fdatasync=1, and mapio group commit with each committer count of
 # 4 KiB records on each backend; then O_DIRECT 4 KiB random reads at QD32 on a
 # 1 GiB file: fio io_uring vs the io_uring backend, fio libaio vs the epoll
-# backend. Medians of RUNS (default 3) rounds, as markdown tables.
+# backend. Medians of RUNS (default 3) rounds, as markdown tables. With JSON
+# set, every measured row is appended to that file (JSON lines, bench/plot).
 set -euo pipefail
 BUILD=${1:-build-rel}
 DIR=${2:-/var/tmp}
 RUNS=${3:-3}
 SECS=${SECS:-3}
+COMMITTERS=${COMMITTERS:-1 8 32 128}
 BENCH="$BUILD/bench/mapio-bench"
 WAL="$DIR/mapio-wal.dat"
 BIG="$DIR/mapio-bench.dat"
+. "$(dirname "$0")/lib.sh"
 [ -x "$BENCH" ] || { echo "no $BENCH" >&2; exit 1; }
 [ -f "$BIG" ] && [ "$(stat -c %s "$BIG")" -eq $((1 << 30)) ] || head -c $((1 << 30)) /dev/urandom >"$BIG"
 
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+fio_direct() { # NAME ioengine -> IOPS of O_DIRECT 4 KiB random reads at QD32
+    iops "$(fio_run "$1" --name=d --filename="$BIG" --rw=randread --bs=4k --direct=1 \
+        --ioengine="$2" --iodepth=32 --norandommap --randrepeat=0 --time_based --runtime="$SECS")"
+}
 declare -A R
 
 for run in $(seq 1 "$RUNS"); do
-    out=$("$BENCH" sync-each "$WAL" --seconds "$SECS")
-    R[each]+="$(echo "$out" | field records_per_s) "; R[each_p50]+="$(echo "$out" | field p50_us) "
-    R[fio_fds]+="$(fio --name=w --filename="$WAL" --rw=write --bs=4k --size=256m --fdatasync=1 \
-        --time_based --runtime="$SECS" --output-format=terse --terse-version=3 | awk -F';' '{print $49}') "
+    out=$(mb "write+fdatasync each" sync-each "$WAL" --seconds "$SECS")
+    R[each]+="$(iops "$out") "; R[each_p50]+="$(get p50_us "$out") "
+    out=$(fio_run "fio fdatasync=1" --name=w --filename="$WAL" --rw=write --bs=4k --size=256m \
+        --fdatasync=1 --time_based --runtime="$SECS")
+    R[fio_fds]+="$(iops "$out") "
     for be in uring epoll; do
-        for n in 1 8 32 128; do
-            out=$("$BENCH" commit "$WAL" --backend $be --committers $n --seconds "$SECS")
-            R[${be}_$n]+="$(echo "$out" | field commits_per_s) "
-            R[${be}_${n}_p50]+="$(echo "$out" | field p50_us) "
-            R[${be}_${n}_ps]+="$(echo "$out" | field per_sync) "
+        for n in $COMMITTERS; do
+            out=$(mb "mapio $be commit x$n" commit "$WAL" --backend $be --committers $n --seconds "$SECS")
+            R[${be}_$n]+="$(iops "$out") "
+            R[${be}_${n}_p50]+="$(get p50_us "$out") "
+            R[${be}_${n}_ps]+="$(get records_per_sync "$out") "
         done
     done
-    R[fio_direct_uring]+="$(fio --name=d --filename="$BIG" --rw=randread --bs=4k --direct=1 --ioengine=io_uring \
-        --iodepth=32 --norandommap --randrepeat=0 --time_based --runtime="$SECS" --output-format=terse \
-        --terse-version=3 | awk -F';' '{print $8}') "
-    R[mapio_direct_uring]+="$("$BENCH" randread "$BIG" --backend uring --qd 32 --direct 1 --seconds "$SECS" | field iops) "
-    R[fio_direct_aio]+="$(fio --name=d --filename="$BIG" --rw=randread --bs=4k --direct=1 --ioengine=libaio \
-        --iodepth=32 --norandommap --randrepeat=0 --time_based --runtime="$SECS" --output-format=terse \
-        --terse-version=3 | awk -F';' '{print $8}') "
-    R[mapio_direct_epoll]+="$("$BENCH" randread "$BIG" --backend epoll --qd 32 --direct 1 --seconds "$SECS" | field iops) "
+    R[fio_direct_uring]+="$(fio_direct "fio io_uring O_DIRECT QD32" io_uring) "
+    R[mapio_direct_uring]+="$(iops "$(mb "mapio uring O_DIRECT QD32" randread "$BIG" --backend uring --qd 32 --direct 1 --seconds "$SECS")") "
+    R[fio_direct_aio]+="$(fio_direct "fio libaio O_DIRECT QD32" libaio) "
+    R[mapio_direct_epoll]+="$(iops "$(mb "mapio epoll O_DIRECT QD32" randread "$BIG" --backend epoll --qd 32 --direct 1 --seconds "$SECS")") "
     echo "round $run done" >&2
 done
 
 m() { echo "${R[$1]}" | median; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 each=$(m each)
 echo "| writer | per-round commits/s | median | vs write+fdatasync each ($each/s) | records per fdatasync | p50 µs |"
 echo "|---|---|---|---|---|---|"
 printf '| fio --fdatasync=1 (write IOPS) | %s | %s | %s | 1 | |\n' "${R[fio_fds]}" "$(m fio_fds)" "$(ratio "$(m fio_fds)" "$each")"
 for be in uring epoll; do
-    for n in 1 8 32 128; do
-        printf '| %s, %s committers | %s | %s | %s | %s | %s |\n' "$be" "$n" "${R[${be}_$n]}" \
+    for n in $COMMITTERS; do
+        printf '| %s, %s committers | %s | %s | %s | %.1f | %.1f |\n' "$be" "$n" "${R[${be}_$n]}" \
             "$(m ${be}_$n)" "$(ratio "$(m ${be}_$n)" "$each")" "$(m ${be}_${n}_ps)" "$(m ${be}_${n}_p50)"
     done
 done

@@ -1,58 +1,34 @@
 /*
  * bench/mapio_bench.c - the bench CLI: the engine against its peers.
  *
- *   mapio-bench MODE FILE [options]     (mapio-bench --help lists them all)
+ *   mapio-bench MODE FILE [options]     (mapio-bench [MODE] --help lists them)
  *
- * MODE is randread, roundtrip or raw-uring (reading FILE, which must exist),
- * commit or sync-each (writing it). Each prints one line "name=value ..." with
- * ops/s, so a script can compare it with fio or with the raw loop measured in
- * the same run (bench/compare.sh, bench/durable.sh).
+ * MODE is randread, roundtrip or raw-uring (reading FILE, created and filled
+ * when missing), commit or sync-each (writing it). Each run prints one row -
+ * "name=value ...", or one JSON object with --json (report.h) - with ops/s,
+ * latency percentiles and CPU time per operation, so that a script can put it
+ * next to fio or the raw loop measured in the same run (bench/compare.sh,
+ * bench/durable.sh).
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <liburing.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "mapio.h"
-
-#define MAPIO__BENCH_MIN(a, b) ((a) < (b) ? (a) : (b))
+#include "report.h"
 
 struct opts {
-    const char *mode, *file, *backend, *op;
-    unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap;
+    const char *mode, *file, *backend, *op, *name;
+    unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib;
     double seconds;
+    int json;
 };
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Latencies: sort and print p50/p99 in microseconds. */
-static void print_lat(uint64_t *lat, uint64_t n)
-{
-    if (n == 0) {
-        printf(" p50_us=0 p99_us=0\n");
-        return;
-    }
-    qsort(lat, n, sizeof *lat, cmp_u64);
-    printf(" p50_us=%.1f p99_us=%.1f\n", (double)lat[n / 2] / 1e3, (double)lat[n * 99 / 100] / 1e3);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t rng(uint64_t *s)
 {
@@ -62,11 +38,25 @@ static uint64_t rng(uint64_t *s)
     return *s;
 }
 
+static mapio_engine_t *engine(const struct opts *o)
+{
+    mapio_engine_opts_t eo = { .backend = o->backend,
+                               .workers = o->workers,
+                               .commit_delay_us = o->delay_us };
+    mapio_engine_t *eng;
+    int err = mapio_engine_new(&eng, &eo);
+    if (err != 0)
+        cli_die("engine on %s: %s", o->backend ? o->backend : "the default backend",
+                mapio_strerror(err));
+    return eng;
+}
+
 /* ---- random reads through the engine ------------------------------------- */
 
 struct rr {
     mapio_file_t file;
     uint64_t blocks, seed, done, deadline;
+    struct progress progress;
     unsigned bs;
     int stop, failed;
 };
@@ -86,8 +76,11 @@ static void rr_done(mapio_req_t *req)
     if (req->result != (int64_t)rr->bs)
         rr->failed = 1;
     rr->done++;
-    if ((rr->done & 1023) == 0 && now_ns() >= rr->deadline)
-        rr->stop = 1;
+    if ((rr->done & 1023) == 0) {
+        uint64_t now = now_ns();
+        rr->stop = now >= rr->deadline;
+        progress_tick(&rr->progress, now, rr->done);
+    }
     if (!rr->stop && !rr->failed)
         rr_issue(s);
 }
@@ -101,22 +94,8 @@ static void rr_issue(struct rr_slot *s)
         rr->failed = 1;
 }
 
-static mapio_engine_t *engine(const struct opts *o)
+static void randread(const struct opts *o, struct row *row, mapio_engine_t *eng)
 {
-    mapio_engine_opts_t eo = { .backend = o->backend,
-                               .workers = o->workers,
-                               .commit_delay_us = o->delay_us };
-    mapio_engine_t *eng;
-    int err = mapio_engine_new(&eng, &eo);
-    if (err != 0)
-        cli_die("engine on %s: %s", o->backend ? o->backend : "the default backend",
-                mapio_strerror(err));
-    return eng;
-}
-
-static int randread(const struct opts *o)
-{
-    mapio_engine_t *eng = engine(o);
     struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
     /* --mmap 1: MMapIO, copies on this thread; --mmap 2: on the copy pool. */
     unsigned mode = o->mmap == 0   ? 0
@@ -133,101 +112,160 @@ static int randread(const struct opts *o)
         slots[i].rr = &rr;
         slots[i].buf = aligned_alloc(4096, o->bs);
     }
-    uint64_t t0 = now_ns();
-    rr.deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    progress_start(&rr.progress, row->name, "ops", o->seconds, 0);
+    meter_start(&row->meter);
+    rr.deadline = row->meter.t0_ns + (uint64_t)(o->seconds * 1e9);
     for (unsigned i = 0; i < o->qd; i++)
         rr_issue(&slots[i]);
     mapio_engine_run(eng);
-    double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=randread backend=%s qd=%u bs=%u direct=%u mmap=%u ops=%" PRIu64
-           " iops=%.0f failed=%d\n",
-           mapio_engine_backend(eng), o->qd, o->bs, o->direct, o->mmap, rr.done,
-           (double)rr.done / secs, rr.failed);
+    meter_stop(&row->meter);
+    progress_end(&rr.progress);
+    row->ops = rr.done;
+    row->bytes_per_op = o->bs;
+    row->failed = rr.failed;
     mapio_file_close_blocking(&rr.file);
-    mapio_engine_free(eng);
     for (unsigned i = 0; i < o->qd; i++)
         free(slots[i].buf);
     free(slots);
-    return rr.failed;
 }
 
-/* ---- QD1 round trip through the engine ------------------------------------ */
+/* ---- QD1 loops: one request at a time, back to back ------------------------ */
+
+/*
+ * Run op(ctx) for o->seconds, timing each one on this program's clock (one
+ * clock read per operation: the time since the previous one ended), the same
+ * way for the engine's round trip and for its peers.
+ */
+static void qd1_loop(const struct opts *o, struct row *row, void (*op)(void *), void *ctx)
+{
+    struct hist *h = calloc(1, sizeof *h);
+    struct progress p;
+    progress_start(&p, row->name, "ops", o->seconds, 0);
+    meter_start(&row->meter);
+    uint64_t prev = row->meter.t0_ns, end = prev + (uint64_t)(o->seconds * 1e9);
+    while (prev < end) {
+        op(ctx);
+        uint64_t t = now_ns();
+        hist_add(h, t - prev);
+        prev = t;
+        row->ops++;
+        progress_tick(&p, t, row->ops);
+    }
+    meter_stop(&row->meter);
+    progress_end(&p);
+    hist_get(h, &row->lat);
+    row->lat_source = "bench";
+    free(h);
+}
+
+struct rt {
+    mapio_engine_t *eng;
+    mapio_file_t file;
+    mapio_req_t req;
+    const char *op;
+    int read1;
+    unsigned char b[1];
+};
 
 static void rt_done(mapio_req_t *req)
 {
-    (*(uint64_t *)req->data)++;
+    (void)req;
 }
 
-static int roundtrip(const struct opts *o)
+static void rt_op(void *ctx)
 {
-    mapio_engine_t *eng = engine(o);
-    mapio_file_t f;
-    int err = mapio_file_open_blocking(&f, eng, o->file, 0, MAPIO_OPEN_READ_ONLY);
+    struct rt *rt = ctx;
+    int err = rt->read1 ? mapio_read_at(&rt->file, &rt->req, rt->b, 1, 0, rt_done)
+                        : mapio_nop(rt->eng, &rt->req, rt_done);
+    if (err != 0 || (err = mapio_engine_poll(rt->eng, -1)) != 1)
+        cli_die("%s: %s", rt->op, err < 0 ? mapio_strerror(err) : "no completion");
+}
+
+static void roundtrip(const struct opts *o, struct row *row, mapio_engine_t *eng)
+{
+    struct rt rt = { .eng = eng, .op = o->op, .read1 = strcmp(o->op, "read1") == 0 };
+    int err = mapio_file_open_blocking(&rt.file, eng, o->file, 0, MAPIO_OPEN_READ_ONLY);
     if (err != 0)
         cli_die("open %s: %s", o->file, mapio_strerror(err));
-    int read1 = strcmp(o->op, "read1") == 0;
-    unsigned char b[1];
-    mapio_req_t req;
-    uint64_t done = 0;
-    req.data = &done;
-    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
-    while ((done & 1023) != 0 || now_ns() < deadline) {
-        err = read1 ? mapio_read_at(&f, &req, b, 1, 0, rt_done) : mapio_nop(eng, &req, rt_done);
-        if (err != 0 || (err = mapio_engine_poll(eng, -1)) != 1)
-            cli_die("%s: %s", o->op, err < 0 ? mapio_strerror(err) : "no completion");
-    }
-    double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=roundtrip backend=%s op=%s ops=%" PRIu64 " ops_per_s=%.0f\n",
-           mapio_engine_backend(eng), o->op, done, (double)done / secs);
-    mapio_file_close_blocking(&f);
-    mapio_engine_free(eng);
-    return 0;
+    row->bytes_per_op = (uint64_t)rt.read1;
+    qd1_loop(o, row, rt_op, &rt);
+    mapio_file_close_blocking(&rt.file);
 }
 
-/* ---- the peer: the same round trip on bare liburing ----------------------- */
-
-static int raw_uring(const struct opts *o)
-{
+/* The peer: the same round trip on bare liburing. */
+struct raw {
     struct io_uring ring;
-    int err = io_uring_queue_init(256, &ring, 0);
+    const char *op;
+    int fd, read1;
+    unsigned char b[1];
+};
+
+static void raw_op(void *ctx)
+{
+    struct raw *r = ctx;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (r->read1)
+        io_uring_prep_read(sqe, r->fd, r->b, 1, 0);
+    else
+        io_uring_prep_nop(sqe);
+    struct io_uring_cqe *cqe;
+    if (io_uring_submit_and_wait(&r->ring, 1) < 0 || io_uring_peek_cqe(&r->ring, &cqe) != 0)
+        cli_die("io_uring: no completion");
+    if (cqe->res < 0)
+        cli_die("%s: %s", r->op, strerror(-cqe->res));
+    io_uring_cqe_seen(&r->ring, cqe);
+}
+
+static void raw_uring(const struct opts *o, struct row *row)
+{
+    struct raw r = { .op = o->op, .read1 = strcmp(o->op, "read1") == 0 };
+    int err = io_uring_queue_init(256, &r.ring, 0);
     if (err != 0)
         cli_die("io_uring_queue_init: %s", strerror(-err));
-    int fd = open(o->file, O_RDONLY);
-    if (fd < 0)
+    r.fd = open(o->file, O_RDONLY);
+    if (r.fd < 0)
         cli_die("open %s: %s", o->file, strerror(errno));
-    int read1 = strcmp(o->op, "read1") == 0;
-    unsigned char b[1];
-    uint64_t done = 0;
-    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
-    while ((done & 1023) != 0 || now_ns() < deadline) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-        if (read1)
-            io_uring_prep_read(sqe, fd, b, 1, 0);
-        else
-            io_uring_prep_nop(sqe);
-        struct io_uring_cqe *cqe;
-        if (io_uring_submit_and_wait(&ring, 1) < 0 || io_uring_peek_cqe(&ring, &cqe) != 0)
-            cli_die("io_uring: no completion");
-        if (cqe->res < 0)
-            cli_die("%s: %s", o->op, strerror(-cqe->res));
-        io_uring_cqe_seen(&ring, cqe);
-        done++;
-    }
-    double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=raw-uring op=%s ops=%" PRIu64 " ops_per_s=%.0f\n", o->op, done,
-           (double)done / secs);
-    close(fd);
-    io_uring_queue_exit(&ring);
-    return 0;
+    row->bytes_per_op = (uint64_t)r.read1;
+    qd1_loop(o, row, raw_op, &r);
+    close(r.fd);
+    io_uring_queue_exit(&r.ring);
+}
+
+/* The peer of group commit: append a record and fdatasync it, no mapio. */
+struct each {
+    const struct opts *o;
+    unsigned char *buf;
+    uint64_t off;
+    int fd;
+};
+
+static void each_op(void *ctx)
+{
+    struct each *e = ctx;
+    if (pwrite(e->fd, e->buf, e->o->bs, (off_t)e->off) != (ssize_t)e->o->bs || fdatasync(e->fd))
+        cli_die("write + fdatasync of %s: %s", e->o->file, strerror(errno));
+    e->off += e->o->bs;
+}
+
+static void sync_each(const struct opts *o, struct row *row)
+{
+    struct each e = { .o = o, .fd = open(o->file, O_RDWR | O_CREAT | O_TRUNC, 0644) };
+    if (e.fd < 0)
+        cli_die("open %s: %s", o->file, strerror(errno));
+    e.buf = malloc(o->bs);
+    memset(e.buf, 7, o->bs);
+    row->bytes_per_op = o->bs;
+    qd1_loop(o, row, each_op, &e);
+    close(e.fd);
+    free(e.buf);
 }
 
 /* ---- group commit: N committers appending records ------------------------ */
 
-#define MAX_SAMPLES 4000000u
-
 struct gc_job {
     mapio_file_t file;
-    uint64_t tail, done, deadline, *lat;
+    uint64_t tail, done, deadline;
+    struct progress progress;
     unsigned bs;
     int stop, failed;
 };
@@ -237,7 +275,6 @@ struct gc_slot {
     mapio_write_t w;
     struct gc_job *job;
     unsigned char *buf;
-    uint64_t start;
 };
 
 static void gc_issue(struct gc_slot *s);
@@ -249,11 +286,9 @@ static void gc_done(mapio_req_t *req)
     if (req->result != 0)
         j->failed = 1;
     uint64_t now = now_ns();
-    if (j->done < MAX_SAMPLES)
-        j->lat[j->done] = now - s->start;
     j->done++;
-    if (now >= j->deadline)
-        j->stop = 1;
+    j->stop = now >= j->deadline;
+    progress_tick(&j->progress, now, j->done);
     if (!j->stop && !j->failed)
         gc_issue(s);
 }
@@ -264,100 +299,107 @@ static void gc_issue(struct gc_slot *s)
     s->w = (mapio_write_t){ s->buf, j->bs, j->tail };
     j->tail += j->bs;
     s->req.data = s;
-    s->start = now_ns();
     if (mapio_commit(&j->file, &s->req, &s->w, 1, gc_done) != 0)
         j->failed = 1;
 }
 
-static int commit_bench(const struct opts *o)
+static void prealloc(mapio_file_t *f, const struct opts *o)
 {
-    mapio_engine_t *eng = engine(o);
+    /* Write zeros once: commits then overwrite in place, with no size change
+     * or extent allocation for fdatasync to journal. */
+    uint64_t size = (uint64_t)o->prealloc << 20;
+    unsigned char *zero = calloc(1, 1 << 20);
+    for (uint64_t off = 0; off < size; off += 1 << 20)
+        if (mapio_write_at_blocking(f, zero, 1 << 20, off) != 1 << 20)
+            cli_die("--prealloc-mib: writing zeros to %s failed", o->file);
+    free(zero);
+    if (mapio_sync_data_blocking(f) != 0)
+        cli_die("--prealloc-mib: fdatasync of %s failed", o->file);
+}
+
+static void commit_bench(const struct opts *o, struct row *row, mapio_engine_t *eng)
+{
     struct gc_job j = { .bs = o->bs };
-    j.lat = malloc(MAX_SAMPLES * sizeof *j.lat);
     int err = mapio_file_open_blocking(&j.file, eng, o->file, 0, MAPIO_OPEN_TRUNCATE);
     if (err != 0)
         cli_die("open %s: %s", o->file, mapio_strerror(err));
-    if (o->prealloc) {
-        /* Preallocate and write zeros once: commits then overwrite in place,
-         * with no size change or extent allocation for fdatasync to journal. */
-        uint64_t size = (uint64_t)o->prealloc << 20;
-        unsigned char *zero = calloc(1, 1 << 20);
-        for (uint64_t off = 0; off < size; off += 1 << 20)
-            if (mapio_write_at_blocking(&j.file, zero, 1 << 20, off) != 1 << 20)
-                cli_die("--prealloc-mib: writing zeros to %s failed", o->file);
-        free(zero);
-        if (mapio_sync_data_blocking(&j.file) != 0)
-            cli_die("--prealloc-mib: fdatasync of %s failed", o->file);
-    }
+    if (o->prealloc)
+        prealloc(&j.file, o);
     struct gc_slot *slots = calloc(o->committers, sizeof *slots);
     for (unsigned i = 0; i < o->committers; i++) {
         slots[i].job = &j;
         slots[i].buf = malloc(o->bs);
         memset(slots[i].buf, (int)i, o->bs);
     }
-    uint64_t t0 = now_ns();
-    j.deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    mapio_metrics_t before;
+    mapio_engine_metrics(eng, &before);
+    progress_start(&j.progress, row->name, "commits", o->seconds, 0);
+    meter_start(&row->meter);
+    j.deadline = row->meter.t0_ns + (uint64_t)(o->seconds * 1e9);
     for (unsigned i = 0; i < o->committers; i++)
         gc_issue(&slots[i]);
     mapio_engine_run(eng);
-    double secs = (double)(now_ns() - t0) / 1e9;
+    meter_stop(&row->meter);
+    progress_end(&j.progress);
     mapio_metrics_t m;
     mapio_engine_metrics(eng, &m);
-    printf("mode=commit backend=%s committers=%u bs=%u delay_us=%u commits=%" PRIu64
-           " commits_per_s=%.0f syncs=%" PRIu64 " per_sync=%.1f failed=%d",
-           mapio_engine_backend(eng), o->committers, o->bs, o->delay_us, j.done,
-           (double)j.done / secs, m.sync_background_loops,
-           m.sync_background_loops ? (double)j.done / (double)m.sync_background_loops : 0.0,
-           j.failed);
-    print_lat(j.lat, MAPIO__BENCH_MIN(j.done, MAX_SAMPLES));
+    double syncs = (double)(m.sync_background_loops - before.sync_background_loops);
+    row->ops = j.done;
+    row->bytes_per_op = o->bs;
+    row->failed = j.failed;
+    row->extra[0].name = "syncs";
+    row->extra[0].value = syncs;
+    row->extra[1].name = "records_per_sync";
+    row->extra[1].value = syncs > 0 ? (double)j.done / syncs : 0;
+    row->nextra = 2;
     mapio_file_close_blocking(&j.file);
-    mapio_engine_free(eng);
     for (unsigned i = 0; i < o->committers; i++)
         free(slots[i].buf);
     free(slots);
-    free(j.lat);
-    return j.failed;
 }
 
-/* The peer: append a record and fdatasync it, one at a time, no mapio. */
-static int sync_each(const struct opts *o)
+/* ---- input files ------------------------------------------------------------ */
+
+/* Fill a new FILE with o->size_mib MiB of pseudo-random data. */
+static void create_input(const struct opts *o)
 {
-    int fd = open(o->file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int fd = open(o->file, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
-        cli_die("open %s: %s", o->file, strerror(errno));
-    unsigned char *buf = malloc(o->bs);
-    memset(buf, 7, o->bs);
-    uint64_t *lat = malloc(MAX_SAMPLES * sizeof *lat), n = 0, off = 0;
-    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
-    for (;;) {
-        uint64_t t = now_ns();
-        if (t >= deadline)
-            break;
-        if (pwrite(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs || fdatasync(fd) != 0)
-            cli_die("write + fdatasync of %s: %s", o->file, strerror(errno));
-        off += o->bs;
-        if (n < MAX_SAMPLES)
-            lat[n] = now_ns() - t;
-        n++;
+        cli_bad("FILE", "cannot create %s: %s", o->file, strerror(errno));
+    fprintf(stderr, "mapio-bench: creating %s: %u MiB of random data (--create 0: don't)\n",
+            o->file, o->size_mib);
+    uint64_t *buf = malloc(1 << 20), seed = 0x2545f4914f6cdd1dull;
+    struct progress p;
+    progress_start(&p, "creating", "MiB", 0, o->size_mib);
+    for (unsigned mib = 0; mib < o->size_mib; mib++) {
+        for (size_t i = 0; i < (1 << 20) / sizeof *buf; i++)
+            buf[i] = rng(&seed);
+        if (pwrite(fd, buf, 1 << 20, (off_t)mib << 20) != 1 << 20)
+            cli_die("writing %s: %s", o->file, errno ? strerror(errno) : "short write");
+        progress_tick(&p, now_ns(), mib + 1);
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
-    printf("mode=sync-each bs=%u records=%" PRIu64 " records_per_s=%.0f", o->bs, n,
-           (double)n / secs);
-    print_lat(lat, MAPIO__BENCH_MIN(n, MAX_SAMPLES));
-    close(fd);
+    progress_end(&p);
     free(buf);
-    free(lat);
-    return 0;
+    if (close(fd) != 0)
+        cli_die("writing %s: %s", o->file, strerror(errno));
 }
 
-/* The read modes read FILE: say how to make one rather than fail later. */
+/* The read modes read FILE: create it if missing, else check it is big enough. */
 static void check_input(const struct opts *o)
 {
     int fd = open(o->file, O_RDONLY);
+    if (fd < 0 && errno == ENOENT && o->create) {
+        create_input(o);
+        fd = open(o->file, O_RDONLY);
+    }
     struct stat st;
+    if (fd < 0 && errno == ENOENT)
+        cli_bad("FILE",
+                "cannot read %s (%s); leave out --create 0 to have it made, or make one "
+                "with: head -c 1G /dev/urandom >%s",
+                o->file, strerror(errno), o->file);
     if (fd < 0)
-        cli_bad("FILE", "cannot read %s (%s); make one with: head -c 1G /dev/urandom >%s", o->file,
-                strerror(errno), o->file);
+        cli_bad("FILE", "cannot read %s: %s", o->file, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         cli_bad("FILE", "%s is not a regular file", o->file);
     close(fd);
@@ -365,68 +407,147 @@ static void check_input(const struct opts *o)
     uint64_t need = is_rand ? o->bs : strcmp(o->op, "read1") == 0;
     if ((uint64_t)st.st_size < need)
         cli_bad("FILE",
-                "%s holds %lld bytes, fewer than %s (%" PRIu64 "); make it bigger with: "
+                "%s holds %lld bytes, fewer than %s (%llu); make it bigger with: "
                 "head -c 1G /dev/urandom >%s",
-                o->file, (long long)st.st_size, is_rand ? "--bs" : "--op read1 reads", need,
-                o->file);
+                o->file, (long long)st.st_size, is_rand ? "--bs" : "--op read1 reads",
+                (unsigned long long)need, o->file);
 }
 
+/* The write modes create or truncate FILE: its folder must be there. */
+static void check_output(const struct opts *o)
+{
+    struct stat st;
+    if (stat(o->file, &st) == 0 && !S_ISREG(st.st_mode))
+        cli_bad("FILE", "%s is not a regular file", o->file);
+    char *dir = strdup(o->file), *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        slash[slash == dir] = '\0'; /* "/x" -> "/" */
+        cli_need_dir("FILE", dir);
+    }
+    free(dir);
+}
+
+/* ---- the command line ------------------------------------------------------- */
+
+#define READS "randread|roundtrip|raw-uring"
+#define ENGINE "randread|roundtrip|commit"
+
+static const struct cli_mode modes[] = {
+    { "randread", "Random --bs reads of FILE through the engine, --qd in flight." },
+    { "roundtrip", "QD1 round trips through the engine: --op nop, or read1 (1 byte of FILE)." },
+    { "raw-uring", "The same round trip on bare liburing, no mapio (roundtrip's peer)." },
+    { "commit", "--committers appending --bs records to FILE through group commit." },
+    { "sync-each", "pwrite + fdatasync per --bs record to FILE, no mapio (commit's peer)." },
+};
+
 static const char notes[] =
-    "Modes (each prints one line of name=value, see bench/README.md):\n"
-    "  randread   random --bs reads of FILE through the engine, --qd in flight\n"
-    "  roundtrip  QD1 round trips through the engine: --op nop, or read1 (1 byte of FILE)\n"
-    "  raw-uring  the same round trip on bare liburing, no mapio (the peer)\n"
-    "  commit     --committers appending --bs records to FILE through group commit\n"
-    "  sync-each  pwrite + fdatasync per --bs record to FILE, no mapio (the peer)\n"
-    "FILE must exist for randread, roundtrip and raw-uring (e.g. head -c 1G /dev/urandom >FILE);\n"
-    "commit and sync-each create or truncate it.\n";
+    "FILE: randread, roundtrip and raw-uring read it; when it is missing they create it\n"
+    "(--size-mib MiB of random data, with a message), unless --create 0. commit and\n"
+    "sync-each create or truncate it.\n"
+    "Output: one row per run on stdout, name=value words, or one JSON object with --json\n"
+    "(fields: bench/README.md). While a run lasts over a second and stderr is a terminal,\n"
+    "a progress line is redrawn there.\n";
 
 int main(int argc, char **argv)
 {
-    struct opts o = {
-        .qd = 32, .bs = 4096, .workers = 2, .seconds = 5, .op = "nop", .committers = 1
-    };
+    struct opts o = { .qd = 32,
+                      .bs = 4096,
+                      .workers = 2,
+                      .seconds = 5,
+                      .op = "nop",
+                      .committers = 1,
+                      .create = 1,
+                      .size_mib = 1024 };
     const struct cli_arg args[] = {
-        { "--mode", CLI_STR, &o.mode, "what to measure (see Modes below)", "MODE",
-          .choices = "randread|roundtrip|raw-uring|commit|sync-each", .pos = 1, .required = 1 },
+        { "--mode", CLI_MODE, &o.mode, "what to measure (see Modes below)", "MODE", .pos = 1,
+          .required = 1 },
         { "--file", CLI_STR, &o.file, "the file read or written", "FILE", .pos = 1, .required = 1 },
-        { "--backend", CLI_STR, &o.backend, "engine backend (not raw-uring, sync-each)", "B",
-          .choices = mapio_backends_compiled(), .def = "the first that initialises" },
+        { "--backend", CLI_STR, &o.backend, "engine backend", "B",
+          .choices = mapio_backends_compiled(), .def = "the first that initialises",
+          .modes = ENGINE },
         { "--seconds", CLI_DOUBLE, &o.seconds, "how long to run", "S", .min = 0.001, .max = 1e6 },
-        { "--qd", CLI_UINT, &o.qd, "randread: requests in flight", .min = 1, .max = 1 << 16 },
-        { "--bs", CLI_UINT, &o.bs, "randread, commit, sync-each: bytes per read or record",
-          .min = 1, .max = 1 << 26 },
+        { "--json", CLI_FLAG, &o.json, "print one JSON object per run instead of a text row",
+          .modes = NULL /* every mode */ },
+        { "--name", CLI_STR, &o.name, "the row's name in the output", "S",
+          .def = "the mode, op and backend" },
+        { "--qd", CLI_UINT, &o.qd, "requests in flight", .min = 1, .max = 1 << 16,
+          .modes = "randread" },
+        { "--bs", CLI_UINT, &o.bs, "bytes per read or record", .min = 1, .max = 1 << 26,
+          .modes = "randread|commit|sync-each" },
         { "--workers", CLI_UINT, &o.workers,
-          "engine pool threads (epoll/kqueue backends, MMapIO copy pool); 0 = 2", .max = 1024 },
-        { "--direct", CLI_UINT, &o.direct, "randread: 1 = open FILE with O_DIRECT", "0|1",
-          .max = 1 },
+          "engine pool threads (epoll/kqueue backends, MMapIO copy pool); 0 = 2", .max = 1024,
+          .modes = ENGINE },
+        { "--direct", CLI_UINT, &o.direct, "1 = open FILE with O_DIRECT", "0|1", .max = 1,
+          .modes = "randread" },
         { "--mmap", CLI_UINT, &o.mmap,
-          "randread: 1 = MMapIO (copy on the caller), 2 = MMapIO on the copy pool", "0|1|2",
-          .max = 2 },
-        { "--op", CLI_STR, &o.op, "roundtrip, raw-uring: the request timed", "nop|read1",
-          .choices = "nop|read1" },
-        { "--committers", CLI_UINT, &o.committers, "commit: records in flight", .min = 1,
-          .max = 1 << 16 },
+          "1 = MMapIO (copy on the caller), 2 = MMapIO on the copy pool", "0|1|2", .max = 2,
+          .modes = "randread" },
+        { "--op", CLI_STR, &o.op, "the request timed", "nop|read1", .choices = "nop|read1",
+          .modes = "roundtrip|raw-uring" },
+        { "--committers", CLI_UINT, &o.committers, "records in flight", .min = 1, .max = 1 << 16,
+          .modes = "commit" },
         { "--delay", CLI_UINT, &o.delay_us,
-          "commit: commit_delay_us, how long a sync waits for more committers", "US",
-          .max = 1000000 },
+          "commit_delay_us, how long a sync waits for more committers", "US", .max = 1000000,
+          .modes = "commit" },
         { "--prealloc-mib", CLI_UINT, &o.prealloc,
-          "commit: write this many MiB of zeros first, then overwrite them (0 = append)",
-          .max = 1 << 20 },
+          "write this many MiB of zeros first, then overwrite them (0 = append)", .max = 1 << 20,
+          .modes = "commit" },
+        { "--create", CLI_UINT, &o.create, "1 = create a missing FILE, 0 = fail", "0|1", .max = 1,
+          .modes = READS },
+        { "--size-mib", CLI_UINT, &o.size_mib, "size of a FILE created", .min = 1, .max = 1 << 24,
+          .modes = READS },
     };
-    const struct cli cli = { "mapio-bench", "The engine against its peers, one mode per run.",
-                             notes, args, sizeof args / sizeof *args };
+    const struct cli cli = { "mapio-bench",
+                             "The engine against its peers, one mode per run.",
+                             notes,
+                             args,
+                             sizeof args / sizeof *args,
+                             modes,
+                             sizeof modes / sizeof *modes };
     cli_parse(&cli, argc, argv);
-    if (strcmp(o.mode, "randread") == 0 || strcmp(o.mode, "roundtrip") == 0 ||
-        strcmp(o.mode, "raw-uring") == 0)
+    /* o.mode is one of modes[]: no mode is a part of another's name */
+    int is_engine = strstr(ENGINE, o.mode) != NULL,
+        is_qd1 = strstr("roundtrip|raw-uring", o.mode) != NULL;
+    if (strstr(READS, o.mode) != NULL)
         check_input(&o);
+    else
+        check_output(&o);
+    mapio_engine_t *eng = is_engine ? engine(&o) : NULL;
+    char name[96];
+    struct row row = { .mode = o.mode, .peer = !is_engine, .lat_source = "bench" };
+    if (is_engine)
+        row.backend = mapio_engine_backend(eng);
+    else
+        row.backend = strcmp(o.mode, "raw-uring") == 0 ? "liburing" : "posix";
+    snprintf(name, sizeof name, "%s%s%s %s", o.mode, is_qd1 ? " " : "", is_qd1 ? o.op : "",
+             row.backend);
+    row.name = o.name != NULL ? o.name : name;
+
     if (strcmp(o.mode, "randread") == 0)
-        return randread(&o);
-    if (strcmp(o.mode, "roundtrip") == 0)
-        return roundtrip(&o);
-    if (strcmp(o.mode, "raw-uring") == 0)
-        return raw_uring(&o);
-    if (strcmp(o.mode, "commit") == 0)
-        return commit_bench(&o);
-    return sync_each(&o);
+        randread(&o, &row, eng);
+    else if (strcmp(o.mode, "roundtrip") == 0)
+        roundtrip(&o, &row, eng);
+    else if (strcmp(o.mode, "raw-uring") == 0)
+        raw_uring(&o, &row);
+    else if (strcmp(o.mode, "commit") == 0)
+        commit_bench(&o, &row, eng);
+    else
+        sync_each(&o, &row);
+
+    mapio_metrics_t m;
+    if (eng != NULL) {
+        mapio_engine_metrics(eng, &m);
+        row.metrics = &m;
+        /* The engine's own histogram of the operation, where it keeps one. */
+        if (strcmp(o.mode, "randread") == 0) {
+            row.lat = m.read_latency;
+            row.lat_source = "engine read_latency";
+        } else if (strcmp(o.mode, "commit") == 0) {
+            row.lat = m.commit_latency;
+            row.lat_source = "engine commit_latency";
+        }
+    }
+    report_row(&row, &cli, o.mode, o.json);
+    mapio_engine_free(eng);
+    return row.failed;
 }

@@ -71,7 +71,9 @@ int main(int argc, char **argv)
     snprintf(about, sizeof about,
              "CRC-32C GB/s for 64 B, 4 KiB, 64 KiB and 1 MiB buffers, median of %d rounds.",
              ROUNDS);
-    const struct cli cli = { "crc-bench", about, NULL, args, sizeof args / sizeof *args };
+    const struct cli cli = {
+        .prog = "crc-bench", .about = about, .args = args, .nargs = sizeof args / sizeof *args
+    };
     cli_parse(&cli, argc, argv);
     const char *impl = mapio_crc32c_impl();
     const char *names[V] = { impl, "1-stream", "table" };

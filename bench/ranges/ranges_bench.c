@@ -131,9 +131,10 @@ int main(int argc, char **argv)
         { "--rounds", CLI_UINT, &urounds, "rounds (medians are printed)", .min = 1, .max = 99,
           .pos = 1 },
     };
-    const struct cli cli = { "ranges-bench",
-                             "Ranged writes: 2 writer threads vs 1, and vs pwrite(2).", NULL, args,
-                             sizeof args / sizeof *args };
+    const struct cli cli = { .prog = "ranges-bench",
+                             .about = "Ranged writes: 2 writer threads vs 1, and vs pwrite(2).",
+                             .args = args,
+                             .nargs = sizeof args / sizeof *args };
     cli_parse(&cli, argc, argv);
     cli_need_dir("--dir", dir);
     uint64_t size = mib << 20, chunk = chunk_kib << 10;

@@ -150,8 +150,10 @@ int main(int argc, char **argv)
         { "--runs", CLI_UINT, &uruns, "timed rounds per chunk size", .min = 1, .max = 99,
           .pos = 1 },
     };
-    const struct cli cli = { "ring-bench", "Ring produce/consume against plain memcpy.", NULL, args,
-                             sizeof args / sizeof *args };
+    const struct cli cli = { .prog = "ring-bench",
+                             .about = "Ring produce/consume against plain memcpy.",
+                             .args = args,
+                             .nargs = sizeof args / sizeof *args };
     cli_parse(&cli, argc, argv);
     uint64_t total = total_mib << 20;
     int runs = (int)uruns;

@@ -215,9 +215,12 @@ int main(int argc, char **argv)
         { "--dir", CLI_STR, &dir, "directory of the vector's segment file", "DIR",
           .def = "mapio_vec_default_path's", .pos = 1 },
     };
-    const struct cli cli = { "vec-bench",
-                             "Disk-backed vector pushes against a realloc-doubling heap vector.",
-                             NULL, args, sizeof args / sizeof *args };
+    const struct cli cli = {
+        .prog = "vec-bench",
+        .about = "Disk-backed vector pushes against a realloc-doubling heap vector.",
+        .args = args,
+        .nargs = sizeof args / sizeof *args
+    };
     cli_parse(&cli, argc, argv);
     size_t n = (size_t)count, es = (size_t)elem_size;
     mapio_vec_opts_t o = { 0 };
