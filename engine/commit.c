@@ -169,6 +169,7 @@ void mapio__commit_piece_done(mapio_req_t *req, int64_t res)
         return;
     }
     rp->done += (uint64_t)res;
+    rp->started |= res > 0;
     if (rp->done < rp->span.len) {
         COUNT_BOTH(fs, short_io_resumed, 1);
         mapio__req_requeue(&fs->ctx->backlog, req);

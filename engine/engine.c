@@ -135,7 +135,7 @@ int mapio_cancel(mapio_req_t *req)
     uint32_t st = atomic_load(&rp->state);
     if (!mapio__req_state_in_flight(st) || st == MAPIO__REQ_CARRIED)
         return MAPIO_ENOENT;
-    mapio_engine_t *eng = rp->eng;
+    mapio_engine_t *eng = mapio__req_eng(rp);
     bool wake = false;
     pthread_mutex_lock(&eng->lock);
     /* Announce first, then look (pairs with the fence in run_done()): either
@@ -146,6 +146,12 @@ int mapio_cancel(mapio_req_t *req)
     if (!mapio__req_state_in_flight(st)) {
         pthread_mutex_unlock(&eng->lock);
         return MAPIO_ENOENT;
+    }
+    if (mapio__req_eng(rp) != eng) {
+        /* Completed and resubmitted to another engine meanwhile: cancel
+         * that life, under its own engine's lock. */
+        pthread_mutex_unlock(&eng->lock);
+        return mapio_cancel(req);
     }
     atomic_store(&rp->cancel, 1);
     if (!rp->cancel_queued) {
@@ -175,7 +181,7 @@ static void finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
 void mapio__complete(mapio_req_t *req, int64_t res)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    mapio_engine_t *eng = rp->eng;
+    mapio_engine_t *eng = mapio__req_eng(rp);
     bool started = mapio__req_started(rp);
     if (res == MAPIO_EINTR || res == MAPIO_EAGAIN) {
         /* Invisible to the caller: try again (counted). */
@@ -203,6 +209,7 @@ void mapio__complete(mapio_req_t *req, int64_t res)
         bool write = mapio__op_is_write(req->op);
         if (res > 0) {
             rp->done += (uint64_t)res;
+            rp->started = 1;
             if (rp->done < req->len) {
                 MAPIO__COUNT1(&eng->ctx.counters, short_io_resumed, 1);
                 MAPIO__COUNT1(&rp->fs->counters, short_io_resumed, 1);
@@ -227,7 +234,7 @@ void mapio__complete_whole(mapio_req_t *req, int64_t res)
     if (req->op == MAPIO_OP_COMMIT)
         mapio__commit_whole_done(req, res);
     else
-        finish(mapio__rp(req)->eng, req, res);
+        finish(mapio__req_eng(mapio__rp(req)), req, res);
 }
 
 void mapio__complete_work(struct mapio__work *w, bool cancelled)

@@ -2,7 +2,6 @@
  * engine/pooled.c - the worker-pool backends' shared part (see pooled.h).
  */
 #include "exec.h"
-#include "os.h"
 #include "pooled.h"
 
 int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)(void *arg),
@@ -56,47 +55,4 @@ int mapio__pooled_wait(struct mapio__pool *pool, int timeout_ms, bool signalled,
     mapio__pool_awake(pool);
     mapio__pool_reap(pool);
     return r;
-}
-
-/* ---- readiness backends ------------------------------------------------------ */
-
-int mapio__readiness_start(struct mapio__readiness *r, unsigned workers)
-{
-    return mapio__pooled_new(&r->pool, workers, mapio__readiness_signal, r);
-}
-
-void mapio__readiness_signal(void *arg)
-{
-    struct mapio__readiness *r = arg;
-    r->raise(r);
-    atomic_store(&r->raised, true);
-}
-
-int mapio__readiness_wait(struct mapio__readiness *r, int timeout_ms, bool ready,
-                          int (*block)(void *arg, int timeout_ms), void *arg)
-{
-    /* A signal taken here was meant for this wait: a wake for a submission,
-     * or the copy pool's completions, which only the engine collects.
-     * Sleeping after swallowing it would lose it. */
-    bool signalled = atomic_exchange(&r->raised, false);
-    if (signalled)
-        r->lower(r);
-    return mapio__pooled_wait(r->pool, timeout_ms, signalled || ready, block, arg);
-}
-
-void mapio__readiness_stop(struct mapio__readiness *r)
-{
-    mapio__pool_free(r->pool);
-    mapio__os.close(r->fd);
-}
-
-int mapio__readiness_cancel(struct mapio__readiness *r, mapio_req_t *req)
-{
-    return mapio__pooled_cancel(r->pool, req);
-}
-
-int mapio__readiness_fd(struct mapio__readiness *r)
-{
-    mapio__pool_always_notify(r->pool);
-    return r->fd;
 }

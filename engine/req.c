@@ -31,8 +31,9 @@ void mapio__req_reset(mapio_req_t *req, mapio_engine_t *eng, bool internal, bool
 {
     struct mapio__req_priv *rp = mapio__rp(req);
     rp->pre_result = result;
-    rp->eng = eng;
+    atomic_store_explicit(&rp->eng, eng, memory_order_relaxed);
     rp->done = 0;
+    rp->started = 0;
     rp->cancel_queued = 0;
     rp->internal = internal;
     rp->span.len = 0;

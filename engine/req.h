@@ -43,8 +43,9 @@ static inline bool mapio__req_state_in_flight(uint32_t state)
     return (state & 0xffff0000u) == MAPIO__REQ_TAG;
 }
 
-/* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8). */
-#define MAPIO__REQ_BACKEND_SPACE 112
+/* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8):
+ * an iocb (64), IOCP's OVERLAPPED and links (80). */
+#define MAPIO__REQ_BACKEND_SPACE 80
 
 /* One piece of a merged group-commit batch. */
 struct mapio__span {
@@ -57,27 +58,31 @@ struct mapio__req_priv {
     mapio_req_t *next;        /* engine queues, or a backend's own queue */
     mapio_req_t *cancel_next; /* engine cancel list (engine lock) */
     struct mapio__work work;  /* on a worker pool */
-    mapio_engine_t *eng;
+    /* Atomic: mapio_cancel() reads it from any thread, perhaps while the
+     * request completes and is resubmitted (then it checks again, locked). */
+    _Atomic(mapio_engine_t *) eng;
     struct mapio__fstate *fs; /* NULL for NOP */
     uint64_t done;            /* bytes transferred so far */
     uint64_t start_ns;        /* accepted at */
     _Atomic uint32_t state;   /* MAPIO__REQ_* */
     _Atomic uint32_t cancel;  /* cancel asked for */
     uint32_t cancel_queued;   /* on the cancel list (engine lock) */
-    uint32_t internal;        /* the engine's own request (group-commit sync) */
-    struct mapio__span span;  /* COMMIT: the piece being written (done counts in it) */
-    uint64_t fault_seq;       /* the fault hooks' number for the call in flight */
-    uint64_t commit_bytes;    /* COMMIT: bytes of the merged pieces written */
-    uint32_t commit_pieces;   /* COMMIT: merged pieces written */
+    uint8_t internal;         /* the engine's own request (group-commit sync) */
     uint8_t on_copy_pool;     /* MMapIO copy handed to the engine's copy pool */
-    /* COMMIT fused with its own fdatasync (the group was idle): the backend
-     * runs write then sync back to back, and reports both results. */
-    uint8_t fused, fused_write_seen, fused_sync_seen;
-    union {
-        struct {
+    uint8_t started;          /* a piece came back with progress (polling thread) */
+    uint8_t pad_;
+    uint64_t fault_seq;       /* the fault hooks' number for the call in flight */
+    int64_t pre_result;       /* a CARRIED request's result */
+    union {                   /* what one kind of op needs */
+        struct {              /* COMMIT */
+            struct mapio__span span; /* the piece being written (done counts in it) */
+            uint64_t commit_bytes;   /* bytes of the merged pieces written */
+            uint32_t commit_pieces;  /* merged pieces written */
+            /* Fused with its own fdatasync (the group was idle): the backend
+             * runs write then sync back to back, and reports both results. */
+            uint8_t fused, fused_write_seen, fused_sync_seen;
             int64_t fused_wres, fused_sres;
         };
-        int64_t pre_result; /* a CARRIED request's result */
     };
     union {
         uint64_t align;
@@ -105,12 +110,22 @@ static inline mapio_req_t *mapio__req_of_work(struct mapio__work *w)
     return MAPIO__CONTAINER_OF((void *)rp, mapio_req_t, priv);
 }
 
-/* Has part of the request reached the OS? Then it runs to its end, cancel
+/* The engine that accepted it. */
+static inline mapio_engine_t *mapio__req_eng(const struct mapio__req_priv *rp)
+{
+    return atomic_load_explicit(&((struct mapio__req_priv *)rp)->eng, memory_order_relaxed);
+}
+
+/*
+ * Has part of the request reached the OS? Then it runs to its end, cancel
  * or shutdown notwithstanding: MAPIO_ECANCELED would claim nothing of it is
- * in the file. (Polling thread, or the worker running it.) */
+ * in the file. Only requests the engine moves one call at a time (io_uring,
+ * IOCP) can be between pieces; a worker runs the others to their end. Set
+ * and read by the polling thread alone, never a worker's rp->done.
+ */
 static inline bool mapio__req_started(const struct mapio__req_priv *rp)
 {
-    return rp->done != 0 || rp->commit_pieces != 0;
+    return rp->started != 0;
 }
 
 /* MAPIO_EBUSY if req is still in flight (submitted, callback not yet run). */

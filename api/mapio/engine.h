@@ -266,7 +266,7 @@ struct mapio_req {
     union {
         uint64_t align;
         void *ptr;
-        unsigned char bytes[256];
+        unsigned char bytes[320];
     } priv; /* the engine's and the backend's */
 };
 

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX epoll
-#include "engine/pooled.h"
+#include "engine/readiness.h"
 
 #if MAPIO_HAVE_LIBAIO
 #include <libaio.h>

@@ -30,6 +30,7 @@
  * becomes MAPIO_ECANCELED), or the pool's own cancel. Wake posts KEY_WAKE.
  * There is no descriptor to poll: fd is MAPIO_ENOTSUP.
  */
+#include "engine/os.h"
 #include "engine/os_win.h"
 
 #define MAPIO__BE_PREFIX iocp

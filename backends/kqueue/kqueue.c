@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX kqueue
-#include "engine/pooled.h"
+#include "engine/readiness.h"
 
 MAPIO__BACKEND_DECLARE()
 
