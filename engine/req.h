@@ -71,10 +71,10 @@ struct mapio__req_priv {
     uint8_t on_copy_pool;     /* MMapIO copy handed to the engine's copy pool */
     uint8_t started;          /* a piece came back with progress (polling thread) */
     uint8_t pad_;
-    uint64_t fault_seq;       /* the fault hooks' number for the call in flight */
-    int64_t pre_result;       /* a CARRIED request's result */
-    union {                   /* what one kind of op needs */
-        struct {              /* COMMIT */
+    uint64_t fault_seq;              /* the fault hooks' number for the call in flight */
+    int64_t pre_result;              /* a CARRIED request's result */
+    union {                          /* what one kind of op needs */
+        struct {                     /* COMMIT */
             struct mapio__span span; /* the piece being written (done counts in it) */
             uint64_t commit_bytes;   /* bytes of the merged pieces written */
             uint32_t commit_pieces;  /* merged pieces written */
