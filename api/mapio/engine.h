@@ -178,9 +178,9 @@ enum {
 
 /*
  * A file handle. Caller-allocated (on the stack, in a struct, anywhere) and
- * filled by mapio_file_open_blocking(); it must stay valid until mapio_file_close_blocking() has returned
- * and every request on it has completed. After mapio_file_close_blocking() every call on it
- * fails with MAPIO_EBADF, so a closed handle is safe to pass by mistake.
+ * filled by mapio_file_open_blocking(); it must stay valid until mapio_file_close_blocking() has
+ * returned and every request on it has completed. After mapio_file_close_blocking() every call on
+ * it fails with MAPIO_EBADF, so a closed handle is safe to pass by mistake.
  */
 typedef struct mapio_file {
     void *data; /* yours */
@@ -203,7 +203,8 @@ typedef struct mapio_file {
  * call grew gets its old size back when it fails (a file it created stays,
  * empty). Thread-safe.
  */
-MAPIO_EXTERN int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path, uint64_t size, unsigned flags);
+MAPIO_EXTERN int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path,
+                                          uint64_t size, unsigned flags);
 
 /*
  * mapio_file_close_blocking - stop accepting requests on file. Requests already accepted
@@ -356,9 +357,8 @@ typedef struct mapio_write {
  * or read-only file), MAPIO_EIO (the file's sync already failed), MAPIO_EAGAIN,
  * MAPIO_ECANCELED. Thread-safe.
  */
-MAPIO_EXTERN int mapio_commit(mapio_file_t *file, mapio_req_t *req,
-                                             const mapio_write_t *writes, unsigned n,
-                                             mapio_cb_t cb);
+MAPIO_EXTERN int mapio_commit(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writes,
+                              unsigned n, mapio_cb_t cb);
 
 /* mapio_fallocate flags. */
 enum {
@@ -420,9 +420,10 @@ MAPIO_EXTERN int mapio_cancel(mapio_req_t *req);
  * async requests and mapio_file_close_blocking() (the descriptor stays open until the call
  * returns).
  */
-MAPIO_EXTERN int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len, uint64_t offset);
+MAPIO_EXTERN int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len,
+                                            uint64_t offset);
 MAPIO_EXTERN int64_t mapio_write_at_blocking(mapio_file_t *file, const void *buf, size_t len,
-                                         uint64_t offset);
+                                             uint64_t offset);
 
 /* fdatasync / fsync on the calling thread, with the sticky-error rule of the
  * async syncs. Returns 0 or a negative errno (MAPIO_EINVAL, MAPIO_EBADF,
