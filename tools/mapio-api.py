@@ -453,10 +453,10 @@ class Doc:
             for s in sentences(par):
                 if first is None:
                     first = s
-                cap = s[:1].upper() + s[1:]
-                r = cap.startswith(RETURN_OPENERS)
-                t = cap.startswith(THREAD_OPENERS)
-                s = cap
+                    # "name - queue a read": the summary starts a sentence.
+                    s = s[:1].upper() + s[1:]
+                r = s.startswith(RETURN_OPENERS)
+                t = s.startswith(THREAD_OPENERS)
                 if r:
                     self.returns.append(s)
                 if t:
