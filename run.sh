@@ -4,14 +4,18 @@
 #   ./run.sh test   install what is missing, then build and run every test suite:
 #                   ASan+UBSan (uring+epoll), TSan (threaded suites), the
 #                   single-backend epoll build, the kqueue backend on its Linux
-#                   emulation with the portable mmap paths, format and
+#                   emulation with the portable mmap paths, a clang -Werror
+#                   build, the install (meson install --destdir, then consumers
+#                   built outside the tree through pkg-config, CMake and a meson
+#                   subproject: tools/check-install.sh), format and
 #                   exported-symbol checks, then the Windows build (mingw-w64)
-#                   and its suites under Wine (cross/windows-test.sh).
+#                   and its suites under Wine (cross/windows-test.sh). Every
+#                   build also runs the ABI and man-page tests (suite abi).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libcmocka-dev libev-dev libaio-dev
-      clang-format binutils)
+      clang-format binutils clang g++ cmake groff-base man-db)
 
 install_deps() {
     local missing=()
@@ -50,8 +54,9 @@ mtest() { # dir, meson test options...
     FAILED=$((FAILED + ${fail:-0} + ${to:-0} + ${up:-0}))
     if [ $rc -ne 0 ]; then
         echo "$out" | sed -n '/Summary of Failures/,$p'
-        [ "${fail:-0}${to:-0}${up:-0}" = "000" ] && FAILED=$((FAILED + 1))
+        if [ "${fail:-0}${to:-0}${up:-0}" = "000" ]; then FAILED=$((FAILED + 1)); fi
     fi
+    return 0
 }
 
 check_format() {
@@ -98,6 +103,22 @@ test)
     ok=$(awk '/^Ok:/{print $2}' build-ci-tsan/tsan.log); fail=$(awk '/^Fail:/{print $2}' build-ci-tsan/tsan.log)
     PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
     [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
+    echo "== clang build (CC=clang -Dwerror=true), every suite"
+    CC=clang setup build-ci-clang -Dwerror=true
+    mtest build-ci-clang
+    echo "== install: meson install --destdir, consumers through pkg-config, CMake, a meson subproject"
+    # The clang build, installed into a temporary root; the consumers are
+    # built with gcc, clang and g++ (tools/check-install.sh says what it checks).
+    inst_rc=0
+    tools/check-install.sh build-ci-clang >build-ci-clang/install.log 2>&1 || inst_rc=$?
+    # One line per check, with the log's tail under a failed one.
+    grep -vE '^install: [0-9]+ passed' build-ci-clang/install.log || true
+    line=$(grep -E '^install: [0-9]+ passed' build-ci-clang/install.log | tail -1 || true)
+    ip=$(echo "$line" | awk '{print $2}'); if_=$(echo "$line" | awk '{print $4}'); is=$(echo "$line" | awk '{print $6}')
+    PASSED=$((PASSED + ${ip:-0})); FAILED=$((FAILED + ${if_:-0})); SKIPPED=$((SKIPPED + ${is:-0}))
+    if [ "$inst_rc" -ne 0 ] && [ "${if_:-0}" = 0 ]; then
+        tail -40 build-ci-clang/install.log; FAILED=$((FAILED + 1))
+    fi
     echo "== style"
     check_format
     # Last, so that a Linux failure is reported before the long install of

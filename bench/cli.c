@@ -13,7 +13,7 @@
 
 static const char *prog = "bench";
 
-static void say(const char *arg, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void say(const char *arg, const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: ", prog);
     if (arg != NULL)

@@ -87,19 +87,25 @@ MAPIO_EXTERN int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_
  * it could still be cancelled, its real result otherwise), running their
  * callbacks on this thread; close files still open; release everything.
  * Submissions made from those callbacks fail with MAPIO_ECANCELED.
- * Returns 0 (NULL: 0). Must not run concurrently with any other call on this
- * engine, nor from one of its callbacks (MAPIO_EBUSY, nothing freed).
+ * Returns 0 (also for NULL), or MAPIO_EBUSY (nothing freed) when called from
+ * one of the engine's callbacks or while another thread polls it. Must not
+ * run concurrently with any other call on this engine.
  */
 MAPIO_EXTERN int mapio_engine_free(mapio_engine_t *eng);
 
-/* Name of the backend in use ("uring", "epoll", ...). Never NULL. Thread-safe. */
+/* mapio_engine_backend - the backend in use. Returns its name ("uring",
+ * "epoll", "kqueue" or "iocp"; "none" for a NULL eng), never NULL.
+ * Thread-safe. */
 MAPIO_EXTERN const char *mapio_engine_backend(const mapio_engine_t *eng);
 
-/* Why the engine is not on its first-choice backend, or NULL if it is.
+/* mapio_engine_fallback_reason - why the engine is not on its first-choice
+ * backend. Returns the reason, or NULL if it is on it (and for a NULL eng).
  * The string lives as long as the engine. Thread-safe. */
 MAPIO_EXTERN const char *mapio_engine_fallback_reason(const mapio_engine_t *eng);
 
-/* Comma-separated backends compiled into this library, in priority order. */
+/* mapio_backends_compiled - the backends compiled into this library.
+ * Returns their names, comma-separated, in priority order ("uring,epoll"):
+ * a static string, never NULL. Any thread. */
 MAPIO_EXTERN const char *mapio_backends_compiled(void);
 
 /*
@@ -142,7 +148,9 @@ MAPIO_EXTERN int mapio_engine_run(mapio_engine_t *eng);
 MAPIO_EXTERN int mapio_engine_register_buffers(mapio_engine_t *eng, const mapio_iovec_t *iov,
                                                unsigned n);
 
-/* Requests accepted and not yet completed (callback not yet run). Thread-safe. */
+/* mapio_engine_inflight - the requests in flight. Returns how many were
+ * accepted and have not completed yet (callback not yet run); 0 for NULL.
+ * Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_engine_inflight(const mapio_engine_t *eng);
 
 /* ---- Files -------------------------------------------------------------- */
@@ -161,11 +169,12 @@ enum {
     /* MMapIO mode: map exactly `size` bytes (0: the file's size) and serve
      * read_at/write_at (and their twins) by memcpy on the mapping, on the
      * submitting thread - which a page fault then blocks; the callback still
-     * runs in mapio_engine_poll. Reads stop at the mapped size, writes past it
-     * fail with MAPIO_ERANGE. Syncs are fdatasync (on Linux it writes back the
-     * mapped dirty pages). Group commit works the same. A writable mapping's
-     * blocks are reserved by mapio_file_open_blocking (see mapio_map_new), so a full disk
-     * is MAPIO_ENOSPC from the open, never SIGBUS in a write. */
+     * runs in mapio_engine_poll. Reads stop at the mapped size, writes past
+     * it fail with MAPIO_ERANGE. Syncs are fdatasync (on Linux it writes back
+     * the mapped dirty pages). Group commit works the same. A writable
+     * mapping's blocks are reserved by mapio_file_open_blocking (see
+     * mapio_map_new), so a full disk is MAPIO_ENOSPC from the open, never
+     * SIGBUS in a write. */
     MAPIO_OPEN_MMAP = 1u << 7,
     /* With MAPIO_OPEN_MMAP: do the memcpy of read_at/write_at on the engine's
      * copy workers (opts.workers threads, started by the first such open)
@@ -178,9 +187,14 @@ enum {
 
 /*
  * A file handle. Caller-allocated (on the stack, in a struct, anywhere) and
- * filled by mapio_file_open_blocking(); it must stay valid until mapio_file_close_blocking() has returned
- * and every request on it has completed. After mapio_file_close_blocking() every call on it
- * fails with MAPIO_EBADF, so a closed handle is safe to pass by mistake.
+ * filled by mapio_file_open_blocking(); it must stay valid until
+ * mapio_file_close_blocking() has returned and every request on it has
+ * completed. After mapio_file_close_blocking() every call on it fails with
+ * MAPIO_EBADF, so a closed handle is safe to pass by mistake. ABI: callers
+ * allocate it, so its size (136 bytes, 8-aligned, on 64-bit targets: Linux,
+ * the BSDs, macOS, Windows; 132 on i386) and the offsets of its fields are
+ * part of libmapio.so.0's ABI, pinned by tests/install/abi_layout.h; see
+ * docs/abi.md.
  */
 typedef struct mapio_file {
     void *data; /* yours */
@@ -192,34 +206,37 @@ typedef struct mapio_file {
 } mapio_file_t;
 
 /*
- * mapio_file_open_blocking - open (and by default create) path through eng's backend.
- * size: 0 = use the file's current size (devices: discovered by seeking to the
- * end); otherwise the file is extended to at least size bytes (exactly size
- * with MAPIO_OPEN_TRUNCATE). The engine opens the file itself because some
- * backends need special handles (IOCP: overlapped, associated with the port).
- * Returns 0, or MAPIO_EINVAL (NULL argument, contradictory flags), the open(2)
- * error (MAPIO_ENOENT, MAPIO_EACCES, MAPIO_EEXIST, ...), the error of sizing
- * (MAPIO_EFBIG; MAPIO_ENOSPC in MMapIO mode), or MAPIO_ENOMEM. A file this
- * call grew gets its old size back when it fails (a file it created stays,
- * empty). Thread-safe.
+ * mapio_file_open_blocking - open (and by default create) path through eng's
+ * backend. size: 0 = use the file's current size (devices: discovered by
+ * seeking to the end); otherwise the file is extended to at least size bytes
+ * (exactly size with MAPIO_OPEN_TRUNCATE). The engine opens the file itself
+ * because some backends need special handles (IOCP: overlapped, associated
+ * with the port). Returns 0, or MAPIO_EINVAL (NULL argument, contradictory
+ * flags), the open(2) error (MAPIO_ENOENT, MAPIO_EACCES, MAPIO_EEXIST, ...),
+ * the error of sizing (MAPIO_EFBIG; MAPIO_ENOSPC in MMapIO mode), or
+ * MAPIO_ENOMEM. A file this call grew gets its old size back when it fails (a
+ * file it created stays, empty). Thread-safe.
  */
-MAPIO_EXTERN int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path, uint64_t size, unsigned flags);
+MAPIO_EXTERN int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path,
+                                          uint64_t size, unsigned flags);
 
 /*
- * mapio_file_close_blocking - stop accepting requests on file. Requests already accepted
- * still complete normally; the descriptor is closed when the last one has.
- * Returns 0, or MAPIO_EBADF if already closed. Thread-safe.
+ * mapio_file_close_blocking - stop accepting requests on file. Requests
+ * already accepted still complete normally; the descriptor is closed when the
+ * last one has. Returns 0, or MAPIO_EBADF if already closed. Thread-safe.
  */
 MAPIO_EXTERN int mapio_file_close_blocking(mapio_file_t *file);
 
 /*
- * mapio_file_ptr - MMapIO mode: the mapping's address of byte off, or NULL
- * (off past the mapped size, a file not opened with MAPIO_OPEN_MMAP, or a
- * closed file). Valid until mapio_file_close_blocking. Thread-safe.
+ * mapio_file_ptr - MMapIO mode: the mapping's address of byte off. Returns
+ * it, or NULL (off past the mapped size, a file not opened with
+ * MAPIO_OPEN_MMAP, a NULL or closed file). The pointer is valid until
+ * mapio_file_close_blocking. Thread-safe.
  */
 MAPIO_EXTERN void *mapio_file_ptr(const mapio_file_t *file, uint64_t off);
 
-/* The size given to (or found by) mapio_file_open_blocking. Thread-safe. */
+/* mapio_file_size - the size given to (or found by) mapio_file_open_blocking.
+ * Returns it, or 0 for a NULL or closed file. Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_file_size(const mapio_file_t *file);
 
 /* ---- Requests ----------------------------------------------------------- */
@@ -250,6 +267,11 @@ typedef void (*mapio_cb_t)(mapio_req_t *req);
  * so the memory need not be initialised. It must stay valid and must not be
  * resubmitted until its callback has run (resubmitting from the callback is
  * fine). Read the public fields; do not write them while it is in flight.
+ * ABI: callers allocate it, so its size (400 bytes, 8-aligned, on 64-bit
+ * targets: Linux, the BSDs, macOS, Windows; 372 on i386, 376 on other 32-bit
+ * ones) and the offsets of its public fields are part of libmapio.so.0's ABI,
+ * pinned by tests/install/abi_layout.h: priv never grows within a soname.
+ * See docs/abi.md.
  */
 struct mapio_req {
     void *data;               /* yours */
@@ -281,10 +303,11 @@ struct mapio_req {
  * for writes (the caller must not assume anything was written) and the bytes
  * read so far for reads.
  * Returns 0 if accepted, else (callback never runs): MAPIO_EINVAL (NULL req,
- * file or cb; len 0; len > MAPIO_MAX_IO), MAPIO_EFAULT (NULL buf),
- * MAPIO_EOVERFLOW (offset + len wraps or exceeds INT64_MAX), MAPIO_EBADF
- * (closed file; write on a read-only file), MAPIO_EAGAIN (max_inflight
- * reached), MAPIO_ECANCELED (engine shutting down).
+ * file or cb; len 0; len > MAPIO_MAX_IO; buf, len or offset misaligned on a
+ * MAPIO_OPEN_DIRECT file), MAPIO_EFAULT (NULL buf), MAPIO_EOVERFLOW (offset +
+ * len wraps or exceeds INT64_MAX), MAPIO_EBADF (closed file; write on a
+ * read-only file), MAPIO_EBUSY (req is still in flight), MAPIO_EAGAIN
+ * (max_inflight reached), MAPIO_ECANCELED (engine shutting down).
  * Thread-safe: any thread may submit. Submission is lock-free (one
  * compare-and-swap onto the engine's queue) plus, if the poller is asleep,
  * one wakeup.
@@ -299,7 +322,9 @@ MAPIO_EXTERN int mapio_write_at(mapio_file_t *file, mapio_req_t *req, const void
  * iovec array itself, which must stay valid until completion) is validated as
  * above: iovcnt 0 or > MAPIO_IOV_MAX is MAPIO_EINVAL, a NULL base with a
  * non-zero length is MAPIO_EFAULT, a total of 0 is MAPIO_EINVAL.
- * Same results, errors and threading as mapio_read_at.
+ * Returns 0 if accepted, else (callback never runs) an error as
+ * mapio_read_at; the results are those of mapio_read_at too.
+ * Thread-safe: any thread may submit, as for mapio_read_at.
  */
 MAPIO_EXTERN int mapio_readv_at(mapio_file_t *file, mapio_req_t *req, const mapio_iovec_t *iov,
                                 unsigned iovcnt, uint64_t offset, mapio_cb_t cb);
@@ -308,8 +333,11 @@ MAPIO_EXTERN int mapio_writev_at(mapio_file_t *file, mapio_req_t *req, const map
 
 /*
  * mapio_sync_data (fdatasync) / mapio_sync_all (fsync) - queue a sync of
- * writes that have completed before it was submitted. Result 0 or an error.
- * Errors as mapio_read_at (minus the buffer ones). Thread-safe.
+ * writes that have completed before it was submitted. Result 0 or an error
+ * (MAPIO_EIO for every sync after one of the file failed). Returns 0 if
+ * accepted, else (callback never runs) an error as mapio_read_at (minus the
+ * buffer ones), or MAPIO_EIO once a sync of the file has failed.
+ * Thread-safe: any thread may submit.
  */
 MAPIO_EXTERN int mapio_sync_data(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
 MAPIO_EXTERN int mapio_sync_all(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
@@ -323,7 +351,8 @@ enum {
 
 /*
  * mapio_write_at_flags - mapio_write_at with MAPIO_WRITE_* flags.
- * Same results and errors, plus MAPIO_EINVAL for unknown flags.
+ * Returns and results as mapio_write_at, plus MAPIO_EINVAL for unknown
+ * flags. Thread-safe: any thread may submit.
  */
 MAPIO_EXTERN int mapio_write_at_flags(mapio_file_t *file, mapio_req_t *req, const void *buf,
                                       size_t len, uint64_t offset, unsigned flags, mapio_cb_t cb);
@@ -356,9 +385,8 @@ typedef struct mapio_write {
  * or read-only file), MAPIO_EIO (the file's sync already failed), MAPIO_EAGAIN,
  * MAPIO_ECANCELED. Thread-safe.
  */
-MAPIO_EXTERN int mapio_commit(mapio_file_t *file, mapio_req_t *req,
-                                             const mapio_write_t *writes, unsigned n,
-                                             mapio_cb_t cb);
+MAPIO_EXTERN int mapio_commit(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writes,
+                              unsigned n, mapio_cb_t cb);
 
 /* mapio_fallocate flags. */
 enum {
@@ -370,8 +398,9 @@ enum {
  * MAPIO_FALLOCATE_KEEP_SIZE the file grows to cover it. Overwriting
  * preallocated blocks in place is much cheaper to fdatasync than appending
  * (no metadata to journal). Result 0 or an error (MAPIO_ENOTSUP where the
- * file system cannot). Errors as mapio_write_at, plus MAPIO_EINVAL for unknown
- * flags. Thread-safe.
+ * file system cannot). Returns 0 if accepted, else (callback never runs) an
+ * error as mapio_write_at, or MAPIO_EINVAL for unknown flags. Thread-safe:
+ * any thread may submit.
  */
 MAPIO_EXTERN int mapio_fallocate(mapio_file_t *file, mapio_req_t *req, uint64_t offset,
                                  uint64_t len, unsigned flags, mapio_cb_t cb);
@@ -387,9 +416,12 @@ MAPIO_EXTERN int mapio_fallocate(mapio_file_t *file, mapio_req_t *req, uint64_t 
 MAPIO_EXTERN int mapio_file_alignment(const mapio_file_t *file, uint32_t *mem, uint32_t *io);
 
 /*
- * mapio_alloc_aligned - size bytes aligned to align (a power of two; 0 means
- * 4096), suitable for O_DIRECT. NULL on failure or bad arguments. Free with
- * mapio_free_aligned (NULL is fine). Thread-safe.
+ * mapio_alloc_aligned / mapio_free_aligned - size bytes aligned to align (a
+ * power of two; 0 means 4096), suitable for O_DIRECT, and their release.
+ * Returns the memory, or NULL on failure or bad arguments (size 0; align not
+ * a power of two, or smaller than a pointer). Free it with
+ * mapio_free_aligned, which is free(3) for this memory (NULL is fine).
+ * Thread-safe.
  */
 MAPIO_EXTERN void *mapio_alloc_aligned(size_t size, size_t align);
 MAPIO_EXTERN void mapio_free_aligned(void *p);
@@ -397,6 +429,10 @@ MAPIO_EXTERN void mapio_free_aligned(void *p);
 /*
  * mapio_nop - queue a request that does nothing but travel through the
  * backend: for measuring the engine's own round-trip cost. Result 0.
+ * Returns 0 if accepted, else (callback never runs) MAPIO_EINVAL (NULL eng,
+ * req or cb), MAPIO_EBUSY (req is still in flight), MAPIO_EAGAIN
+ * (max_inflight reached) or MAPIO_ECANCELED (engine shutting down).
+ * Thread-safe: any thread may submit.
  */
 MAPIO_EXTERN int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb);
 
@@ -413,20 +449,24 @@ MAPIO_EXTERN int mapio_cancel(mapio_req_t *req);
 /* ---- Blocking twins ----------------------------------------------------- */
 
 /*
- * mapio_read_at_blocking / mapio_write_at_blocking - do the I/O on the calling thread,
- * bypassing the engine's queue. Same validation, short-I/O resumption and
- * results as the async versions (a count, or a negative errno).
- * Safe to call from many threads at once on one file, and concurrently with
- * async requests and mapio_file_close_blocking() (the descriptor stays open until the call
- * returns).
+ * mapio_read_at_blocking / mapio_write_at_blocking - do the I/O on the
+ * calling thread, bypassing the engine's queue, with the validation and the
+ * short-I/O resumption of the async versions. Returns what their result would
+ * be: the byte count (for reads short only at end of file), or a negative
+ * errno (the validation errors of mapio_read_at, or the OS error). Safe to
+ * call from many threads at once on one file, and concurrently with async
+ * requests and mapio_file_close_blocking() (the descriptor stays open until
+ * the call returns).
  */
-MAPIO_EXTERN int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len, uint64_t offset);
+MAPIO_EXTERN int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len,
+                                            uint64_t offset);
 MAPIO_EXTERN int64_t mapio_write_at_blocking(mapio_file_t *file, const void *buf, size_t len,
-                                         uint64_t offset);
+                                             uint64_t offset);
 
-/* fdatasync / fsync on the calling thread, with the sticky-error rule of the
- * async syncs. Returns 0 or a negative errno (MAPIO_EINVAL, MAPIO_EBADF,
- * MAPIO_EIO once a sync of the file failed, the OS error). Thread-safe. */
+/* mapio_sync_data_blocking / mapio_sync_all_blocking - fdatasync / fsync on
+ * the calling thread, with the sticky-error rule of the async syncs.
+ * Returns 0 or a negative errno (MAPIO_EINVAL, MAPIO_EBADF, MAPIO_EIO once a
+ * sync of the file failed, the OS error). Thread-safe. */
 MAPIO_EXTERN int mapio_sync_data_blocking(mapio_file_t *file);
 MAPIO_EXTERN int mapio_sync_all_blocking(mapio_file_t *file);
 
@@ -475,20 +515,25 @@ typedef struct mapio_metrics {
  * MAPIO_EINVAL. Thread-safe; counters are read one by one, not atomically. */
 MAPIO_EXTERN int mapio_engine_metrics(const mapio_engine_t *eng, mapio_metrics_t *out);
 
-/* Snapshot of one file's counters. Returns 0, MAPIO_EINVAL or MAPIO_EBADF. */
+/* Snapshot of one file's counters (its latencies only with
+ * MAPIO_OPEN_HISTOGRAMS). Returns 0, MAPIO_EINVAL (NULL) or MAPIO_EBADF
+ * (closed file). Thread-safe; counters are read one by one. */
 MAPIO_EXTERN int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out);
 
 /*
  * mapio_metrics_json - m as one JSON object: every counter by name, the four
  * latency objects (count, p50_ns, p99_ns, p999_ns, max_ns), backend and
- * fallback_reason (null when absent). Writes at most cap bytes including the
- * terminating NUL and returns the length the whole object needs (like
- * snprintf: a result >= cap means it was cut), or MAPIO_EINVAL for a NULL m, or
- * a NULL buf with cap > 0. Thread-safe.
+ * fallback_reason (null when absent). Writes at most cap bytes, the
+ * terminating NUL included. Returns the length the whole object needs (like
+ * snprintf: a result >= cap means it was cut), or MAPIO_EINVAL for a NULL m,
+ * or a NULL buf with cap > 0 (MAPIO_EOVERFLOW if the length would not fit
+ * an int). Thread-safe.
  */
 MAPIO_EXTERN int mapio_metrics_json(const mapio_metrics_t *m, char *buf, size_t cap);
 
-/* Name of an op ("read"), or "unknown". */
+/* mapio_op_name - the name of a request's op. Returns a static string
+ * ("read" for MAPIO_OP_READ; "unknown" for a value outside mapio_op_t),
+ * never NULL. Any thread. */
 MAPIO_EXTERN const char *mapio_op_name(mapio_op_t op);
 
 #ifdef __cplusplus

@@ -70,8 +70,10 @@ enum {
 MAPIO_EXTERN const char *mapio_strerror(int err);
 
 /*
- * mapio_err_name - the symbolic name of a code ("EIO" for -EIO), or "UNKNOWN".
- * Never NULL. Thread-safe.
+ * mapio_err_name - the symbolic name of a mapio error code. Accepts negative
+ * codes and positive errno values, as mapio_strerror. Returns a static
+ * string: "EIO" for MAPIO_EIO, "OK" for 0, "UNKNOWN" for codes outside the
+ * list; never NULL. Thread-safe.
  */
 MAPIO_EXTERN const char *mapio_err_name(int err);
 

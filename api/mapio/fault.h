@@ -78,6 +78,8 @@ typedef struct mapio_fault_rule {
  * n = 0 removes them. Returns 0, MAPIO_EINVAL (NULL engine, NULL rules with
  * n > 0, max_len 0 with error 0, error >= 0 with after_call), MAPIO_EBUSY
  * (requests in flight) or MAPIO_ENOMEM. The rules are copied.
+ * Not thread-safe with respect to other calls on the engine: install them
+ * while it is idle.
  */
 MAPIO_EXTERN int mapio_fault_rules(struct mapio_engine *eng, const mapio_fault_rule_t *rules,
                                    unsigned n);
@@ -111,7 +113,9 @@ MAPIO_EXTERN int mapio_powerloss_new(mapio_powerloss_t **out, struct mapio_engin
  */
 MAPIO_EXTERN int mapio_powerloss_image(mapio_powerloss_t *pl, uint64_t seed, const char *path);
 
-/* Writes recorded and not yet durable, and writes made durable (tests). */
+/* mapio_powerloss_counts - for tests: *pending = the writes recorded and not
+ * yet durable, *durable = the writes made durable. Either pointer may be
+ * NULL; a NULL pl sets neither. Thread-safe (under the recorder's lock). */
 MAPIO_EXTERN void mapio_powerloss_counts(mapio_powerloss_t *pl, uint64_t *pending,
                                          uint64_t *durable);
 

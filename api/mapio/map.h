@@ -83,7 +83,8 @@ typedef struct mapio_map_opts {
  * MAPIO_ENOSPC (a read-write map whose blocks the file system cannot
  * provide), the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EACCES,
  * MAPIO_EFBIG, ...), or MAPIO_ENOMEM. A file with nothing to map gives an
- * empty map.
+ * empty map. Thread-safe: maps are independent (two maps of one file share
+ * its pages, as mmap(2) does).
  *
  * A read-write map is backed by allocated blocks: the mapped range is
  * reserved (fallocate) when the map is opened, so a full file system is
@@ -97,53 +98,82 @@ typedef struct mapio_map_opts {
  */
 MAPIO_EXTERN int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts);
 
-/* Anonymous private memory of len bytes (MAPIO_MAP_POPULATE, _STACK and
- * _HUGE_PAGES apply). Returns 0, MAPIO_EINVAL (len 0) or MAPIO_ENOMEM. */
+/* mapio_map_new_anon - anonymous private memory of len bytes
+ * (MAPIO_MAP_POPULATE, _STACK and _HUGE_PAGES apply). Returns 0 and sets
+ * *out, or MAPIO_EINVAL (len 0, NULL out, unknown flags) or MAPIO_ENOMEM.
+ * Thread-safe. */
 MAPIO_EXTERN int mapio_map_new_anon(mapio_map_t **out, uint64_t len, unsigned flags);
 
-/* A heap buffer of len zero bytes behind the same API (flush, lock and
- * advise succeed and do nothing). Returns 0, MAPIO_EINVAL or MAPIO_ENOMEM. */
+/* mapio_map_new_memory - a heap buffer of len zero bytes behind the same API
+ * (flush, mlock and advise succeed and do nothing). Returns 0 and sets
+ * *out, MAPIO_EINVAL or MAPIO_ENOMEM. Thread-safe. */
 MAPIO_EXTERN int mapio_map_new_memory(mapio_map_t **out, uint64_t len);
 
-/* An empty map: length 0, every access out of range. Returns 0 or MAPIO_ENOMEM. */
+/* mapio_map_new_empty - an empty map: length 0, every access out of range.
+ * Returns 0 and sets *out, MAPIO_EINVAL (NULL out) or MAPIO_ENOMEM.
+ * Thread-safe. */
 MAPIO_EXTERN int mapio_map_new_empty(mapio_map_t **out);
 
-/* Bytes mapped (0 for an empty or poisoned map). */
+/* mapio_map_len - the length of the map. Returns the bytes mapped (0 for an
+ * empty or poisoned map, and for NULL). Thread-safe (the caller orders
+ * overlapping accesses), but not while a call that changes the mapping
+ * (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN uint64_t mapio_map_len(const mapio_map_t *m);
 
-/* Pointer to byte off, or NULL if off >= len (the checked accessor). The
- * pointer is valid until the map is resized or closed. */
+/* mapio_map_ptr - the checked accessor. Returns a pointer to byte off, or
+ * NULL if off >= len (and for a NULL or poisoned map). The pointer is valid
+ * until the map is resized or freed. Thread-safe (the caller orders
+ * overlapping accesses), but not while a call that changes the mapping
+ * (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN void *mapio_map_ptr(const mapio_map_t *m, uint64_t off);
 
-/* *ptr = the span [off, off + n), or MAPIO_EOVERFLOW (wraps) / MAPIO_ERANGE
- * (past the end) / MAPIO_EINVAL. n may be 0. */
+/* mapio_map_slice - *ptr = the span [off, off + n) (n may be 0). Returns 0,
+ * MAPIO_EOVERFLOW (off + n wraps), MAPIO_ERANGE (past the end), MAPIO_EINVAL
+ * (NULL) or MAPIO_EIO (poisoned). Thread-safe (the caller orders overlapping
+ * accesses), but not while a call that changes the mapping (resize, freeze,
+ * thaw, free) runs on m. */
 MAPIO_EXTERN int mapio_map_slice(const mapio_map_t *m, uint64_t off, uint64_t n, void **ptr);
 
-/* Copy out up to n bytes at off; returns the count (short at the end, 0 past
- * it), or MAPIO_EINVAL / MAPIO_EOVERFLOW / MAPIO_EIO (poisoned). */
+/* mapio_map_read - copy out up to n bytes at off. Returns the count (short at
+ * the end, 0 past it), or MAPIO_EINVAL (NULL map, NULL buf with n > 0, n >
+ * MAPIO_MAX_IO), MAPIO_EOVERFLOW or MAPIO_EIO (poisoned). Thread-safe (the
+ * caller orders overlapping accesses), but not while a call that changes the
+ * mapping (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int64_t mapio_map_read(const mapio_map_t *m, uint64_t off, void *buf, size_t n);
 
-/* Copy n bytes in at off: all or nothing. Returns n, or MAPIO_ERANGE (past
- * the end), MAPIO_EOVERFLOW, MAPIO_EACCES (read-only, exec or frozen map),
- * MAPIO_EINVAL, MAPIO_EIO (poisoned). */
+/* mapio_map_write - copy n bytes in at off: all or nothing. Returns n, or
+ * MAPIO_ERANGE (past the end), MAPIO_EOVERFLOW, MAPIO_EACCES (read-only, exec
+ * or frozen map), MAPIO_EINVAL, MAPIO_EIO (poisoned). Thread-safe (the caller
+ * orders overlapping accesses), but not while a call that changes the mapping
+ * (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int64_t mapio_map_write(mapio_map_t *m, uint64_t off, const void *buf, size_t n);
 
-/* Zero [off, off + n). Same errors as mapio_map_write; returns 0. */
+/* mapio_map_zero - zero [off, off + n). Returns 0, or an error as
+ * mapio_map_write. Thread-safe (the caller orders overlapping accesses), but
+ * not while a call that changes the mapping (resize, freeze, thaw, free) runs
+ * on m. */
 MAPIO_EXTERN int mapio_map_zero(mapio_map_t *m, uint64_t off, uint64_t n);
 
-/* Write dirty pages of [off, off + n) back and wait (n = UINT64_MAX: to the
- * end). Unaligned ranges are rounded out to pages. No-op for private, anon,
- * memory and empty maps. Returns 0, MAPIO_ERANGE, MAPIO_EOVERFLOW or the OS
- * error. */
+/* mapio_map_flush - write the dirty pages of [off, off + n) back and wait
+ * (n = UINT64_MAX: to the end). Unaligned ranges are rounded out to pages.
+ * No-op for private, anon, memory and empty maps. Returns 0, MAPIO_ERANGE,
+ * MAPIO_EOVERFLOW, MAPIO_EINVAL (NULL), MAPIO_EIO (poisoned) or the OS error.
+ * Thread-safe (the caller orders overlapping accesses), but not while a call
+ * that changes the mapping (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int mapio_map_flush(mapio_map_t *m, uint64_t off, uint64_t n);
 
-/* Start writing [off, off + n) back without waiting (on Linux
- * sync_file_range(SYNC_FILE_RANGE_WRITE): MS_ASYNC does nothing there).
- * Same results as mapio_map_flush. */
+/* mapio_map_flush_async - start writing [off, off + n) back without waiting
+ * (on Linux sync_file_range(SYNC_FILE_RANGE_WRITE): MS_ASYNC does nothing
+ * there). Returns as mapio_map_flush. Thread-safe (the caller orders
+ * overlapping accesses), but not while a call that changes the mapping
+ * (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int mapio_map_flush_async(mapio_map_t *m, uint64_t off, uint64_t n);
 
-/* Make the pages really read-only (a store then faults), and back. Returns 0,
- * MAPIO_EACCES (thaw of a read-only kind), or the OS error. */
+/* mapio_map_freeze / mapio_map_thaw - make the pages really read-only (a
+ * store then faults; mapio_map_write says MAPIO_EACCES), and back. Returns 0,
+ * MAPIO_EACCES (thaw of a read-only kind), MAPIO_EINVAL (NULL), MAPIO_EIO
+ * (poisoned) or the OS error. Must not run concurrently with any other call
+ * on the same map. */
 MAPIO_EXTERN int mapio_map_freeze(mapio_map_t *m);
 MAPIO_EXTERN int mapio_map_thaw(mapio_map_t *m);
 
@@ -155,12 +185,19 @@ typedef enum mapio_advice {
     MAPIO_ADVICE_DONTNEED,
 } mapio_advice_t;
 
-/* Advise the kernel about [off, off + n). Returns 0, a range error,
- * MAPIO_EINVAL or the OS error. */
+/* mapio_map_advise - advise the kernel about [off, off + n) (n = UINT64_MAX:
+ * to the end). Returns 0, a range error (MAPIO_ERANGE, MAPIO_EOVERFLOW),
+ * MAPIO_EINVAL (NULL, unknown advice) or the OS error. Thread-safe (the
+ * caller orders overlapping accesses), but not while a call that changes the
+ * mapping (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int mapio_map_advise(mapio_map_t *m, uint64_t off, uint64_t n, mapio_advice_t a);
 
-/* Lock [off, off + n) in RAM, and unlock. Returns 0, a range error, or the OS
- * error (MAPIO_EPERM / MAPIO_ENOMEM: RLIMIT_MEMLOCK). */
+/* mapio_map_mlock / mapio_map_munlock - lock [off, off + n) in RAM, and
+ * unlock it. Returns 0, a range error (MAPIO_ERANGE, MAPIO_EOVERFLOW),
+ * MAPIO_EINVAL (NULL), or the OS error (MAPIO_EPERM / MAPIO_ENOMEM:
+ * RLIMIT_MEMLOCK). Thread-safe (the caller orders overlapping accesses), but
+ * not while a call that changes the mapping (resize, freeze, thaw, free) runs
+ * on m. */
 MAPIO_EXTERN int mapio_map_mlock(mapio_map_t *m, uint64_t off, uint64_t n);
 MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
 
@@ -173,7 +210,8 @@ MAPIO_EXTERN int mapio_map_munlock(mapio_map_t *m, uint64_t off, uint64_t n);
  * and usable. If a shrink fails the map is poisoned: every later call but
  * close fails with MAPIO_EIO, because its pages may no longer match the file.
  * Returns 0, MAPIO_EINVAL (memory, empty or anonymous kinds; 0), MAPIO_EACCES
- * (read-only kinds), or the OS error.
+ * (read-only kinds), or the OS error. Must not run concurrently with any
+ * other call on the same map.
  */
 MAPIO_EXTERN int mapio_map_resize(mapio_map_t *m, uint64_t new_len);
 
@@ -183,25 +221,37 @@ enum {
     MAPIO_MAP_LOCK_NONBLOCK = 1u << 1,  /* MAPIO_EAGAIN instead of waiting */
 };
 
-/* Advisory whole-file locks (flock), shared unless MAPIO_MAP_LOCK_EXCLUSIVE.
- * Returns 0, MAPIO_EAGAIN (held elsewhere, with MAPIO_MAP_LOCK_NONBLOCK),
- * MAPIO_EINVAL (not a file map, unknown flags) or the OS error. */
+/* mapio_map_lock / mapio_map_unlock - advisory whole-file locks (flock),
+ * shared unless MAPIO_MAP_LOCK_EXCLUSIVE. Returns 0, MAPIO_EAGAIN (held
+ * elsewhere, with MAPIO_MAP_LOCK_NONBLOCK), MAPIO_EINVAL (NULL, not a file
+ * map, unknown flags), MAPIO_EIO (poisoned) or the OS error. One thread at a
+ * time per map (the map records whether it holds the lock); reads and
+ * writes through the map may run beside it. */
 MAPIO_EXTERN int mapio_map_lock(mapio_map_t *m, unsigned flags);
 MAPIO_EXTERN int mapio_map_unlock(mapio_map_t *m);
 
-/* Unmap and release. With MAPIO_MAP_REMOVE_ON_FREE the file is unlinked.
- * Returns 0 or the first error met (the map is freed either way). NULL: 0. */
+/* mapio_map_free - unmap and release. With MAPIO_MAP_REMOVE_ON_FREE the file
+ * is unlinked. Returns 0 or the first error met (the map is freed either
+ * way); 0 for NULL. Must not run concurrently with any other call on the
+ * same map. */
 MAPIO_EXTERN int mapio_map_free(mapio_map_t *m);
 
-/* Flush, unmap, set the file's size to size, fsync it and its directory,
- * free the map. For writable shared maps only (else MAPIO_EACCES, map kept). */
+/* mapio_map_free_truncate - flush, unmap, set the file's size to size, fsync
+ * it and its directory, free the map. For writable shared file maps only.
+ * Returns 0; MAPIO_EACCES (another kind), MAPIO_EINVAL (NULL) or MAPIO_EIO
+ * (a poisoned map: free it with mapio_map_free), the map then kept; or the
+ * first error of flushing, truncating or syncing, the map freed anyway.
+ * Must not run concurrently with any other call on the same map. */
 MAPIO_EXTERN int mapio_map_free_truncate(mapio_map_t *m, uint64_t size);
 
 /*
  * mapio_map_remove - unlink the mapped file durably: refuse with MAPIO_ESTALE
  * if its path now names another file or a symlink (checked by device and
  * inode), unlink it, fsync the directory. The map stays usable. Returns 0,
- * MAPIO_ESTALE, MAPIO_EINVAL (not a file map) or the OS error.
+ * MAPIO_ESTALE, MAPIO_EINVAL (NULL, not a file map), MAPIO_EIO (poisoned) or
+ * the OS error. Thread-safe (the caller orders overlapping accesses), but not
+ * while a call that changes the mapping (resize, freeze, thaw, free) runs on
+ * m.
  */
 MAPIO_EXTERN int mapio_map_remove(mapio_map_t *m);
 
@@ -215,19 +265,26 @@ typedef struct mapio_cursor {
 
 enum { MAPIO_SEEK_SET, MAPIO_SEEK_CUR, MAPIO_SEEK_END };
 
-/* Bind c to [off, off + len) of m (len UINT64_MAX: to the end). Returns 0,
- * MAPIO_EINVAL, MAPIO_EOVERFLOW or MAPIO_ERANGE. */
+/* mapio_cursor_init - bind c to [off, off + len) of m (len UINT64_MAX: to
+ * the end), at position 0. Returns 0, MAPIO_EINVAL, MAPIO_EOVERFLOW,
+ * MAPIO_ERANGE or MAPIO_EIO (poisoned map). One thread at a time per cursor;
+ * cursors on one map follow the map's rules (mapio_map_read). */
 MAPIO_EXTERN int mapio_cursor_init(mapio_cursor_t *c, mapio_map_t *m, uint64_t off, uint64_t len);
 
-/* Read up to n bytes and advance; returns the count (0 at the end). */
+/* mapio_cursor_read - read up to n bytes and advance. Returns the count (0
+ * at the end), MAPIO_EINVAL (NULL or unbound cursor) or mapio_map_read's
+ * errors. One thread at a time per cursor. */
 MAPIO_EXTERN int64_t mapio_cursor_read(mapio_cursor_t *c, void *buf, size_t n);
 
-/* Write n bytes and advance, all or nothing: MAPIO_ERANGE past the range,
- * plus mapio_map_write's errors. Returns n. */
+/* mapio_cursor_write - write n bytes and advance, all or nothing. Returns n,
+ * or MAPIO_ERANGE (past the cursor's range), MAPIO_EINVAL (NULL or unbound
+ * cursor) or mapio_map_write's errors. One thread at a time per cursor. */
 MAPIO_EXTERN int64_t mapio_cursor_write(mapio_cursor_t *c, const void *buf, size_t n);
 
-/* Move to whence + delta; positions outside [0, len] are MAPIO_ERANGE (the
- * cursor stays put). Returns the new position. */
+/* mapio_cursor_seek - move to whence (MAPIO_SEEK_SET, _CUR, _END) + delta.
+ * Returns the new position, or MAPIO_ERANGE for a position outside [0, len]
+ * (the cursor stays put) or MAPIO_EINVAL (NULL cursor, unknown whence). One
+ * thread at a time per cursor. */
 MAPIO_EXTERN int64_t mapio_cursor_seek(mapio_cursor_t *c, int64_t delta, int whence);
 
 /* ---- numbers at any offset, either byte order --------------------------- */
@@ -252,10 +309,15 @@ typedef struct mapio_u128 {
     X(i64, int64_t, 8, 1)
 
 /*
- * mapio_map_get_<name>_le/_be(m, off, &v) and mapio_map_put_<name>_le/_be(m,
- * off, v): read or write one number at any (unaligned) offset. Return 0,
- * MAPIO_ERANGE (it would cross the end: nothing is read past it),
- * MAPIO_EOVERFLOW, MAPIO_EINVAL (NULL), or mapio_map_write's errors.
+ * mapio_map_get_<name>_le / _be, mapio_map_put_<name>_le / _be - read or
+ * write one number at any (unaligned) offset, little- or big-endian: get(m,
+ * off, &v), put(m, off, v), for <name> u8, i8, u16, i16, u24, i24, u32, i32,
+ * u64, i64, u128, f32 and f64 (u128: mapio_u128_t, high half first in
+ * big-endian order). Return 0, MAPIO_ERANGE (it would cross the end: nothing
+ * is read past it), MAPIO_EOVERFLOW, MAPIO_EINVAL (NULL), or
+ * mapio_map_write's errors. Thread-safe (the caller orders overlapping
+ * accesses), but not while a call that changes the mapping (resize, freeze,
+ * thaw, free) runs on m.
  */
 #define MAPIO__NUMBER_DECL(name, type, bytes, is_signed)                                           \
     MAPIO_EXTERN int mapio_map_get_##name##_le(const mapio_map_t *m, uint64_t off, type *v);       \
@@ -298,13 +360,18 @@ MAPIO_EXTERN int mapio_path_info(const char *path, unsigned flags, mapio_path_in
  * the OS error. Thread-safe. */
 MAPIO_EXTERN int mapio_path_device_size(const char *path, uint64_t *out);
 
-/* Copy [off, off + n) of m into a new file at path (created exclusively,
- * fsynced with its directory). Returns 0, MAPIO_EEXIST, a range error or the
- * OS error (a partly written file is removed). */
+/* mapio_map_copy_to_file - copy [off, off + n) of m into a new file at path
+ * (created exclusively, fsynced with its directory). Returns 0, MAPIO_EEXIST,
+ * MAPIO_EINVAL (NULL), a range error (MAPIO_ERANGE, MAPIO_EOVERFLOW) or the
+ * OS error (a partly written file is removed). Thread-safe (the caller orders
+ * overlapping accesses), but not while a call that changes the mapping
+ * (resize, freeze, thaw, free) runs on m. */
 MAPIO_EXTERN int mapio_map_copy_to_file(const mapio_map_t *m, uint64_t off, uint64_t n,
                                         const char *path);
 
-/* The runtime page size (and allocation granularity). Thread-safe. */
+/* mapio_page_size - the unit mappings are aligned to. Returns the runtime
+ * page size (on Windows the allocation granularity, usually 64 KiB).
+ * Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_page_size(void);
 
 #ifdef __cplusplus

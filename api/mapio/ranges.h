@@ -36,7 +36,8 @@ typedef struct mapio_range {
     uint64_t start, end;
 } mapio_range_t;
 
-/* Bytes in r (0 if it is empty or malformed). Thread-safe. */
+/* mapio_range_len - the length of r. Returns the bytes in r (0 if it is
+ * empty or malformed). Thread-safe. */
 static inline uint64_t mapio_range_len(mapio_range_t r)
 {
     return r.end > r.start ? r.end - r.start : 0;
@@ -52,7 +53,8 @@ typedef enum mapio_split {
 } mapio_split_t;
 
 /*
- * Split r at start + pos rounded up (split_up) or down (split_down) to a
+ * mapio_range_split_up / mapio_range_split_down - split r at an aligned
+ * position: start + pos rounded up (split_up) or down (split_down) to a
  * multiple of align (0: the runtime page size; otherwise any power of two,
  * 1 to 2^63), so both halves stay page-aligned for the flushes of their
  * writers. An align beyond the range rounds the point to 0 or past the end:
@@ -91,27 +93,35 @@ typedef struct mapio_range_seq {
 } mapio_range_seq_t;
 
 /*
- * Hand out [0, total) in ranges aligned to align (0: the runtime page size,
- * otherwise a power of two up to MAPIO_RANGE_MAX_TOTAL: a rounded request
- * must fit the int64_t count). Returns 0, MAPIO_EINVAL (NULL, align not a
- * power of two) or MAPIO_EOVERFLOW (total or align above
- * MAPIO_RANGE_MAX_TOTAL).
+ * mapio_range_seq_init - a sequential allocator that hands out [0, total) in
+ * ranges aligned to align (0: the runtime page size, otherwise a power of two
+ * up to MAPIO_RANGE_MAX_TOTAL: a rounded request must fit the int64_t count).
+ * Returns 0, MAPIO_EINVAL (NULL, align not a power of two) or
+ * MAPIO_EOVERFLOW (total or align above MAPIO_RANGE_MAX_TOTAL).
+ * Not thread-safe: one owner per sequential allocator.
  */
 MAPIO_EXTERN int mapio_range_seq_init(mapio_range_seq_t *a, uint64_t total, uint64_t align);
 
 /*
- * The next range: n bytes rounded up to the alignment, clipped to total (so
- * the last range may be shorter and end on an unaligned file size). Returns
- * 0, MAPIO_ENOSPC once everything is handed out, MAPIO_EINVAL (NULL, n = 0)
- * or MAPIO_EOVERFLOW (n larger than the allocator's total).
+ * mapio_range_seq_alloc - the next range: n bytes rounded up to the
+ * alignment, clipped to total (so the last range may be shorter and end on an
+ * unaligned file size). Returns 0 and sets *out, MAPIO_ENOSPC once
+ * everything is handed out, MAPIO_EINVAL (NULL, n = 0) or MAPIO_EOVERFLOW (n
+ * larger than the allocator's total). Not thread-safe: one owner per
+ * sequential allocator (mapio_range_atomic_alloc is the shared one).
  */
 MAPIO_EXTERN int mapio_range_seq_alloc(mapio_range_seq_t *a, uint64_t n, mapio_range_t *out);
 
-/* Bytes not yet handed out. */
+/* mapio_range_seq_remaining - returns the bytes not yet handed out. Not
+ * thread-safe: one owner per sequential allocator. */
 MAPIO_EXTERN uint64_t mapio_range_seq_remaining(const mapio_range_seq_t *a);
 
-/* Save the state; restore validates it (MAPIO_EINVAL: align not a power of
- * two, next not aligned and not total; MAPIO_EOVERFLOW as in init). */
+/* mapio_range_seq_save / mapio_range_seq_restore - save the state of a
+ * sequential allocator, and resume one from a saved state, which restore
+ * validates first. Returns the state (save); 0, MAPIO_EINVAL (NULL, align
+ * not a power of two, next not aligned and not total) or MAPIO_EOVERFLOW (as
+ * mapio_range_seq_init) (restore). Not thread-safe: one owner per sequential
+ * allocator. */
 MAPIO_EXTERN mapio_range_state_t mapio_range_seq_save(const mapio_range_seq_t *a);
 MAPIO_EXTERN int mapio_range_seq_restore(mapio_range_seq_t *a, const mapio_range_state_t *st);
 
@@ -122,26 +132,33 @@ MAPIO_EXTERN int mapio_range_seq_restore(mapio_range_seq_t *a, const mapio_range
  */
 typedef struct mapio_range_atomic mapio_range_atomic_t;
 
-/* Create one over [0, total); same arguments and errors as
- * mapio_range_seq_init, plus MAPIO_ENOMEM. Thread-safe. */
+/* mapio_range_atomic_new - create an atomic allocator over [0, total).
+ * Arguments as mapio_range_seq_init. Returns 0 and sets *out, an error as
+ * mapio_range_seq_init, or MAPIO_ENOMEM. Thread-safe. */
 MAPIO_EXTERN int mapio_range_atomic_new(mapio_range_atomic_t **out, uint64_t total, uint64_t align);
-/* Create one that resumes a saved state (errors as mapio_range_seq_restore). */
+/* mapio_range_atomic_restore - create an atomic allocator that resumes a
+ * saved state. Returns 0 and sets *out, an error as mapio_range_seq_restore,
+ * or MAPIO_ENOMEM. Thread-safe. */
 MAPIO_EXTERN int mapio_range_atomic_restore(mapio_range_atomic_t **out,
                                             const mapio_range_state_t *st);
-/* Free it. Returns 0 (NULL is fine). No allocation may be running. */
+/* mapio_range_atomic_free - free an atomic allocator. Returns 0 (NULL is
+ * fine). Must not run concurrently with any other call on a. */
 MAPIO_EXTERN int mapio_range_atomic_free(mapio_range_atomic_t *a);
 
 /*
- * As mapio_range_seq_alloc. Thread-safe and lock-free. Callers that find it
- * exhausted pull the counter back to total, so it never wraps around into
- * ranges already handed out (the seed's counter grows without bound).
+ * mapio_range_atomic_alloc - the next range, as mapio_range_seq_alloc.
+ * Returns as mapio_range_seq_alloc. Thread-safe and lock-free. Callers that
+ * find it exhausted pull the counter back to total, so it never wraps around
+ * into ranges already handed out (the seed's counter grows without bound).
  */
 MAPIO_EXTERN int mapio_range_atomic_alloc(mapio_range_atomic_t *a, uint64_t n, mapio_range_t *out);
 
-/* Bytes not yet handed out (a snapshot). Thread-safe. */
+/* mapio_range_atomic_remaining - returns the bytes not yet handed out (a
+ * snapshot). Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_range_atomic_remaining(const mapio_range_atomic_t *a);
 
-/* A snapshot of the state (consistent when no allocation runs). Thread-safe. */
+/* mapio_range_atomic_save - returns a snapshot of the state (consistent when
+ * no allocation runs), for mapio_range_atomic_restore. Thread-safe. */
 MAPIO_EXTERN mapio_range_state_t mapio_range_atomic_save(const mapio_range_atomic_t *a);
 
 /* ---- the file ------------------------------------------------------------- */
@@ -156,60 +173,68 @@ typedef struct mapio_receipt {
 } mapio_receipt_t;
 
 /*
- * Create path (or empty an existing file) with exactly size bytes and map it
- * read-write, shared. The blocks are reserved here (see mapio_map_new), so
- * a file system without room says MAPIO_ENOSPC now, not SIGBUS in a writer;
- * the file is then left empty. Returns 0, MAPIO_EINVAL (NULL, size 0),
+ * mapio_ranged_new - create path (or empty an existing file) with exactly
+ * size bytes and map it read-write, shared. The blocks are reserved here (see
+ * mapio_map_new), so a file system without room says MAPIO_ENOSPC now, not
+ * SIGBUS in a writer; the file is then left empty. Returns 0 and sets *out,
+ * MAPIO_EINVAL (NULL, size 0),
  * MAPIO_EOVERFLOW (size above MAPIO_RANGE_MAX_TOTAL or not mappable here),
  * MAPIO_ENOSPC, or the open / truncate / mmap error. Thread-safe.
  */
 MAPIO_EXTERN int mapio_ranged_new(mapio_ranged_t **out, const char *path, uint64_t size);
 
-/* Map an existing file whole (its holes reserved, as create does).
- * MAPIO_EINVAL for an empty file (there is nothing to write into), otherwise
- * as create. Thread-safe. */
+/* mapio_ranged_new_existing - map an existing file whole (its holes
+ * reserved, as mapio_ranged_new does). Returns as mapio_ranged_new, and
+ * MAPIO_EINVAL for an empty file (there is nothing to write into).
+ * Thread-safe. */
 MAPIO_EXTERN int mapio_ranged_new_existing(mapio_ranged_t **out, const char *path);
 
-/* Unmap and close. Writes already made stay in the page cache (and reach the
- * file); call mapio_ranged_sync first to make them durable. No other call on
- * f may run. Returns 0 or the first error of unmap / close. */
+/* mapio_ranged_free - unmap and close. Writes already made stay in the page
+ * cache (and reach the file); call mapio_ranged_sync first to make them
+ * durable. Returns 0 or the first error of unmap / close (f is freed either
+ * way); MAPIO_EINVAL for NULL. Must not run concurrently with any other call
+ * on f. */
 MAPIO_EXTERN int mapio_ranged_free(mapio_ranged_t *f);
 
-/* The file's size. Thread-safe. */
+/* mapio_ranged_size - returns the file's size (0 for NULL). Thread-safe. */
 MAPIO_EXTERN uint64_t mapio_ranged_size(const mapio_ranged_t *f);
 
-/* The underlying map, for everything else (read, zero, advise, lock). */
+/* mapio_ranged_map - the underlying map, for everything else (read, zero,
+ * advise, lock). Returns it (NULL for NULL); it lives until
+ * mapio_ranged_free. Thread-safe. */
 MAPIO_EXTERN mapio_map_t *mapio_ranged_map(mapio_ranged_t *f);
 
 /*
- * Copy len bytes into range r: a memcpy into the mapping, no lock, no system
- * call. len must equal r's length and r must lie inside the file. Fills
- * *receipt (may be NULL). Returns 0, MAPIO_EINVAL (NULL, len differs from the
- * range, a malformed range) or MAPIO_ERANGE (past the end of the file).
- * Thread-safe for disjoint ranges.
+ * mapio_ranged_write - copy len bytes into range r: a memcpy into the
+ * mapping, no lock, no system call. len must equal r's length and r must lie
+ * inside the file. Fills *receipt (may be NULL). Returns 0, MAPIO_EINVAL
+ * (NULL, len differs from the range, a malformed range) or MAPIO_ERANGE (past
+ * the end of the file). Thread-safe for disjoint ranges.
  */
 MAPIO_EXTERN int mapio_ranged_write(mapio_ranged_t *f, mapio_range_t r, const void *data,
                                     size_t len, mapio_receipt_t *receipt);
 
 /*
- * Copy len bytes at offset off inside r (a writer filling its range piece by
- * piece); the receipt covers just those bytes. Returns as mapio_ranged_write,
- * MAPIO_ERANGE if [off, off + len) leaves the range. Thread-safe for disjoint
- * ranges.
+ * mapio_ranged_write_part - copy len bytes at offset off inside r (a writer
+ * filling its range piece by piece); the receipt covers just those bytes.
+ * Returns as mapio_ranged_write, and MAPIO_ERANGE if [off, off + len) leaves
+ * the range. Thread-safe for disjoint ranges.
  */
 MAPIO_EXTERN int mapio_ranged_write_part(mapio_ranged_t *f, mapio_range_t r, uint64_t off,
                                          const void *data, size_t len, mapio_receipt_t *receipt);
 
-/* The fast variant: no check of anything. Writing outside the file is
- * undefined behaviour (a fault or a neighbour overwritten). */
+/* mapio_ranged_write_unchecked - the fast variant of mapio_ranged_write: no
+ * check of anything, no receipt. Writing outside the file is undefined
+ * behaviour (a fault or a neighbour overwritten). Thread-safe for disjoint
+ * ranges. */
 MAPIO_EXTERN void mapio_ranged_write_unchecked(mapio_ranged_t *f, uint64_t off, const void *data,
                                                size_t len);
 
 /*
- * Copy range r out into buf (cap bytes). Returns r's length, MAPIO_EINVAL
- * (NULL, buf too small, malformed range) or MAPIO_ERANGE (past the end).
- * Thread-safe; concurrent with a writer of r it sees some mix of old and new
- * bytes.
+ * mapio_ranged_read - copy range r out into buf (cap bytes). Returns r's
+ * length, MAPIO_EINVAL (NULL, buf too small, malformed range) or MAPIO_ERANGE
+ * (past the end). Thread-safe; concurrent with a writer of r it sees some
+ * mix of old and new bytes.
  */
 MAPIO_EXTERN int64_t mapio_ranged_read(const mapio_ranged_t *f, mapio_range_t r, void *buf,
                                        size_t cap);
@@ -220,17 +245,18 @@ enum {
 };
 
 /*
- * Write the receipt's bytes back to the file: synchronously (durable when it
- * returns, msync MS_SYNC on the pages) or, with MAPIO_RANGED_FLUSH_ASYNC, only
- * started (sync_file_range on Linux; MS_ASYNC is a no-op there). Returns 0,
- * MAPIO_EINVAL (NULL, a receipt of another file, a forged range, unknown
- * flags) or the OS error. Thread-safe.
+ * mapio_ranged_flush - write the receipt's bytes back to the file:
+ * synchronously (durable when it returns, msync MS_SYNC on the pages) or,
+ * with MAPIO_RANGED_FLUSH_ASYNC, only started (sync_file_range on Linux;
+ * MS_ASYNC is a no-op there). Returns 0, MAPIO_EINVAL (NULL, a receipt of
+ * another file, a forged range, unknown flags) or the OS error. Thread-safe.
  */
 MAPIO_EXTERN int mapio_ranged_flush(mapio_ranged_t *f, const mapio_receipt_t *receipt,
                                     unsigned flags);
 
-/* Make the whole file durable (every range written so far). Returns 0 or the
- * OS error. Thread-safe; writes racing with it may or may not be included. */
+/* mapio_ranged_sync - make the whole file durable (every range written so
+ * far). Returns 0, MAPIO_EINVAL (NULL) or the OS error. Thread-safe; writes
+ * racing with it may or may not be included. */
 MAPIO_EXTERN int mapio_ranged_sync(mapio_ranged_t *f);
 
 #ifdef __cplusplus

@@ -56,19 +56,22 @@ enum {
  */
 MAPIO_EXTERN int mapio_ring_new(mapio_ring_t **out, size_t size, unsigned flags);
 
-/* Unmap and release. Returns 0 or the OS error of the unmapping (the ring is
- * freed either way). NULL: 0. Nothing else may run on r then: its memory
- * goes away. */
+/* mapio_ring_free - unmap and release. Returns 0 or the OS error of the
+ * unmapping (the ring is freed either way); 0 for NULL. Must not run
+ * concurrently with any other call on r: its memory goes away. */
 MAPIO_EXTERN int mapio_ring_free(mapio_ring_t *r);
 
-/* The unit capacities are rounded up to: the page size on POSIX, the
- * allocation granularity (64 KiB) on Windows. Thread-safe. */
+/* mapio_ring_granularity - the unit capacities are rounded up to. Returns
+ * the page size on POSIX, the allocation granularity (64 KiB) on Windows.
+ * Thread-safe. */
 MAPIO_EXTERN size_t mapio_ring_granularity(void);
 
-/* The capacity in bytes (0 for NULL). Fixed at creation, so any thread. */
+/* mapio_ring_capacity - returns the capacity in bytes (0 for NULL). Any
+ * thread: it is fixed at creation. */
 MAPIO_EXTERN size_t mapio_ring_capacity(const mapio_ring_t *r);
 
-/* The flags given at creation (0 for NULL). Fixed, so any thread. */
+/* mapio_ring_flags - returns the flags given at creation (0 for NULL). Any
+ * thread: they are fixed at creation. */
 MAPIO_EXTERN unsigned mapio_ring_flags(const mapio_ring_t *r);
 
 /* ---- consumer side ------------------------------------------------------ */
@@ -76,28 +79,35 @@ MAPIO_EXTERN unsigned mapio_ring_flags(const mapio_ring_t *r);
  * position, so a second consumer would race with it (use a lock). They may
  * run while the producer calls the producer side. */
 
-/* The oldest unread byte: read_len bytes from here are one contiguous span,
- * valid until they are consumed (or, for an overwriting ring, until the next
- * write). NULL for NULL. */
+/* mapio_ring_read_ptr - the oldest unread byte: read_len bytes from here are
+ * one contiguous span, valid until they are consumed (or, for an overwriting
+ * ring, until the next write). Returns it (NULL for NULL). Call from the
+ * consumer thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN void *mapio_ring_read_ptr(const mapio_ring_t *r);
 
-/* Bytes readable now (0 for NULL). In SPSC use it can only grow until the
- * consumer consumes. */
+/* mapio_ring_read_len - returns the bytes readable now (0 for NULL). In SPSC
+ * use it can only grow until the consumer consumes. Call from the consumer
+ * thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN size_t mapio_ring_read_len(const mapio_ring_t *r);
 
-/* Release the first n readable bytes. n 0 is a no-op. Returns 0, MAPIO_ERANGE
- * (n > read_len: nothing changes) or MAPIO_EINVAL (NULL). */
+/* mapio_ring_consume - release the first n readable bytes. n 0 is a no-op.
+ * Returns 0, MAPIO_ERANGE (n > read_len: nothing changes) or MAPIO_EINVAL
+ * (NULL). Call from the consumer thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN int mapio_ring_consume(mapio_ring_t *r, size_t n);
 
-/* Copy out up to n readable bytes and consume them. Returns the count (0
- * when empty or n is 0), or MAPIO_EINVAL (NULL ring, NULL buf with n > 0). */
+/* mapio_ring_read - copy out up to n readable bytes and consume them. Returns
+ * the count (0 when empty or n is 0), or MAPIO_EINVAL (NULL ring, NULL buf
+ * with n > 0). Call from the consumer thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN int64_t mapio_ring_read(mapio_ring_t *r, void *buf, size_t n);
 
-/* Consume everything readable now. Returns 0 or MAPIO_EINVAL. */
+/* mapio_ring_clear - consume everything readable now. Returns 0 or
+ * MAPIO_EINVAL (NULL). Call from the consumer thread (see the top of
+ * mapio/ring.h). */
 MAPIO_EXTERN int mapio_ring_clear(mapio_ring_t *r);
 
-/* The stream position of read_ptr[0]: bytes consumed, plus, for an
- * overwriting ring, bytes dropped. 0 for NULL. */
+/* mapio_ring_read_pos - the stream position of read_ptr[0]. Returns the
+ * bytes consumed, plus, for an overwriting ring, the bytes dropped (0 for
+ * NULL). Call from the consumer thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN uint64_t mapio_ring_read_pos(const mapio_ring_t *r);
 
 /* ---- producer side ------------------------------------------------------ */
@@ -106,18 +116,22 @@ MAPIO_EXTERN uint64_t mapio_ring_read_pos(const mapio_ring_t *r);
  * consumer side; on an overwriting ring they move the read position too, so
  * nothing else may run on it at the same time. */
 
-/* Where the next byte goes: write_len bytes from here are one contiguous
- * span. NULL for NULL. */
+/* mapio_ring_write_ptr - where the next byte goes: write_len bytes from here
+ * are one contiguous span. Returns it (NULL for NULL). Call from the producer
+ * thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN void *mapio_ring_write_ptr(const mapio_ring_t *r);
 
-/* Bytes writable now: capacity - read_len for a bounded ring, capacity for
- * an overwriting one (what is written past the free space replaces the
- * oldest bytes). 0 for NULL. */
+/* mapio_ring_write_len - returns the bytes writable now: capacity - read_len
+ * for a bounded ring, capacity for an overwriting one (what is written past
+ * the free space replaces the oldest bytes); 0 for NULL. Call from the
+ * producer thread (see the top of mapio/ring.h). */
 MAPIO_EXTERN size_t mapio_ring_write_len(const mapio_ring_t *r);
 
-/* Publish the next n bytes written at write_ptr. n 0 is a no-op. Returns 0,
- * MAPIO_ERANGE (n > write_len: nothing changes) or MAPIO_EINVAL (NULL). On an
- * overwriting ring the oldest bytes beyond capacity are dropped. */
+/* mapio_ring_produce - publish the next n bytes written at write_ptr. n 0 is
+ * a no-op. On an overwriting ring the oldest bytes beyond capacity are
+ * dropped. Returns 0, MAPIO_ERANGE (n > write_len: nothing changes) or
+ * MAPIO_EINVAL (NULL). Call from the producer thread (see the top of
+ * mapio/ring.h). */
 MAPIO_EXTERN int mapio_ring_produce(mapio_ring_t *r, size_t n);
 
 /*
@@ -126,15 +140,18 @@ MAPIO_EXTERN int mapio_ring_produce(mapio_ring_t *r, size_t n);
  * all n bytes and returns n: when n > capacity only the last capacity bytes
  * stay, and every older byte not yet read is dropped. Returns the count, or
  * MAPIO_EINVAL (NULL ring, NULL buf with n > 0) or MAPIO_EOVERFLOW (n >
- * INT64_MAX).
+ * INT64_MAX). Call from the producer thread (see the top of mapio/ring.h).
  */
 MAPIO_EXTERN int64_t mapio_ring_write(mapio_ring_t *r, const void *buf, size_t n);
 
-/* The stream position of write_ptr[0]: bytes produced so far. 0 for NULL. */
+/* mapio_ring_write_pos - the stream position of write_ptr[0]. Returns the
+ * bytes produced so far (0 for NULL). Call from the producer thread (see the
+ * top of mapio/ring.h). */
 MAPIO_EXTERN uint64_t mapio_ring_write_pos(const mapio_ring_t *r);
 
-/* Bytes an overwriting ring dropped before they were read (0 for a bounded
- * ring, and for NULL). Same thread rules as the overwriting ring. */
+/* mapio_ring_dropped - returns the bytes an overwriting ring dropped before
+ * they were read (0 for a bounded ring, and for NULL). Same thread rules as
+ * the overwriting ring: one thread, or a lock shared by both sides. */
 MAPIO_EXTERN uint64_t mapio_ring_dropped(const mapio_ring_t *r);
 
 /* ---- buffered reader ---------------------------------------------------- */
@@ -148,25 +165,31 @@ MAPIO_EXTERN uint64_t mapio_ring_dropped(const mapio_ring_t *r);
  */
 typedef struct mapio_bufreader mapio_bufreader_t;
 
-/* A reader over fd with a buffer of at least capacity bytes (rounded up like
- * a ring) and a low-water mark of 0. Returns 0, MAPIO_EINVAL (NULL out,
- * capacity 0, MAPIO_INVALID_FD), or mapio_ring_new's errors. */
+/* mapio_bufreader_new - a reader over fd with a buffer of at least capacity
+ * bytes (rounded up like a ring) and a low-water mark of 0. Returns 0 and
+ * sets *out, MAPIO_EINVAL (NULL out, capacity 0, MAPIO_INVALID_FD), or
+ * mapio_ring_new's errors. Thread-safe: readers are independent. */
 MAPIO_EXTERN int mapio_bufreader_new(mapio_bufreader_t **out, mapio_fd_t fd, size_t capacity);
 
-/* Release the reader (not the descriptor); buffered bytes are dropped.
- * Returns 0 or the OS error of the unmapping (freed either way). NULL: 0. */
+/* mapio_bufreader_free - release the reader (not the descriptor); buffered
+ * bytes are dropped. Returns 0 or the OS error of the unmapping (freed
+ * either way); 0 for NULL. One thread at a time per reader. */
 MAPIO_EXTERN int mapio_bufreader_free(mapio_bufreader_t *br);
 
-/* The buffer's capacity (0 for NULL). */
+/* mapio_bufreader_capacity - returns the buffer's capacity (0 for NULL). Any
+ * thread: it is fixed at creation. */
 MAPIO_EXTERN size_t mapio_bufreader_capacity(const mapio_bufreader_t *br);
 
-/* The descriptor (MAPIO_INVALID_FD for NULL). */
+/* mapio_bufreader_fd - returns the descriptor (MAPIO_INVALID_FD for NULL).
+ * Any thread: it is fixed at creation. */
 MAPIO_EXTERN mapio_fd_t mapio_bufreader_fd(const mapio_bufreader_t *br);
 
-/* The low-water mark: the buffer is refilled when it holds <= lowat bytes
- * (0, the default: only when empty; >= capacity: whenever there is room).
- * Note that a refill blocks on a blocking descriptor even if bytes are
- * buffered. Returns 0 or MAPIO_EINVAL. */
+/* mapio_bufreader_set_lowat / mapio_bufreader_lowat - set and get the
+ * low-water mark: the buffer is refilled when it holds <= lowat bytes (0, the
+ * default: only when empty; >= capacity: whenever there is room). Note that
+ * a refill blocks on a blocking descriptor even if bytes are buffered.
+ * Returns 0 or MAPIO_EINVAL for NULL (set_lowat), the mark, 0 for NULL
+ * (lowat). One thread at a time per reader. */
 MAPIO_EXTERN int mapio_bufreader_set_lowat(mapio_bufreader_t *br, size_t lowat);
 MAPIO_EXTERN size_t mapio_bufreader_lowat(const mapio_bufreader_t *br);
 
@@ -180,23 +203,27 @@ MAPIO_EXTERN size_t mapio_bufreader_lowat(const mapio_bufreader_t *br);
  * a non-blocking descriptor with nothing buffered, ...). EINTR is retried.
  * When a refill fails but bytes are buffered, those are returned and the
  * error is reported once they are gone (if the OS still reports it).
+ * One thread at a time per reader.
  */
 MAPIO_EXTERN int64_t mapio_bufreader_read(mapio_bufreader_t *br, void *buf, size_t n);
 
 /*
  * mapio_bufreader_fill - refill if the buffer holds <= lowat bytes, then
- * point *ptr at everything buffered (one span). Returns the buffered count
- * (0 at end of file), MAPIO_EINVAL or the OS error (only when nothing is
- * buffered). Pair with mapio_bufreader_consume.
+ * point *ptr at everything buffered (one span). Returns the buffered count (0
+ * at end of file), MAPIO_EINVAL or the OS error (only when nothing is
+ * buffered). Pair with mapio_bufreader_consume. One thread at a time per
+ * reader.
  */
 MAPIO_EXTERN int64_t mapio_bufreader_fill(mapio_bufreader_t *br, const void **ptr);
 
-/* What is buffered, without any I/O: returns the count and points *ptr at
- * it (ptr may be NULL). 0 for NULL. */
+/* mapio_bufreader_buffered - what is buffered, without any I/O. Returns the
+ * count (0 for NULL) and points *ptr at it (ptr may be NULL). One thread at a
+ * time per reader. */
 MAPIO_EXTERN size_t mapio_bufreader_buffered(const mapio_bufreader_t *br, const void **ptr);
 
-/* Drop the first n buffered bytes. Returns 0, MAPIO_ERANGE (more than
- * buffered: nothing changes) or MAPIO_EINVAL. */
+/* mapio_bufreader_consume - drop the first n buffered bytes. Returns 0,
+ * MAPIO_ERANGE (more than buffered: nothing changes) or MAPIO_EINVAL
+ * (NULL). One thread at a time per reader. */
 MAPIO_EXTERN int mapio_bufreader_consume(mapio_bufreader_t *br, size_t n);
 
 /* ---- buffered writer ---------------------------------------------------- */
@@ -212,9 +239,10 @@ MAPIO_EXTERN int mapio_bufreader_consume(mapio_bufreader_t *br, size_t n);
  */
 typedef struct mapio_bufwriter mapio_bufwriter_t;
 
-/* A writer over fd with a buffer of at least capacity bytes. Returns 0,
- * MAPIO_EINVAL (NULL out, capacity 0, MAPIO_INVALID_FD), or
- * mapio_ring_new's errors. */
+/* mapio_bufwriter_new - a writer over fd with a buffer of at least capacity
+ * bytes. Returns 0 and sets *out, MAPIO_EINVAL (NULL out, capacity 0,
+ * MAPIO_INVALID_FD), or mapio_ring_new's errors. Thread-safe: writers are
+ * independent. */
 MAPIO_EXTERN int mapio_bufwriter_new(mapio_bufwriter_t **out, mapio_fd_t fd, size_t capacity);
 
 /*
@@ -222,14 +250,16 @@ MAPIO_EXTERN int mapio_bufwriter_new(mapio_bufwriter_t **out, mapio_fd_t fd, siz
  * (not the descriptor). Returns 0 or the flush error; the writer is freed
  * either way and bytes that could not be written are lost - to keep them,
  * call mapio_bufwriter_flush first, take them with mapio_bufwriter_pending,
- * then mapio_bufwriter_discard. NULL: 0.
+ * then mapio_bufwriter_discard. 0 for NULL. One thread at a time per writer.
  */
 MAPIO_EXTERN int mapio_bufwriter_free(mapio_bufwriter_t *w);
 
-/* The buffer's capacity (0 for NULL). */
+/* mapio_bufwriter_capacity - returns the buffer's capacity (0 for NULL). Any
+ * thread: it is fixed at creation. */
 MAPIO_EXTERN size_t mapio_bufwriter_capacity(const mapio_bufwriter_t *w);
 
-/* The descriptor (MAPIO_INVALID_FD for NULL). */
+/* mapio_bufwriter_fd - returns the descriptor (MAPIO_INVALID_FD for NULL).
+ * Any thread: it is fixed at creation. */
 MAPIO_EXTERN mapio_fd_t mapio_bufwriter_fd(const mapio_bufwriter_t *w);
 
 /*
@@ -243,22 +273,24 @@ MAPIO_EXTERN mapio_fd_t mapio_bufwriter_fd(const mapio_bufwriter_t *w);
  * or the OS error (MAPIO_EAGAIN, MAPIO_EPIPE, MAPIO_EIO, ...); or, only when
  * a direct write fails part-way, the count that reached the descriptor
  * (0 < count < n), the error then being reported by the next call if the OS
- * still has it - as write(2) does.
+ * still has it - as write(2) does. One thread at a time per writer.
  */
 MAPIO_EXTERN int64_t mapio_bufwriter_write(mapio_bufwriter_t *w, const void *buf, size_t n);
 
-/* Write every pending byte to the descriptor (no fsync). Returns 0, or
- * MAPIO_ENOSPC (the OS wrote 0 bytes) or the OS error, with the bytes not
- * written still pending. MAPIO_EINVAL for NULL. */
+/* mapio_bufwriter_flush - write every pending byte to the descriptor (no
+ * fsync). Returns 0, or MAPIO_ENOSPC (the OS wrote 0 bytes) or the OS error,
+ * with the bytes not written still pending; MAPIO_EINVAL for NULL.
+ * One thread at a time per writer. */
 MAPIO_EXTERN int mapio_bufwriter_flush(mapio_bufwriter_t *w);
 
-/* The bytes taken but not yet written, as one span: returns the count and
- * points *ptr at them (ptr may be NULL). Valid until the next call on w.
- * 0 for NULL. */
+/* mapio_bufwriter_pending - the bytes taken but not yet written, as one
+ * span. Returns the count (0 for NULL) and points *ptr at them (ptr may be
+ * NULL), valid until the next call on w. One thread at a time per writer. */
 MAPIO_EXTERN size_t mapio_bufwriter_pending(const mapio_bufwriter_t *w, const void **ptr);
 
-/* Drop every pending byte without writing it (after recovering them with
- * mapio_bufwriter_pending). Returns 0 or MAPIO_EINVAL. */
+/* mapio_bufwriter_discard - drop every pending byte without writing it
+ * (after recovering them with mapio_bufwriter_pending). Returns 0 or
+ * MAPIO_EINVAL (NULL). One thread at a time per writer. */
 MAPIO_EXTERN int mapio_bufwriter_discard(mapio_bufwriter_t *w);
 
 #ifdef __cplusplus

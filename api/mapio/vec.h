@@ -1,6 +1,6 @@
 /*
- * mapio/vec.h - a growable array of fixed-size elements kept in a mapped
- * file (the mmap-vec seed): a scratch vector that can be far larger than RAM,
+ * mapio/vec.h - a growable array of fixed-size elements kept in a mapped file
+ * (the mmap-vec seed): a scratch vector that can be far larger than RAM,
  * because its pages are file pages the kernel can write back and drop,
  * instead of anonymous memory it would have to swap.
  *
@@ -8,14 +8,14 @@
  * rounded up to whole pages; at least one page): the file grows with
  * ftruncate, its new blocks are reserved (fallocate: allocated, not written;
  * see docs/map.md), and the mapping grows with mremap where the system has
- * it, else a new mapping of the whole file replaces the old one. mapio copies no element
- * either way - both mappings share the page cache - but THE MAPPING MAY MOVE:
- * a pointer from mapio_vec_at / mapio_vec_ptr / mapio_vec_data is valid only
- * until the next call that can grow or shrink the vector (push, push_n,
- * resize, reserve, shrink_to_fit) or free. Within the capacity nothing
- * moves: after mapio_vec_reserve(v, n), n pushes keep every pointer valid.
- * Elements of any size work, including ones larger than a page (the seed
- * divides by zero there).
+ * it, else a new mapping of the whole file replaces the old one. mapio copies
+ * no element either way - both mappings share the page cache - but THE
+ * MAPPING MAY MOVE: a pointer from mapio_vec_at / mapio_vec_ptr /
+ * mapio_vec_data is valid only until the next call that can grow or shrink
+ * the vector (push, push_n, resize, reserve, shrink_to_fit) or free. Within
+ * the capacity nothing moves: after mapio_vec_reserve(v, n), n pushes keep
+ * every pointer valid. Elements of any size work, including ones larger than
+ * a page (the seed divides by zero there).
  *
  * A failed growth (the file cannot grow or get its blocks, the mapping cannot
  * be made) returns the OS error - a full disk is MAPIO_ENOSPC from the push,
@@ -30,9 +30,9 @@
  *
  * Threading: a vector is a plain data structure - calls that change it
  * (everything but the read-only accessors) need the caller's exclusion;
- * reading elements from many threads at once is fine while nobody changes
- * the vector. Different vectors are independent. The statistics and the
- * path callbacks below are thread-safe.
+ * reading elements from many threads at once is fine while nobody changes the
+ * vector. Different vectors are independent. The statistics and the path
+ * callbacks below are thread-safe.
  *
  * Element counts and indexes are size_t: a vector lives in the address space,
  * so they always fit.
@@ -101,23 +101,23 @@ MAPIO_EXTERN int mapio_vec_default_path(void *ctx, char *buf, size_t cap);
 MAPIO_EXTERN int mapio_vec_path_in_dir(void *ctx, char *buf, size_t cap);
 
 /*
- * mapio_vec_new - create an empty vector of elements of elem_size bytes
- * (any size >= 1) with its segment file (opts may be NULL: the defaults).
- * No mapping is made until the first element needs one.
- * Returns 0 and sets *out, or MAPIO_EINVAL (NULL out, elem_size 0, unknown
- * flags, mode > 07777), the path callback's error, MAPIO_ENAMETOOLONG (the callback wrote
- * no NUL), MAPIO_EEXIST (8 paths in a row existed), the OS error of creating
- * the file (MAPIO_ENOENT, MAPIO_EACCES, ...), or MAPIO_ENOMEM. On failure no
- * file is left behind and *out is NULL. Thread-safe.
+ * mapio_vec_new - create an empty vector of elements of elem_size bytes (any
+ * size >= 1) with its segment file (opts may be NULL: the defaults). No
+ * mapping is made until the first element needs one. Returns 0 and sets *out,
+ * or MAPIO_EINVAL (NULL out, elem_size 0, unknown flags, mode > 07777), the
+ * path callback's error, MAPIO_ENAMETOOLONG (the callback wrote no NUL),
+ * MAPIO_EEXIST (8 paths in a row existed), the OS error of creating the file
+ * (MAPIO_ENOENT, MAPIO_EACCES, ...), or MAPIO_ENOMEM. On failure no file is
+ * left behind and *out is NULL. Thread-safe.
  */
 MAPIO_EXTERN int mapio_vec_new(mapio_vec_t **out, size_t elem_size, const mapio_vec_opts_t *opts);
 
 /*
- * mapio_vec_new_with_capacity - mapio_vec_new, then room for capacity elements
- * (exactly that, rounded up to whole pages: no doubling). Same results, plus
- * MAPIO_EOVERFLOW (capacity * elem_size does not fit a file or the address
- * space) and the OS error of sizing or mapping the file (MAPIO_EFBIG,
- * MAPIO_ENOSPC, MAPIO_ENOMEM, ...). Thread-safe.
+ * mapio_vec_new_with_capacity - mapio_vec_new, then room for capacity
+ * elements (exactly that, rounded up to whole pages: no doubling). Returns as
+ * mapio_vec_new, plus MAPIO_EOVERFLOW (capacity * elem_size does not fit a
+ * file or the address space) and the OS error of sizing or mapping the file
+ * (MAPIO_EFBIG, MAPIO_ENOSPC, MAPIO_ENOMEM, ...). Thread-safe.
  */
 MAPIO_EXTERN int mapio_vec_new_with_capacity(mapio_vec_t **out, size_t elem_size, size_t capacity,
                                              const mapio_vec_opts_t *opts);
@@ -126,8 +126,9 @@ MAPIO_EXTERN int mapio_vec_new_with_capacity(mapio_vec_t **out, size_t elem_size
  * mapio_vec_clone - a new vector, in a segment file of its own, with v's
  * element size and a copy of its elements (capacity: its length, rounded up
  * to pages). opts NULL: v's own options (same callback and context - which
- * must still be valid - and flags). O(len): every byte is copied. Returns 0 and sets *out, or as
- * mapio_vec_new_with_capacity. v is only read: concurrent readers of v are fine.
+ * must still be valid - and flags). O(len): every byte is copied. Returns 0
+ * and sets *out, or as mapio_vec_new_with_capacity. Thread-safe while no call
+ * changes v: v is only read, so concurrent readers of v are fine.
  */
 MAPIO_EXTERN int mapio_vec_clone(mapio_vec_t **out, const mapio_vec_t *v,
                                  const mapio_vec_opts_t *opts);
@@ -138,42 +139,58 @@ MAPIO_EXTERN int mapio_vec_clone(mapio_vec_t **out, const mapio_vec_t *v,
  * (v is freed either way; a failed unmap is counted in the statistics and
  * the mapping stays). A named file is removed only if its path still names
  * it (same device and inode): otherwise MAPIO_ESTALE and the other file is
- * left alone.
+ * left alone. Not thread-safe: the caller excludes every other call on v.
  */
 MAPIO_EXTERN int mapio_vec_free(mapio_vec_t *v);
 
 /* ---- size and access ------------------------------------------------------ */
 
-/* Elements in v (0 for NULL). */
+/* mapio_vec_len - returns the number of elements in v (0 for NULL).
+ * Thread-safe while no call changes v (see the top of mapio/vec.h). */
 MAPIO_EXTERN size_t mapio_vec_len(const mapio_vec_t *v);
 
-/* Elements v holds before it must grow (0 for NULL). */
+/* mapio_vec_capacity - returns the elements v holds before it must grow (0
+ * for NULL). Thread-safe while no call changes v (see the top of
+ * mapio/vec.h). */
 MAPIO_EXTERN size_t mapio_vec_capacity(const mapio_vec_t *v);
 
-/* The element size given at init (0 for NULL). */
+/* mapio_vec_elem_size - returns the element size given at creation (0 for
+ * NULL). Thread-safe while no call changes v (see the top of mapio/vec.h). */
 MAPIO_EXTERN size_t mapio_vec_elem_size(const mapio_vec_t *v);
 
-/* The segment file's size in bytes (0 for NULL): capacity * elem_size rounded
- * up to pages. Its blocks are reserved as it grows, so this is also the disk
- * space (on a tmpfs: the memory) the vector holds. */
+/* mapio_vec_disk_size - returns the segment file's size in bytes (0 for
+ * NULL): capacity * elem_size rounded up to pages. Its blocks are reserved as
+ * it grows, so this is also the disk space (on a tmpfs: the memory) the
+ * vector holds. Thread-safe while no call changes v (see the top of
+ * mapio/vec.h). */
 MAPIO_EXTERN uint64_t mapio_vec_disk_size(const mapio_vec_t *v);
 
-/* The path the segment was created at (valid until free; NULL for NULL).
- * Without MAPIO_VEC_KEEP_NAME that name is already gone. */
+/* mapio_vec_path - returns the path the segment was created at (valid until
+ * mapio_vec_free; NULL for NULL). Without MAPIO_VEC_KEEP_NAME that name is
+ * already gone. Thread-safe while no call changes v (see the top of
+ * mapio/vec.h). */
 MAPIO_EXTERN const char *mapio_vec_path(const mapio_vec_t *v);
 
-/* Element 0, i.e. the elements as one array, or NULL while the capacity is 0.
- * Only [0, len) may be used. Valid until the next growing/shrinking call. */
+/* mapio_vec_data - the elements as one array. Returns element 0, or NULL
+ * while the capacity is 0 (and for NULL). Only [0, len) may be used. Valid
+ * until the next growing/shrinking call. Thread-safe while no call changes v
+ * (see the top of mapio/vec.h). */
 MAPIO_EXTERN void *mapio_vec_data(const mapio_vec_t *v);
 
-/* Element i, or NULL if i >= len (or v is NULL). Valid as mapio_vec_data. */
+/* mapio_vec_at - returns a pointer to element i, or NULL if i >= len (or v is
+ * NULL). Valid as mapio_vec_data. Thread-safe while no call changes v (see
+ * the top of mapio/vec.h). */
 MAPIO_EXTERN void *mapio_vec_at(const mapio_vec_t *v, size_t i);
 
-/* *ptr = element i. Returns 0, MAPIO_ERANGE (i >= len) or MAPIO_EINVAL. */
+/* mapio_vec_ptr - *ptr = a pointer to element i. Returns 0, MAPIO_ERANGE (i
+ * >= len) or MAPIO_EINVAL (NULL). Thread-safe while no call changes v (see
+ * the top of mapio/vec.h). */
 MAPIO_EXTERN int mapio_vec_ptr(const mapio_vec_t *v, size_t i, void **ptr);
 
-/* Copy element i (elem_size bytes) out to `out`, or in from `elem`. Return 0,
- * MAPIO_ERANGE (i >= len) or MAPIO_EINVAL (NULL). */
+/* mapio_vec_get / mapio_vec_set - copy element i (elem_size bytes) out to
+ * `out`, or in from `elem`. Return 0, MAPIO_ERANGE (i >= len) or
+ * MAPIO_EINVAL (NULL). Thread-safe while no call changes v - and set is a
+ * change: the caller excludes other calls on v around it. */
 MAPIO_EXTERN int mapio_vec_get(const mapio_vec_t *v, size_t i, void *out);
 MAPIO_EXTERN int mapio_vec_set(mapio_vec_t *v, size_t i, const void *elem);
 
@@ -181,43 +198,54 @@ MAPIO_EXTERN int mapio_vec_set(mapio_vec_t *v, size_t i, const void *elem);
 
 /*
  * mapio_vec_push - append a copy of elem_size bytes at elem, growing if full.
- * elem may point into v itself (it is read before the mapping moves).
- * Returns 0, MAPIO_EINVAL (NULL), MAPIO_EOVERFLOW, or a growth error (see
- * mapio_vec_reserve: v is then unchanged). Amortised O(1).
+ * elem may point into v itself (it is read before the mapping moves). Returns
+ * 0, MAPIO_EINVAL (NULL), MAPIO_EOVERFLOW, or a growth error (see
+ * mapio_vec_reserve: v is then unchanged). Amortised O(1). Not thread-safe:
+ * the caller excludes every other call on v.
  */
 MAPIO_EXTERN int mapio_vec_push(mapio_vec_t *v, const void *elem);
 
-/* Append n elements from elems (n * elem_size bytes; may point into v; NULL
- * is fine when n is 0). All or nothing: same results as mapio_vec_push. */
+/* mapio_vec_push_n - append n elements from elems (n * elem_size bytes; may
+ * point into v; NULL is fine when n is 0). All or nothing. Returns as
+ * mapio_vec_push. Not thread-safe: the caller excludes every other call on v.
+ */
 MAPIO_EXTERN int mapio_vec_push_n(mapio_vec_t *v, const void *elems, size_t n);
 
-/* Append without growing: MAPIO_ENOSPC when full - so no pointer ever moves.
- * Returns 0, MAPIO_ENOSPC or MAPIO_EINVAL. */
+/* mapio_vec_push_within_capacity - append without growing, so no pointer
+ * ever moves. Returns 0, MAPIO_ENOSPC (full) or MAPIO_EINVAL (NULL).
+ * Not thread-safe: the caller excludes every other call on v. */
 MAPIO_EXTERN int mapio_vec_push_within_capacity(mapio_vec_t *v, const void *elem);
 
-/* Remove the last element, copying it to out (NULL: just drop it). Returns 0,
- * MAPIO_ERANGE (empty) or MAPIO_EINVAL. Never shrinks the file. */
+/* mapio_vec_pop - remove the last element, copying it to out (NULL: just drop
+ * it). Never shrinks the file. Returns 0, MAPIO_ERANGE (empty) or
+ * MAPIO_EINVAL (NULL v). Not thread-safe: the caller excludes every other
+ * call on v. */
 MAPIO_EXTERN int mapio_vec_pop(mapio_vec_t *v, void *out);
 
-/* Keep the first n elements (n >= len: no change). The capacity and the file
- * stay (mapio_vec_shrink_to_fit gives the space back). Returns 0 or
- * MAPIO_EINVAL. */
+/* mapio_vec_truncate - keep the first n elements (n >= len: no change). The
+ * capacity and the file stay (mapio_vec_shrink_to_fit gives the space back).
+ * Returns 0 or MAPIO_EINVAL (NULL). Not thread-safe: the caller excludes
+ * every other call on v. */
 MAPIO_EXTERN int mapio_vec_truncate(mapio_vec_t *v, size_t n);
 
-/* Drop the first n elements and move the rest to the front (memmove: O(len -
- * n), and it touches those pages). Returns 0, MAPIO_ERANGE (n > len) or
- * MAPIO_EINVAL. */
+/* mapio_vec_truncate_front - drop the first n elements and move the rest to
+ * the front (memmove: O(len - n), and it touches those pages). Returns 0,
+ * MAPIO_ERANGE (n > len) or MAPIO_EINVAL (NULL). Not thread-safe: the caller
+ * excludes every other call on v. */
 MAPIO_EXTERN int mapio_vec_truncate_front(mapio_vec_t *v, size_t n);
 
-/* len = 0; capacity and file stay. Returns 0 or MAPIO_EINVAL. */
+/* mapio_vec_clear - len = 0; capacity and file stay. Returns 0 or
+ * MAPIO_EINVAL (NULL). Not thread-safe: the caller excludes every other call
+ * on v. */
 MAPIO_EXTERN int mapio_vec_clear(mapio_vec_t *v);
 
 /*
  * mapio_vec_resize - set the length to n: truncates, or appends zero-filled
  * elements. Appending writes nothing for space never written before (its
- * blocks are reserved, which reads as zeros), so resize + mapio_vec_set
- * fills a huge vector without writing it twice. Returns 0, MAPIO_EINVAL,
- * MAPIO_EOVERFLOW or a growth error (v unchanged).
+ * blocks are reserved, which reads as zeros), so resize + mapio_vec_set fills
+ * a huge vector without writing it twice. Returns 0, MAPIO_EINVAL,
+ * MAPIO_EOVERFLOW or a growth error (v unchanged). Not thread-safe: the
+ * caller excludes every other call on v.
  */
 MAPIO_EXTERN int mapio_vec_resize(mapio_vec_t *v, size_t n);
 
@@ -226,35 +254,42 @@ MAPIO_EXTERN int mapio_vec_resize(mapio_vec_t *v, size_t n);
  * that they can be pushed without any pointer moving. Grows like push does
  * (to at least double the bytes), so calling it before every push stays
  * amortised O(1). Returns 0, MAPIO_EINVAL, MAPIO_EOVERFLOW (len + additional
- * elements do not fit a file or the address space) or the OS error of
- * growing the file (MAPIO_EFBIG, MAPIO_ENOSPC, ...) or the mapping
- * (MAPIO_ENOMEM) - v is then unchanged and usable.
+ * elements do not fit a file or the address space) or the OS error of growing
+ * the file (MAPIO_EFBIG, MAPIO_ENOSPC, ...) or the mapping (MAPIO_ENOMEM) - v
+ * is then unchanged and usable. Not thread-safe: the caller excludes every
+ * other call on v.
  */
 MAPIO_EXTERN int mapio_vec_reserve(mapio_vec_t *v, size_t additional);
 
-/* As mapio_vec_reserve, but exactly len + additional elements (rounded up to
- * whole pages), no doubling. */
+/* mapio_vec_reserve_exact - as mapio_vec_reserve, but exactly len +
+ * additional elements (rounded up to whole pages), no doubling. Returns as
+ * mapio_vec_reserve. Not thread-safe: the caller excludes every other call on
+ * v. */
 MAPIO_EXTERN int mapio_vec_reserve_exact(mapio_vec_t *v, size_t additional);
 
 /*
  * mapio_vec_shrink_to_fit - give back the capacity beyond len: the tail of
- * the mapping is unmapped in place (what stays does not move) and the file
- * is cut to len * elem_size rounded up to pages (len 0: no mapping, an empty
+ * the mapping is unmapped in place (what stays does not move) and the file is
+ * cut to len * elem_size rounded up to pages (len 0: no mapping, an empty
  * file). Returns 0, MAPIO_EINVAL or the OS error: if the unmap fails nothing
  * changed; if cutting the file fails the capacity is already smaller and the
- * file keeps its size (harmless; mapio_vec_disk_size says so).
+ * file keeps its size (harmless; mapio_vec_disk_size says so). Not
+ * thread-safe: the caller excludes every other call on v.
  */
 MAPIO_EXTERN int mapio_vec_shrink_to_fit(mapio_vec_t *v);
 
 /* ---- memory hints --------------------------------------------------------------- */
 
-/* Ask the kernel to read ahead the pages of every element (madvise
- * WILLNEED). Returns 0 (also when empty), MAPIO_EINVAL or the OS error. */
+/* mapio_vec_prefetch - ask the kernel to read ahead the pages of every
+ * element (madvise WILLNEED). Returns 0 (also when empty), MAPIO_EINVAL
+ * (NULL) or the OS error. Thread-safe while no call changes v (see the top of
+ * mapio/vec.h). */
 MAPIO_EXTERN int mapio_vec_prefetch(mapio_vec_t *v);
 
-/* Read ahead the page or pages holding element i (all of them for an
- * element larger than a page). Returns 0, MAPIO_ERANGE (i >= len),
- * MAPIO_EINVAL or the OS error. */
+/* mapio_vec_prefetch_at - read ahead the page or pages holding element i (all
+ * of them for an element larger than a page). Returns 0, MAPIO_ERANGE (i >=
+ * len), MAPIO_EINVAL (NULL) or the OS error. Thread-safe while no call
+ * changes v (see the top of mapio/vec.h). */
 MAPIO_EXTERN int mapio_vec_prefetch_at(mapio_vec_t *v, size_t i);
 
 /*
@@ -265,7 +300,9 @@ MAPIO_EXTERN int mapio_vec_prefetch_at(mapio_vec_t *v, size_t i);
  * are whole, so neighbours sharing a page go too. A writer filling a vector
  * larger than RAM calls it behind itself to keep its resident memory, and its
  * dirty page cache, bounded. Returns 0, MAPIO_ERANGE / MAPIO_EOVERFLOW (past
- * len), MAPIO_EINVAL or the OS error.
+ * len), MAPIO_EINVAL (NULL) or the OS error. Thread-safe while no call
+ * changes v: it changes no element, and pages it dropped are read back on
+ * the next access.
  */
 MAPIO_EXTERN int mapio_vec_evict(mapio_vec_t *v, size_t first, size_t n);
 

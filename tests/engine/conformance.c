@@ -995,7 +995,10 @@ static void resubmit_in_flight_is_busy(void **state)
             assert_int_equal(mapio_fallocate(&c->file, &req, 0, 4096, 0, rec_cb), MAPIO_EBUSY);
             assert_int_equal(mapio_nop(c->eng, &req, rec_cb), MAPIO_EBUSY);
         }
-        assert_int_equal(mapio_engine_run(c->eng), r.calls == 0 ? 1 : 0);
+        /* Read before the run: the order in which arguments are evaluated is
+         * unspecified (clang runs mapio_engine_run first). */
+        int expect = r.calls == 0 ? 1 : 0;
+        assert_int_equal(mapio_engine_run(c->eng), expect);
         assert_int_equal(r.calls, 1);
         assert_int_equal(r.result, (int64_t)sizeof buf);
         assert_int_equal(mapio_engine_inflight(c->eng), 0);

@@ -53,6 +53,7 @@ static void *burn(void *arg)
     while (!atomic_load_explicit(&stop_burn, memory_order_relaxed))
         for (int i = 0; i < 100000; i++)
             x += (uint64_t)i;
+    (void)x; /* only burns the CPU; clang's -Wunused-but-set-variable */
     return NULL;
 }
 
