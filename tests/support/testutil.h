@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mapio/platform.h" /* mapio_fd_t */
+
 /*
  * A fresh directory for this test process (under $MAPIO_TEST_DIR, else
  * $TMPDIR, else /tmp; on Windows else %TEMP%), removed with everything in it
@@ -31,6 +33,12 @@ void tu_fill(void *buf, size_t len, uint64_t seed);
 unsigned char tu_pat(uint64_t p);
 void tu_pat_fill(unsigned char *dst, uint64_t pos, size_t n);
 int tu_pat_is(const unsigned char *p, uint64_t pos, size_t n);
+
+/* A monotonic clock in ns, and a sleep (for lower bounds and for letting a
+ * worker get somewhere: never for upper bounds, which a busy machine
+ * breaks). */
+uint64_t tu_now_ns(void);
+void tu_sleep_ms(unsigned ms);
 
 /* A small deterministic PRNG (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
@@ -58,6 +66,24 @@ unsigned tu_perm_kept(unsigned mode);
 int tu_rename_over(const char *from, const char *to);
 /* Make link a symbolic link to target. NULL, or why it cannot be done here. */
 const char *tu_symlink(const char *target, const char *link);
+
+/* Make a directory (0700). 0, or -1. */
+int tu_mkdir(const char *path);
+/* 1 if path is a directory, else 0. */
+int tu_is_dir(const char *path);
+/* A directory on another file system than tu_dir() (a rename between the
+ * two is EXDEV), or NULL where there is none to be had. */
+const char *tu_other_fs_dir(void);
+
+/* Open path (created if missing unless read_only) as an embedder would:
+ * close-on-exec; on Windows overlapped, as mapio_file_adopt wants it.
+ * 0, or -1. */
+int tu_open_fd(const char *path, int read_only, mapio_fd_t *out);
+/* A value of mapio_fd_t that names no open descriptor (HANDLE). */
+mapio_fd_t tu_bad_fd(void);
+/* 1 if fd is still an open descriptor (HANDLE), else 0. */
+int tu_fd_is_open(mapio_fd_t fd);
+void tu_close_fd(mapio_fd_t fd);
 
 /* Write system calls this process has made so far (Linux: /proc/self/io), or
  * -1 where the OS does not count them. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir_path[512];
@@ -146,4 +147,68 @@ int tu_poll_readable(int fd, int timeout_ms)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     return poll(&p, 1, timeout_ms);
+}
+
+int tu_mkdir(const char *path)
+{
+    return mkdir(path, 0700) == 0 ? 0 : -1;
+}
+
+int tu_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *tu_other_fs_dir(void)
+{
+    /* tmpfs, where Linux has one; the test directory is rarely there. */
+    static const char *const candidates[] = { "/dev/shm" };
+    struct stat here, there;
+    if (stat(tu_dir(), &here) != 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        if (stat(candidates[i], &there) == 0 && S_ISDIR(there.st_mode) &&
+            there.st_dev != here.st_dev && access(candidates[i], W_OK) == 0)
+            return candidates[i];
+    }
+    return NULL;
+}
+
+int tu_open_fd(const char *path, int read_only, mapio_fd_t *out)
+{
+    int fd = open(path, read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    *out = fd;
+    return 0;
+}
+
+int tu_fd_is_open(mapio_fd_t fd)
+{
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+void tu_close_fd(mapio_fd_t fd)
+{
+    close(fd);
+}
+
+mapio_fd_t tu_bad_fd(void)
+{
+    return 1 << 30; /* above any RLIMIT_NOFILE */
+}
+
+uint64_t tu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void tu_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
 }

@@ -238,3 +238,66 @@ int tu_poll_readable(int fd, int timeout_ms)
     (void)timeout_ms;
     return -1; /* no pollable descriptors here (the IOCP backend has none) */
 }
+
+int tu_mkdir(const char *path)
+{
+    wchar_t *w = wide(path);
+    BOOL ok = w != NULL && CreateDirectoryW(w, NULL);
+    free(w);
+    return ok ? 0 : -1;
+}
+
+int tu_is_dir(const char *path)
+{
+    DWORD a = attributes(path);
+    return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
+}
+
+const char *tu_other_fs_dir(void)
+{
+    return NULL; /* no second volume to count on */
+}
+
+int tu_open_fd(const char *path, int read_only, mapio_fd_t *out)
+{
+    wchar_t *w = wide(path);
+    HANDLE h = w == NULL ? INVALID_HANDLE_VALUE
+                         : CreateFileW(w, read_only ? GENERIC_READ : GENERIC_READ | GENERIC_WRITE,
+                                       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                                       read_only ? OPEN_EXISTING : OPEN_ALWAYS,
+                                       FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    *out = h;
+    return 0;
+}
+
+int tu_fd_is_open(mapio_fd_t fd)
+{
+    DWORD flags;
+    return GetHandleInformation(fd, &flags) != 0;
+}
+
+void tu_close_fd(mapio_fd_t fd)
+{
+    CloseHandle(fd);
+}
+
+mapio_fd_t tu_bad_fd(void)
+{
+    return (mapio_fd_t)(intptr_t)0x7ffffff0; /* a multiple of 4 no table holds */
+}
+
+uint64_t tu_now_ns(void)
+{
+    LARGE_INTEGER f, c;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&c);
+    return (uint64_t)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
+}
+
+void tu_sleep_ms(unsigned ms)
+{
+    Sleep(ms);
+}
