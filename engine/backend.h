@@ -38,6 +38,9 @@ enum {
     MAPIO_CAP_POLLABLE_FD = 1u << 2,
     /* One wait both submits and reaps (io_uring's submit_and_wait). */
     MAPIO_CAP_SUBMIT_IN_WAIT = 1u << 3,
+    /* The backend keeps request deadlines itself (io_uring's linked
+     * timeouts); otherwise the engine does, cancelling at expiry. */
+    MAPIO_CAP_DEADLINES = 1u << 4,
 };
 
 /* clang-format off */

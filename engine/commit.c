@@ -81,7 +81,7 @@ static void start_sync(struct mapio__fstate *fs)
      * hands the backlog to the backend before it next waits. The engine's
      * own request is in flight like any (shutdown waits for it) but never
      * refused for it. */
-    mapio__req_reset(s, fs->eng, true, false, 0, now);
+    mapio__req_reset(s, fs->eng, ctx, true, false, 0, now);
     atomic_fetch_add(&ctx->inflight, 1);
     mapio__reqq_push(&ctx->backlog, s);
 }

@@ -61,11 +61,9 @@ static bool goes_to_copy_pool(mapio_req_t *req)
 
 /* ---- submission (any thread) ----------------------------------------------- */
 
-/* Reset the engine's part of a request and push it on the pending stack. */
-static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool carried, int64_t result)
+void mapio__engine_push(mapio_engine_t *eng, mapio_req_t *req)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    mapio__req_reset(req, eng, false, carried, result, mapio__os.now_ns());
     mapio_req_t *head = atomic_load_explicit(&eng->pending, memory_order_relaxed);
     do
         rp->next = head;
@@ -81,6 +79,13 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool carried, int64_t
           !atomic_load_explicit(&eng->polling, memory_order_relaxed))) &&
         !atomic_exchange(&eng->wake_sent, true))
         MAPIO__BE(eng, wake, eng->be);
+}
+
+/* Reset the engine's part of a request and push it on the pending stack. */
+static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool carried, int64_t result)
+{
+    mapio__req_reset(req, eng, &eng->ctx, false, carried, result, mapio__os.now_ns());
+    mapio__engine_push(eng, req);
 }
 
 /* Room for one more accepted request? Counts it if so. */
@@ -102,6 +107,20 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req)
     if (err == 0)
         enqueue(eng, req, false, 0);
     return err;
+}
+
+int mapio__engine_accept(mapio_engine_t *eng, mapio_req_t *req)
+{
+    int err = admit(eng);
+    if (err == 0)
+        mapio__req_reset(req, eng, &eng->ctx, false, false, 0, mapio__os.now_ns());
+    return err;
+}
+
+void mapio__engine_unaccept(mapio_engine_t *eng, mapio_req_t *req)
+{
+    atomic_store(&mapio__rp(req)->state, MAPIO__REQ_DONE);
+    atomic_fetch_sub(&eng->ctx.inflight, 1);
 }
 
 int mapio__engine_submit_carried(mapio_engine_t *eng, mapio_req_t *req, int64_t result)
@@ -168,14 +187,29 @@ int mapio_cancel(mapio_req_t *req)
 
 /* ---- completion (polling thread) -------------------------------------------- */
 
-/* Queue a finished request for its callback; a sync's result goes through
- * its file's sticky rule first. */
-static void finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
+void mapio__engine_finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
     if (mapio__op_is_sync(req->op) && rp->fs != NULL)
         res = mapio__file_sync_result(rp->fs, res);
+    if (res == MAPIO_ECANCELED && rp->timed_out)
+        res = MAPIO_ETIMEDOUT; /* the engine cancelled it: its deadline passed */
+    mapio__timers_remove(&eng->timers, req);
     mapio__req_finish(&eng->ctx.done, req, res);
+}
+
+int mapio__engine_watch_deadline(mapio_engine_t *eng, mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (rp->deadline_ns == 0 || rp->timer_slot != MAPIO__NO_SLOT || mapio__req_started(rp))
+        return 0;
+    return mapio__timers_add(&eng->timers, req);
+}
+
+/* A deadline passed and it is still to start: the retry would be late. */
+static bool too_late(const struct mapio__req_priv *rp)
+{
+    return rp->deadline_ns != 0 && !mapio__req_started(rp) && mapio__os.now_ns() >= rp->deadline_ns;
 }
 
 void mapio__complete(mapio_req_t *req, int64_t res)
@@ -183,16 +217,23 @@ void mapio__complete(mapio_req_t *req, int64_t res)
     struct mapio__req_priv *rp = mapio__rp(req);
     mapio_engine_t *eng = mapio__req_eng(rp);
     bool started = mapio__req_started(rp);
+    if (req->op == MAPIO_OP_CLOSE) {
+        mapio__engine_close_done(req, res); /* never retried: the descriptor is gone */
+        return;
+    }
     if (res == MAPIO_EINTR || res == MAPIO_EAGAIN) {
         /* Invisible to the caller: try again (counted). */
         MAPIO__COUNT1(&eng->ctx.counters, retries, 1);
         if (rp->fs != NULL)
             MAPIO__COUNT1(&rp->fs->counters, retries, 1);
-        if (!atomic_load_explicit(&eng->ctx.shutdown, memory_order_relaxed) || started) {
+        if (too_late(rp)) {
+            res = MAPIO_ETIMEDOUT;
+        } else if (!atomic_load_explicit(&eng->ctx.shutdown, memory_order_relaxed) || started) {
             mapio__req_requeue(&eng->ctx.backlog, req);
             return;
+        } else {
+            res = MAPIO_ECANCELED;
         }
-        res = MAPIO_ECANCELED;
     }
     if (res == MAPIO_ECANCELED && started) {
         /* The kernel stopped a later piece before it began (a cancel sent
@@ -203,6 +244,10 @@ void mapio__complete(mapio_req_t *req, int64_t res)
     }
     if (req->op == MAPIO_OP_COMMIT) {
         mapio__commit_piece_done(req, res);
+        return;
+    }
+    if (req->op == MAPIO_OP_OPEN) {
+        mapio__engine_open_step(req, res);
         return;
     }
     if (mapio__op_is_transfer(req->op)) {
@@ -226,15 +271,19 @@ void mapio__complete(mapio_req_t *req, int64_t res)
             res = (int64_t)rp->done;
         }
     }
-    finish(eng, req, res);
+    mapio__engine_finish(eng, req, res);
 }
 
 void mapio__complete_whole(mapio_req_t *req, int64_t res)
 {
     if (req->op == MAPIO_OP_COMMIT)
         mapio__commit_whole_done(req, res);
+    else if (req->op == MAPIO_OP_OPEN)
+        mapio__engine_open_done(req, res);
+    else if (req->op == MAPIO_OP_CLOSE)
+        mapio__engine_close_done(req, res);
     else
-        finish(mapio__req_eng(mapio__rp(req)), req, res);
+        mapio__engine_finish(mapio__req_eng(mapio__rp(req)), req, res);
 }
 
 void mapio__complete_work(struct mapio__work *w, bool cancelled)
@@ -270,7 +319,11 @@ static void take_cancels(mapio_engine_t *eng)
          * started one runs to its end. */
         if (atomic_load(&rp->state) != MAPIO__REQ_BACKEND || mapio__req_started(rp))
             continue;
-        if (rp->on_copy_pool)
+        if (r->op == MAPIO_OP_TIMER)
+            mapio__engine_finish(eng, r, MAPIO_ECANCELED); /* only the engine holds it */
+        else if (r->op == MAPIO_OP_CLOSE)
+            continue; /* the descriptor is being closed: that completes it */
+        else if (rp->on_copy_pool)
             mapio__pool_cancel(atomic_load(&eng->copy_pool), &rp->work);
         else
             MAPIO__BE(eng, cancel, eng->be, r);
@@ -318,20 +371,38 @@ static void copies_add(struct copies *c, mapio_req_t *r)
 }
 
 /* Take what the backend should not see: carried out already, cancelled
- * before it started, or a copy for the copy pool. True if r is for the
- * backend, now BACKEND. */
+ * or late before it started, a timer, a close with nothing to close, or a
+ * copy for the copy pool. True if r is for the backend, now BACKEND. */
 static bool for_backend(mapio_engine_t *eng, mapio_req_t *r, struct copies *copies)
 {
     struct mapio__req_priv *rp = mapio__rp(r);
     if (atomic_load_explicit(&rp->state, memory_order_relaxed) == MAPIO__REQ_CARRIED) {
-        finish(eng, r, rp->pre_result); /* done: too late to cancel */
+        mapio__engine_finish(eng, r, rp->pre_result); /* done: too late to cancel */
         return false;
     }
-    if (atomic_load_explicit(&rp->cancel, memory_order_relaxed) && !mapio__req_started(rp)) {
-        finish(eng, r, MAPIO_ECANCELED);
+    if (atomic_load_explicit(&rp->cancel, memory_order_relaxed) && !mapio__req_started(rp) &&
+        r->op != MAPIO_OP_CLOSE) {
+        mapio__engine_finish(eng, r, MAPIO_ECANCELED);
+        return false;
+    }
+    if (r->op != MAPIO_OP_TIMER && too_late(rp)) {
+        mapio__engine_finish(eng, r, MAPIO_ETIMEDOUT);
+        return false;
+    }
+    if ((r->op == MAPIO_OP_TIMER || (rp->deadline_ns != 0 && rp->timer_slot == MAPIO__NO_SLOT &&
+                                     !(eng->ops->caps & MAPIO_CAP_DEADLINES))) &&
+        mapio__timers_add(&eng->timers, r) != 0) {
+        mapio__engine_finish(eng, r, MAPIO_ENOMEM); /* not started: nothing to undo */
         return false;
     }
     atomic_store_explicit(&rp->state, MAPIO__REQ_BACKEND, memory_order_relaxed);
+    if (r->op == MAPIO_OP_TIMER)
+        return false;
+    if (r->op == MAPIO_OP_CLOSE && rp->step == 0) {
+        rp->step = 1; /* detached once, even if the backend asks it again */
+        if (!mapio__engine_close_begins(r))
+            return false;
+    }
     if (copies != NULL && goes_to_copy_pool(r)) {
         rp->on_copy_pool = 1;
         copies_add(copies, r);
@@ -366,7 +437,7 @@ static void flush(mapio_engine_t *eng)
         if ((unsigned)took < n) {
             /* The backend is full: keep the rest, in order, for the next round. */
             for (unsigned i = n; i-- > (unsigned)took;) {
-                if (mapio__rp(batch[i])->fused)
+                if (mapio__req_fused(batch[i]))
                     mapio__commit_unfuse(batch[i]);
                 atomic_store_explicit(&mapio__rp(batch[i])->state, MAPIO__REQ_QUEUED,
                                       memory_order_relaxed);
@@ -375,6 +446,21 @@ static void flush(mapio_engine_t *eng)
             break;
         }
     }
+}
+
+/* Drop what a finished request held: its file (an open's is the caller's
+ * now), the directories its path was relative to. */
+static void release_refs(mapio_req_t *r)
+{
+    struct mapio__req_priv *rp = mapio__rp(r);
+    if (rp->fs != NULL)
+        mapio__engine_release(rp->fs);
+    if (!mapio__op_has_path(r->op))
+        return;
+    if (rp->dir != NULL)
+        mapio__engine_release(rp->dir);
+    if (r->op == MAPIO_OP_RENAME && rp->dir2 != NULL)
+        mapio__engine_release(rp->dir2);
 }
 
 /* Count a finished request into the engine's and its file's metrics. */
@@ -414,8 +500,7 @@ static int run_done(mapio_engine_t *eng)
             struct mapio__req_priv *rp = mapio__rp(r);
             list = rp->next;
             account(eng, r, now);
-            if (rp->fs != NULL)
-                mapio__engine_release(rp->fs);
+            release_refs(r);
             atomic_fetch_sub(&eng->ctx.inflight, 1);
             /* After the callback the request is the caller's again (it may be
              * freed or resubmitted): touch nothing of it from here on. */
@@ -426,14 +511,48 @@ static int run_done(mapio_engine_t *eng)
     return n;
 }
 
+/* Timers that are due complete; requests past their deadline are cancelled
+ * (they then say MAPIO_ETIMEDOUT, or their real result if running).
+ * Returns ms to the next one, or -1. */
+static int expire(mapio_engine_t *eng)
+{
+    if (eng->timers.n == 0)
+        return -1;
+    uint64_t now = mapio__os.now_ns();
+    mapio_req_t *r;
+    while ((r = mapio__timers_due(&eng->timers, now)) != NULL) {
+        struct mapio__req_priv *rp = mapio__rp(r);
+        if (r->op == MAPIO_OP_TIMER) {
+            mapio__engine_finish(eng, r, 0);
+            continue;
+        }
+        rp->timed_out = 1;
+        if (mapio__req_started(rp))
+            continue;
+        if (rp->on_copy_pool)
+            mapio__pool_cancel(atomic_load(&eng->copy_pool), &rp->work);
+        else
+            MAPIO__BE(eng, cancel, eng->be, r);
+    }
+    uint64_t next = mapio__timers_next(&eng->timers);
+    if (next == UINT64_MAX)
+        return -1;
+    return (int)MAPIO__MIN((next - now + 999999u) / 1000000u, (uint64_t)INT32_MAX);
+}
+
+/* The sooner of two waits in ms (-1: forever). */
+static int sooner(int a, int b)
+{
+    return b >= 0 && (a < 0 || b < a) ? b : a;
+}
+
 static int poll_once(mapio_engine_t *eng, int timeout_ms)
 {
     take_shared(eng);
     flush(eng);
     int t = eng->ctx.done.head != NULL ? 0 : timeout_ms;
     int timer = mapio__commit_timers(&eng->ctx, false);
-    if (timer >= 0 && (t < 0 || timer < t))
-        t = timer;
+    t = sooner(sooner(t, timer), expire(eng));
     struct mapio__pool *pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire);
     bool pool_waiting = false;
     if (t != 0) {
@@ -455,6 +574,7 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
     }
     if (timer >= 0)
         mapio__commit_timers(&eng->ctx, false);
+    expire(eng);
     return r == MAPIO_EINTR || r == MAPIO_ETIMEDOUT ? 0 : r;
 }
 
@@ -523,50 +643,6 @@ int mapio_engine_run(mapio_engine_t *eng)
     return total;
 }
 
-/* ---- files ------------------------------------------------------------------- */
-
-int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs)
-{
-    int err = MAPIO__BE(eng, attach, eng->be, fs);
-    if (err != 0)
-        return err;
-    pthread_mutex_lock(&eng->lock);
-    fs->prev = NULL;
-    fs->next = eng->files;
-    if (eng->files != NULL)
-        eng->files->prev = fs;
-    eng->files = fs;
-    pthread_mutex_unlock(&eng->lock);
-    return 0;
-}
-
-struct mapio__fstate *mapio__engine_acquire(const mapio_file_t *file)
-{
-    struct mapio__fstate *fs = mapio__file_get(file);
-    if (fs != NULL && !mapio__file_is_open(file)) {
-        mapio__engine_release(fs); /* closed meanwhile: perhaps the last reference */
-        return NULL;
-    }
-    return fs;
-}
-
-void mapio__engine_release(struct mapio__fstate *fs)
-{
-    if (!mapio__file_unref(fs))
-        return;
-    mapio_engine_t *eng = fs->eng;
-    pthread_mutex_lock(&eng->lock);
-    if (fs->prev != NULL)
-        fs->prev->next = fs->next;
-    else
-        eng->files = fs->next;
-    if (fs->next != NULL)
-        fs->next->prev = fs->prev;
-    pthread_mutex_unlock(&eng->lock);
-    MAPIO__BE(eng, detach, eng->be, fs);
-    mapio__file_destroy(fs);
-}
-
 /* ---- shutdown ---------------------------------------------------------------- */
 
 /* Cancel what the backend has not seen, except the engine's own syncs and
@@ -579,7 +655,7 @@ static void cancel_backlog(mapio_engine_t *eng)
         if (mapio__rp(r)->internal || mapio__req_started(mapio__rp(r)))
             mapio__reqq_push(&keep, r);
         else
-            finish(eng, r, MAPIO_ECANCELED);
+            mapio__engine_finish(eng, r, MAPIO_ECANCELED);
     }
     eng->ctx.backlog = keep;
 }
@@ -590,6 +666,11 @@ static void drain(mapio_engine_t *eng)
 {
     take_shared(eng);
     cancel_backlog(eng);
+    /* Timers end now; deadlines no longer matter (everything is cancelled). */
+    mapio_req_t *t;
+    while ((t = mapio__timers_due(&eng->timers, UINT64_MAX)) != NULL)
+        if (t->op == MAPIO_OP_TIMER)
+            mapio__engine_finish(eng, t, MAPIO_ECANCELED);
     MAPIO__BE(eng, cancel, eng->be, NULL);
     struct mapio__pool *pool = atomic_load(&eng->copy_pool);
     if (pool != NULL)
@@ -644,6 +725,7 @@ int mapio_engine_free(mapio_engine_t *eng)
         fs = next;
     }
     MAPIO__BE(eng, destroy, eng->be);
+    mapio__timers_free(&eng->timers);
     mapio__faults_free(&eng->ctx.faults);
     pthread_mutex_destroy(&eng->lock);
     mapio__free(eng->fallback_reason);

@@ -19,6 +19,7 @@
 #include "file.h"
 #include "pool.h"
 #include "select.h"
+#include "timer.h"
 
 struct mapio_engine {
     struct mapio__ctx ctx; /* what the modules below share */
@@ -44,6 +45,10 @@ struct mapio_engine {
     /* MMapIO copies off the submitting thread (MAPIO_OPEN_MMAP_ON_POOL):
      * started by the first such open (under lock), read by the poller. */
     _Atomic(struct mapio__pool *) copy_pool;
+
+    /* Timer requests, and deadlines the backend does not keep itself
+     * (polling thread). */
+    struct mapio__timers timers;
 };
 
 /*
@@ -82,15 +87,58 @@ int mapio__engine_submit(mapio_engine_t *eng, mapio_req_t *req);
 /* Accept a request already carried out on the submitting thread (MMapIO):
  * it only waits for its callback. Same errors. */
 int mapio__engine_submit_carried(mapio_engine_t *eng, mapio_req_t *req, int64_t result);
+/* Accept a request that waits elsewhere before it is queued (a parked
+ * close): counted and reset, not pushed. Same errors. unaccept undoes it
+ * (the request is the caller's again). */
+int mapio__engine_accept(mapio_engine_t *eng, mapio_req_t *req);
+void mapio__engine_unaccept(mapio_engine_t *eng, mapio_req_t *req);
 
 /* Start the MMapIO copy pool if it is not running yet. Any thread. */
 int mapio__engine_copy_pool_start(mapio_engine_t *eng);
 
-/* A file was opened: the backend's attach, then the engine's list. */
-int mapio__engine_attach(mapio_engine_t *eng, struct mapio__fstate *fs);
+/* Queue a finished request for its callback: a sync's result through its
+ * file's sticky rule, a cancel forced by a deadline as MAPIO_ETIMEDOUT.
+ * Polling thread. */
+void mapio__engine_finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res);
+/* Hand an accepted request (reset already) to the polling thread. Any thread. */
+void mapio__engine_push(mapio_engine_t *eng, mapio_req_t *req);
+/* A backend with MAPIO_CAP_DEADLINES hands req's deadline back to the
+ * engine (it runs req where its own timeouts cannot reach): the engine
+ * cancels it through the backend when it passes. No-op without one, or
+ * if watched already. Returns 0 or MAPIO_ENOMEM. Polling thread. */
+int mapio__engine_watch_deadline(mapio_engine_t *eng, mapio_req_t *req);
+
+/* ---- the file lifecycle (lifecycle.c) ---- */
+
+/* Claim file for an open (OPENING: MAPIO_EBUSY for anyone else) and make
+ * its state. Returns 0, MAPIO_EBUSY, MAPIO_ENOMEM or MAPIO_ECANCELED. */
+int mapio__engine_new_file(mapio_engine_t *eng, mapio_file_t *file, unsigned flags,
+                           struct mapio__fstate **out);
+/* An open succeeded: the copy pool if it needs one, the backend's attach,
+ * the list of open files, and the handle OPEN with one reference. */
+int mapio__engine_publish(struct mapio__fstate *fs);
+/* An open failed: cut back what it grew (from cur), close what it opened,
+ * free the state; the handle reads CLOSED. */
+void mapio__engine_discard(struct mapio__fstate *fs, uint64_t cur, bool grown);
+/* An OPEN request is back: run whole (res 0 or the error), or one io_uring
+ * step of it (its next step, or the end). Polling thread. */
+void mapio__engine_open_done(mapio_req_t *req, int64_t res);
+void mapio__engine_open_step(mapio_req_t *req, int64_t res);
+
 /* A reference on an open file, or NULL (closed, never opened). Any thread. */
 struct mapio__fstate *mapio__engine_acquire(const mapio_file_t *file);
-/* Drop one reference on fs; the last detaches and destroys it. Any thread. */
-void mapio__engine_release(struct mapio__fstate *fs);
+/* Drop one reference on fs; the last detaches and destroys it (returning
+ * close's error), the one before it starts a parked close. Any thread. */
+int mapio__engine_release(struct mapio__fstate *fs);
+
+/* mapio_file_close: req (accepted) takes over the open reference and waits
+ * until it is the only one left. Any thread. */
+void mapio__engine_park_close(struct mapio__fstate *fs, mapio_req_t *req);
+/* A CLOSE is about to go to the backend: detach the file first. False if
+ * there is nothing to close (an adopted descriptor the caller keeps): then
+ * it is finished already. Polling thread. */
+bool mapio__engine_close_begins(mapio_req_t *req);
+/* The close is back with close(2)'s result. Polling thread. */
+void mapio__engine_close_done(mapio_req_t *req, int64_t res);
 
 #endif

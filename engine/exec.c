@@ -31,6 +31,78 @@ static int64_t map_copy(struct mapio__fstate *fs, const struct mapio__seg *seg)
     return total;
 }
 
+static mapio_fd_t dirfd_of(const struct mapio__fstate *dir)
+{
+    return dir != NULL ? dir->fd : MAPIO_INVALID_FD;
+}
+
+/*
+ * An open, run whole: the descriptor (unless io_uring's OPENAT made it: the
+ * FINISH step), its size, then sizing, alignment and mapping. Whatever this
+ * leaves behind on failure - an open descriptor, a grown file - the engine
+ * undoes (open_cur, open_grown say what to put back).
+ */
+static int exec_open(struct mapio__fstate *fs, struct mapio__req_priv *rp)
+{
+    bool finish = rp->step == MAPIO__OPEN_FINISH;
+    int err = finish ? 0 : mapio__os.open(dirfd_of(rp->dir), rp->path, fs->flags, &fs->fd);
+    /* A block device's size is where seeking ends, which a stat cannot
+     * tell: the backend that stat-ed it leaves open_cur unknown. */
+    if (err == 0 && (fs->flags & MAPIO_OPEN_DIRECTORY))
+        rp->open_cur = 0; /* no size to speak of */
+    else if (err == 0 && (!finish || rp->open_cur == UINT64_MAX))
+        err = mapio__os.size(fs->fd, &rp->open_cur);
+    if (err != 0)
+        return err;
+    bool grown;
+    err = mapio__file_set_up(fs, rp->arg, rp->open_cur, finish && fs->io_align != 0, &grown);
+    rp->open_grown = grown;
+    return err;
+}
+
+/* A directory by path: open it, sync it, close it. */
+static int exec_sync_dir(const struct mapio__req_priv *rp)
+{
+    if (rp->path == NULL)
+        return mapio__os.fsync(rp->dir->fd);
+    mapio_fd_t fd;
+    int err = mapio__os.open(dirfd_of(rp->dir), rp->path, MAPIO_OPEN_DIRECTORY, &fd);
+    if (err != 0)
+        return err;
+    err = mapio__os.fsync(fd);
+    int cerr = mapio__os.close(fd);
+    return err != 0 ? err : cerr;
+}
+
+/* The lifecycle ops: one OS call each (an open, a few). */
+static int64_t life_call(struct mapio__fstate *fs, mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    switch (req->op) {
+    case MAPIO_OP_OPEN:
+        return exec_open(fs, rp);
+    case MAPIO_OP_CLOSE:
+        return mapio__os.close(fs->fd);
+    case MAPIO_OP_STAT:
+        return mapio__os.stat(fs->fd, rp->stat_out);
+    case MAPIO_OP_TRUNCATE:
+        return mapio__os.truncate(fs->fd, rp->arg);
+    case MAPIO_OP_RENAME:
+        return mapio__os.rename(dirfd_of(rp->dir), rp->path, dirfd_of(rp->dir2), rp->path2,
+                                rp->arg_flags);
+    case MAPIO_OP_UNLINK:
+        return mapio__os.unlink(dirfd_of(rp->dir), rp->path, rp->arg_flags);
+    case MAPIO_OP_MKDIR:
+        return mapio__os.mkdir(dirfd_of(rp->dir), rp->path, rp->arg_flags);
+    case MAPIO_OP_SYNC_DIR:
+        return exec_sync_dir(rp);
+    case MAPIO_OP_SYNC_RANGE:
+        return mapio__os.sync_range(fs->fd, req->offset, req->len, rp->arg_flags);
+    default:
+        return MAPIO_EINVAL; /* TIMER never leaves the engine */
+    }
+}
+
 /* One system call for the request's current segment, at most limit bytes. */
 static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limit)
 {
@@ -53,6 +125,8 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
         return mapio__os.fallocate(fs->fd, req->offset, req->len,
                                    (req->flags & MAPIO_FALLOCATE_KEEP_SIZE) != 0);
     default:
+        if (!mapio__op_is_transfer(req->op))
+            return life_call(fs, req);
         break;
     }
     mapio__req_seg_limit(req, limit, &seg);
@@ -73,22 +147,29 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
 /* os_call through the engine's fault hooks, when it has any. */
 static int64_t syscall_once(struct mapio__fstate *fs, mapio_req_t *req)
 {
-    struct mapio__faults *faults = &fs->ctx->faults;
+    struct mapio__faults *faults = &mapio__rp(req)->ctx->faults;
     if (!faults->on)
         return os_call(fs, req, UINT64_MAX);
     mapio_fault_call_t call;
     int64_t b = mapio__fault_before(faults, req, &call);
-    if (b < 0 && b != MAPIO_FAULT_PASS)
+    if (b < 0 && b != MAPIO_FAULT_PASS) {
+        /* A close is made even so, its error reported after it: an
+         * injected failure must not leak the descriptor. */
+        if (req->op == MAPIO_OP_CLOSE)
+            os_call(fs, req, UINT64_MAX);
         return b;
+    }
     int64_t r = os_call(fs, req, b == MAPIO_FAULT_PASS ? UINT64_MAX : (uint64_t)b);
     return mapio__fault_after(faults, req, r);
 }
 
 /* Same resumption rules as the engine's completion of one call at a time
  * (engine.c, commit.c), so a request finishes identically everywhere. */
-int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req)
+int64_t mapio__exec(mapio_req_t *req)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    struct mapio__ctx *ctx = rp->ctx;
     bool commit = req->op == MAPIO_OP_COMMIT;
     bool write = req->op == MAPIO_OP_WRITE || req->op == MAPIO_OP_WRITEV || commit;
     bool transfer = write || req->op == MAPIO_OP_READ || req->op == MAPIO_OP_READV;
@@ -100,6 +181,7 @@ int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req)
                 mapio_req_t sreq;
                 mapio__req_fill(&sreq, MAPIO_OP_FDATASYNC, req->file, NULL, 0, NULL, 0, 0, 0, NULL);
                 mapio__rp(&sreq)->fs = fs;
+                mapio__rp(&sreq)->ctx = ctx;
                 do
                     rp->fused_sres = syscall_once(fs, &sreq);
                 while (rp->fused_sres == MAPIO_EINTR || rp->fused_sres == MAPIO_EAGAIN);
@@ -107,9 +189,12 @@ int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req)
             return 0;
         }
         int64_t r = syscall_once(fs, req);
-        if (r == MAPIO_EINTR || r == MAPIO_EAGAIN) {
-            MAPIO__COUNT(&fs->counters_mt, retries, 1);
-            MAPIO__COUNT(&fs->ctx->counters_mt, retries, 1);
+        /* Never a close again: on Linux the descriptor is gone after EINTR,
+         * and its number may already be someone else's. */
+        if ((r == MAPIO_EINTR || r == MAPIO_EAGAIN) && req->op != MAPIO_OP_CLOSE) {
+            if (fs != NULL)
+                MAPIO__COUNT(&fs->counters_mt, retries, 1);
+            MAPIO__COUNT(&ctx->counters_mt, retries, 1);
             continue;
         }
         if (!transfer)
@@ -119,7 +204,7 @@ int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req)
             uint64_t want = commit ? rp->span.len : req->len;
             if (rp->done < want) {
                 MAPIO__COUNT(&fs->counters_mt, short_io_resumed, 1);
-                MAPIO__COUNT(&fs->ctx->counters_mt, short_io_resumed, 1);
+                MAPIO__COUNT(&ctx->counters_mt, short_io_resumed, 1);
                 continue;
             }
             if (!commit)
@@ -142,5 +227,5 @@ int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req)
 void mapio__exec_work(struct mapio__work *w)
 {
     mapio_req_t *req = mapio__req_of_work(w);
-    req->result = mapio__exec(mapio__rp(req)->fs, req);
+    req->result = mapio__exec(req);
 }

@@ -15,8 +15,9 @@
 #include "file.h"
 #include "pool.h"
 
-/* Run req on fs to its end. Returns the count or a negative errno. */
-int64_t mapio__exec(struct mapio__fstate *fs, mapio_req_t *req);
+/* Run req (its file rp->fs, its engine's rp->ctx) to its end. Returns the
+ * count or a negative errno. */
+int64_t mapio__exec(mapio_req_t *req);
 
 /* The pools' run(): mapio__exec() a request, its result into req->result. */
 void mapio__exec_work(struct mapio__work *w);

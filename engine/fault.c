@@ -12,17 +12,15 @@ void mapio__fault_describe(mapio_req_t *req, mapio_fault_call_t *call)
     call->file = req->file;
     call->seq = mapio__rp(req)->fault_seq;
     call->flags = req->flags;
-    switch (req->op) {
-    case MAPIO_OP_FDATASYNC:
-    case MAPIO_OP_FSYNC:
-    case MAPIO_OP_NOP:
+    if (mapio__op_has_path(req->op)) {
+        call->path = mapio__rp(req)->path;
         return;
-    case MAPIO_OP_FALLOCATE:
+    }
+    if (!mapio__op_is_transfer(req->op)) {
+        /* Syncs, fallocate, truncate, ...: the range, where there is one. */
         call->offset = req->offset;
         call->len = req->len;
         return;
-    default:
-        break;
     }
     struct mapio__seg seg;
     mapio__req_seg(req, &seg);

@@ -52,10 +52,17 @@ struct mapio__fstate {
     struct mapio__lats *lats;           /* MAPIO_OPEN_HISTOGRAMS only (any thread, atomic) */
     mapio_map_t *map;                   /* MAPIO_OPEN_MMAP only */
     mapio_file_t *handle;
+    bool owns_fd; /* close it at the end (false: adopted, and the caller keeps it) */
+    bool gone;    /* a CLOSE request closed and detached it: nothing left to undo */
+    /* mapio_file_close's request, parked until every other reference is
+     * gone; close_go makes sure exactly one thread then starts it. */
+    _Atomic(mapio_req_t *) closer;
+    _Atomic bool close_go;
 };
 
 enum { MAPIO__FILE_MAGIC = 0x6d617066u /* "mapf" */ };
-enum { MAPIO__FILE_OPEN = 1, MAPIO__FILE_CLOSED = 2 };
+/* OPENING: claimed by an open still in flight (not usable, not reusable). */
+enum { MAPIO__FILE_OPEN = 1, MAPIO__FILE_CLOSED = 2, MAPIO__FILE_OPENING = 3 };
 
 /* The engine's part of mapio_file_t. At refs 0 the state is gone for good
  * and refs never rises again, so a stale handle reads CLOSED. */
@@ -85,10 +92,25 @@ bool mapio__file_is_open(const mapio_file_t *f);
 bool mapio__file_mark_closed(mapio_file_t *f);
 /* One more reference on a file known to be referenced (its group sync). */
 void mapio__file_ref(struct mapio__fstate *fs);
-/* Drop a reference. True if it was the last: the caller tears down. */
-bool mapio__file_unref(struct mapio__fstate *fs);
-/* Close the descriptor and mapping, free the state (after the last unref). */
-void mapio__file_destroy(struct mapio__fstate *fs);
+/* Drop a reference. Returns how many are left: 0, and the caller tears
+ * down; 1 with a closer parked, and the caller starts it. */
+uint64_t mapio__file_unref(struct mapio__fstate *fs);
+/* Unmap, close the descriptor (if the file owns it and it is still open),
+ * free the state. Returns close's error (0 otherwise). */
+int mapio__file_destroy(struct mapio__fstate *fs);
+
+/*
+ * Once the descriptor is open and its size cur known: size the file as
+ * size and the open flags ask, discover the O_DIRECT alignment (unless
+ * align_known: a statx said), map it for MMapIO. *grown says whether this
+ * grew the file, which the caller cuts back to cur if the open fails after
+ * all. mapio__file_set_up_calls() says whether that takes a system call, or
+ * only arithmetic.
+ */
+int mapio__file_set_up(struct mapio__fstate *fs, uint64_t size, uint64_t cur, bool align_known,
+                       bool *grown);
+bool mapio__file_set_up_calls(const struct mapio__fstate *fs, uint64_t size, uint64_t cur,
+                              bool align_known);
 
 /* A sync's result, with the sticky rule: the first failure is remembered,
  * and every later sync of the file reports MAPIO_EIO. */

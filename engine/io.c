@@ -12,13 +12,51 @@
 #include "mmap/map/map_os.h"
 #include "os.h"
 
+/* ---- paths and directory handles ---------------------------------------------- */
+
+static int check_path(const char *path)
+{
+    if (path == NULL)
+        return MAPIO_EINVAL;
+    if (path[0] == '\0')
+        return MAPIO_ENOENT; /* what open(2) says of an empty name */
+    if (strnlen(path, MAPIO_PATH_MAX + 1) > MAPIO_PATH_MAX)
+        return MAPIO_ENAMETOOLONG;
+    return 0;
+}
+
+/* A reference on the directory handle a path is relative to (*out NULL: the
+ * current directory). Returns 0, MAPIO_EBADF (closed) or MAPIO_ENOTDIR. */
+static int acquire_dir(const mapio_file_t *dir, struct mapio__fstate **out)
+{
+    *out = NULL;
+    if (dir == NULL)
+        return 0;
+    struct mapio__fstate *fs = mapio__engine_acquire(dir);
+    if (fs == NULL)
+        return MAPIO_EBADF;
+    if (!(fs->flags & MAPIO_OPEN_DIRECTORY)) {
+        mapio__engine_release(fs);
+        return MAPIO_ENOTDIR;
+    }
+    *out = fs;
+    return 0;
+}
+
+static void release_dir(struct mapio__fstate *dir)
+{
+    if (dir != NULL)
+        mapio__engine_release(dir);
+}
+
 /* ---- open / close ------------------------------------------------------------ */
 
 static int check_open_flags(uint64_t size, unsigned flags)
 {
     const unsigned known = MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_NO_CREATE | MAPIO_OPEN_CREATE_NEW |
                            MAPIO_OPEN_TRUNCATE | MAPIO_OPEN_DIRECT | MAPIO_OPEN_DSYNC |
-                           MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
+                           MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL |
+                           MAPIO_OPEN_DIRECTORY;
     if ((flags & ~known) != 0)
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_READ_ONLY) &&
@@ -30,122 +68,83 @@ static int check_open_flags(uint64_t size, unsigned flags)
         return MAPIO_EINVAL;
     if ((flags & MAPIO_OPEN_NO_CREATE) && (flags & MAPIO_OPEN_CREATE_NEW))
         return MAPIO_EINVAL;
+    /* A directory is opened as it is: nothing to create, size or map. */
+    if ((flags & MAPIO_OPEN_DIRECTORY) &&
+        ((flags & ~(unsigned)(MAPIO_OPEN_DIRECTORY | MAPIO_OPEN_READ_ONLY | MAPIO_OPEN_NO_CREATE |
+                              MAPIO_OPEN_HISTOGRAMS)) ||
+         size != 0))
+        return MAPIO_EINVAL;
     if (size > (uint64_t)INT64_MAX)
         return MAPIO_EOVERFLOW;
     return 0;
 }
 
-/* Make file ours to fill: it reads as closed until fully set up. */
-static int claim_handle(mapio_file_t *file)
+/* An OPEN request's own fields: where, how large, with what flags. */
+static void open_fields(mapio_req_t *req, struct mapio__fstate *fs, struct mapio__fstate *dir,
+                        const char *path, uint64_t size)
 {
-    /* A handle still open, or closed with requests that still hold it, is
-     * not the caller's to reuse yet: wiping it would free it under them. */
-    struct mapio__file_priv *fp = mapio__fp(file);
-    if (fp->magic == MAPIO__FILE_MAGIC && atomic_load(&fp->refs) != 0)
-        return MAPIO_EBUSY;
-    memset(&file->priv, 0, sizeof file->priv); /* data is the caller's */
-    fp->magic = MAPIO__FILE_MAGIC;
-    atomic_store(&fp->state, MAPIO__FILE_CLOSED);
-    return 0;
-}
-
-/*
- * Size the open descriptor as asked, discover its O_DIRECT alignment, and
- * map it for MMapIO. *grown says whether this grew the file (from *cur), to
- * be put back if the open fails later.
- */
-static int set_up(struct mapio__fstate *fs, const char *path, uint64_t size, uint64_t *cur,
-                  bool *grown)
-{
-    unsigned flags = fs->flags;
-    int err = mapio__os.size(fs->fd, cur);
-    if (err == 0 && size != 0 && !(flags & MAPIO_OPEN_READ_ONLY) &&
-        ((flags & MAPIO_OPEN_TRUNCATE) ? *cur != size : *cur < size)) {
-        err = mapio__os.truncate(fs->fd, size);
-        *grown = err == 0 && size > *cur;
-    } else if (err == 0 && size == 0 && (flags & MAPIO_OPEN_TRUNCATE) && *cur != 0) {
-        err = mapio__os.truncate(fs->fd, 0);
-    }
-    if (err != 0)
-        return err;
-    if (flags & MAPIO_OPEN_READ_ONLY)
-        fs->size = size != 0 && size < *cur ? size : *cur; /* never beyond the file */
-    else
-        fs->size = size != 0 ? size : ((flags & MAPIO_OPEN_TRUNCATE) ? 0 : *cur);
-    fs->mem_align = fs->io_align = 1;
-    if (flags & MAPIO_OPEN_DIRECT)
-        err = mapio__os.dio_align(fs->fd, &fs->mem_align, &fs->io_align);
-    if (err != 0 || !(flags & MAPIO_OPEN_MMAP))
-        return err;
-    /* MMapIO stores into the mapping, where a missing block is SIGBUS, not
-     * an error: the grown part gets its blocks here (the map reserves the
-     * rest when it opens), so a full disk is MAPIO_ENOSPC from this call. */
-    if (*grown)
-        err = mapio__mapos_reserve(fs->fd, *cur, size - *cur, *cur);
-    if (err != 0)
-        return err;
-    if (fs->size == 0) {
-        /* Nothing to map, but still MMapIO: reads end at once, writes are
-         * out of range - never a silent fall back to pread/pwrite. */
-        return mapio_map_new_empty(&fs->map);
-    }
-    /* Exactly `size` bytes: the file has at least that many by now. */
-    mapio_map_opts_t mo = {
-        .kind = (flags & MAPIO_OPEN_READ_ONLY) ? MAPIO_MAP_READ_ONLY : MAPIO_MAP_READ_WRITE,
-        .size = MAPIO_MAP_SIZE_IF_THERE,
-        .len = fs->size,
-    };
-    return mapio_map_new(&fs->map, path, &mo);
+    struct mapio__req_priv *rp = mapio__rp(req);
+    rp->fs = fs;
+    rp->ctx = fs->ctx;
+    rp->dir = dir;
+    rp->path = path;
+    rp->arg = size;
+    rp->open_cur = 0;
+    rp->open_grown = 0;
+    rp->step = MAPIO__OPEN_ALL;
 }
 
 int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *eng, const char *path,
                              uint64_t size, unsigned flags)
 {
-    if (eng == NULL || path == NULL || file == NULL)
+    if (eng == NULL || file == NULL)
         return MAPIO_EINVAL;
-    int err = check_open_flags(size, flags);
+    int err = check_path(path);
+    if (err == 0)
+        err = check_open_flags(size, flags);
+    struct mapio__fstate *fs;
+    if (err == 0)
+        err = mapio__engine_new_file(eng, file, flags, &fs);
     if (err != 0)
         return err;
-    if (atomic_load(&eng->ctx.shutdown))
-        return MAPIO_ECANCELED;
-    if ((err = claim_handle(file)) != 0)
-        return err;
-    struct mapio__fstate *fs = mapio__calloc(1, sizeof *fs);
-    if (fs == NULL)
-        return MAPIO_ENOMEM;
-    fs->eng = eng;
-    fs->ctx = &eng->ctx;
-    fs->flags = flags;
-    fs->fixed_index = -1;
-    fs->handle = file;
-    if ((flags & MAPIO_OPEN_HISTOGRAMS) &&
-        (fs->lats = mapio__calloc(1, sizeof *fs->lats)) == NULL) {
-        mapio__free(fs);
-        return MAPIO_ENOMEM;
-    }
-    if ((err = mapio__os.open(path, flags, &fs->fd)) != 0) {
-        mapio__free(fs->lats);
-        mapio__free(fs);
-        return err;
-    }
-    uint64_t cur = 0;
-    bool grown = false;
-    err = set_up(fs, path, size, &cur, &grown);
-    if (err == 0 && (flags & MAPIO_OPEN_MMAP_ON_POOL))
-        err = mapio__engine_copy_pool_start(eng);
+    /* The pool's body, on a request on the stack that is never queued. */
+    mapio_req_t req;
+    mapio__req_fill(&req, MAPIO_OP_OPEN, file, NULL, 0, NULL, 0, 0, flags, NULL);
+    open_fields(&req, fs, NULL, path, size);
+    err = (int)mapio__exec(&req);
     if (err == 0)
-        err = mapio__engine_attach(eng, fs);
-    if (err != 0) {
-        if (grown)
-            mapio__os.truncate(fs->fd, cur); /* also frees what was reserved */
-        mapio__file_destroy(fs);
+        err = mapio__engine_publish(fs);
+    if (err != 0)
+        mapio__engine_discard(fs, mapio__rp(&req)->open_cur, mapio__rp(&req)->open_grown);
+    return err;
+}
+
+int mapio_file_open(mapio_file_t *file, mapio_engine_t *eng, mapio_req_t *req,
+                    const mapio_file_t *dir, const char *path, uint64_t size, unsigned flags,
+                    mapio_cb_t cb)
+{
+    if (eng == NULL || file == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    int err = check_path(path);
+    if (err == 0)
+        err = check_open_flags(size, flags);
+    if (err == 0)
+        err = mapio__req_check_idle(req);
+    struct mapio__fstate *d = NULL, *fs = NULL;
+    if (err == 0)
+        err = acquire_dir(dir, &d);
+    if (err == 0 && (err = mapio__engine_new_file(eng, file, flags, &fs)) != 0)
+        release_dir(d);
+    if (err != 0)
         return err;
+    mapio__req_fill(req, MAPIO_OP_OPEN, file, NULL, 0, NULL, 0, 0, flags, cb);
+    open_fields(req, fs, d, path, size);
+    err = mapio__engine_submit(eng, req);
+    if (err != 0) {
+        release_dir(d);
+        mapio__engine_discard(fs, 0, false); /* nothing opened yet */
     }
-    struct mapio__file_priv *fp = mapio__fp(file);
-    fp->fs = fs;
-    atomic_store(&fp->refs, 1);
-    atomic_store(&fp->state, MAPIO__FILE_OPEN);
-    return 0;
+    return err;
 }
 
 int mapio_file_close_blocking(mapio_file_t *file)
@@ -154,7 +153,83 @@ int mapio_file_close_blocking(mapio_file_t *file)
         return MAPIO_EINVAL;
     if (mapio__fp(file)->magic != MAPIO__FILE_MAGIC || !mapio__file_mark_closed(file))
         return MAPIO_EBADF;
-    mapio__engine_release(mapio__fp(file)->fs);
+    return mapio__engine_release(mapio__fp(file)->fs);
+}
+
+int mapio_file_close(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb)
+{
+    if (file == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    struct mapio__fstate *fs = mapio__engine_acquire(file);
+    if (fs == NULL)
+        return MAPIO_EBADF;
+    /* Accepted first (max_inflight), closed second: a refused close leaves
+     * the file open. Our reference keeps fs while we look. */
+    mapio__req_fill(req, MAPIO_OP_CLOSE, file, NULL, 0, NULL, 0, 0, 0, cb);
+    mapio__rp(req)->fs = fs;
+    mapio__rp(req)->step = 0;
+    err = mapio__engine_accept(fs->eng, req);
+    if (err == 0 && !mapio__file_mark_closed(file)) {
+        mapio__engine_unaccept(fs->eng, req);
+        err = MAPIO_EBADF; /* someone else closed it meanwhile */
+    }
+    if (err != 0) {
+        mapio__engine_release(fs);
+        return err;
+    }
+    /* The close owns the open reference now; ours goes, perhaps starting it. */
+    mapio__engine_park_close(fs, req);
+    mapio__engine_release(fs);
+    return 0;
+}
+
+int mapio_file_adopt(mapio_file_t *file, mapio_engine_t *eng, mapio_fd_t fd, unsigned flags)
+{
+    const unsigned allowed = MAPIO_OPEN_HISTOGRAMS | MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL |
+                             MAPIO_OPEN_DIRECTORY | MAPIO_OPEN_ADOPT_CLOSE;
+    if (file == NULL || eng == NULL || fd == MAPIO_INVALID_FD || (flags & ~allowed))
+        return MAPIO_EINVAL;
+    unsigned has;
+    int err = mapio__os.fd_flags(fd, &has);
+    if (err != 0)
+        return err == MAPIO_EINVAL ? MAPIO_EBADF : err;
+    if ((flags & MAPIO_OPEN_DIRECTORY) != (has & MAPIO_OPEN_DIRECTORY))
+        return (has & MAPIO_OPEN_DIRECTORY) ? MAPIO_EISDIR : MAPIO_ENOTDIR;
+    unsigned all = (flags & ~(unsigned)MAPIO_OPEN_ADOPT_CLOSE) | has | MAPIO_OPEN_NO_CREATE;
+    if ((err = check_open_flags(0, all)) != 0)
+        return err;
+    struct mapio__fstate *fs;
+    if ((err = mapio__engine_new_file(eng, file, all, &fs)) != 0)
+        return err;
+    fs->fd = fd;
+    fs->owns_fd = (flags & MAPIO_OPEN_ADOPT_CLOSE) != 0;
+    uint64_t cur = 0;
+    bool grown;
+    if (!(all & MAPIO_OPEN_DIRECTORY))
+        err = mapio__os.size(fd, &cur);
+    if (err == 0)
+        err = mapio__file_set_up(fs, 0, cur, false, &grown);
+    if (err == 0)
+        err = mapio__engine_publish(fs);
+    if (err != 0) {
+        fs->owns_fd = false; /* a failed adopt never closes the caller's descriptor */
+        mapio__engine_discard(fs, cur, false);
+    }
+    return err;
+}
+
+int mapio_file_fd(const mapio_file_t *file, mapio_fd_t *out)
+{
+    if (file == NULL || out == NULL)
+        return MAPIO_EINVAL;
+    struct mapio__fstate *fs = mapio__engine_acquire(file);
+    if (fs == NULL)
+        return MAPIO_EBADF;
+    *out = fs->fd;
+    mapio__engine_release(fs);
     return 0;
 }
 
@@ -255,10 +330,15 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
     struct mapio__fstate *fs = mapio__engine_acquire(file);
     if (fs == NULL)
         return MAPIO_EBADF;
-    bool write = mapio__op_is_write(op) || op == MAPIO_OP_FALLOCATE;
+    bool write = mapio__op_is_write(op) || op == MAPIO_OP_FALLOCATE || op == MAPIO_OP_TRUNCATE;
     bool syncs = mapio__op_is_sync(op) || op == MAPIO_OP_COMMIT;
-    if (write && (fs->flags & MAPIO_OPEN_READ_ONLY))
+    bool on_dir = (fs->flags & MAPIO_OPEN_DIRECTORY) != 0;
+    if (on_dir && !mapio__op_is_sync(op) && op != MAPIO_OP_STAT)
+        err = MAPIO_EISDIR; /* a directory is synced, stat'ed and closed, no more */
+    else if (write && (fs->flags & MAPIO_OPEN_READ_ONLY))
         err = MAPIO_EBADF;
+    else if (op == MAPIO_OP_TRUNCATE && fs->map != NULL)
+        err = MAPIO_ENOTSUP; /* the mapping keeps the size it was opened with */
     else if (syncs && atomic_load(&fs->sticky) != 0)
         err = MAPIO_EIO;
     else if ((fs->flags & MAPIO_OPEN_DIRECT) && op != MAPIO_OP_FALLOCATE &&
@@ -277,7 +357,8 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
         /* MMapIO: the memcpy happens here, on the submitting thread (with
          * MAPIO_OPEN_MMAP_ON_POOL the engine hands it to its copy pool). */
         mapio__rp(req)->done = 0;
-        err = mapio__engine_submit_carried(fs->eng, req, mapio__exec(fs, req));
+        mapio__rp(req)->ctx = fs->ctx;
+        err = mapio__engine_submit_carried(fs->eng, req, mapio__exec(req));
     } else {
         err = mapio__engine_submit(fs->eng, req);
     }
@@ -366,6 +447,9 @@ int mapio_commit(mapio_file_t *file, mapio_req_t *req, const mapio_write_t *writ
 {
     if (file == NULL || req == NULL || cb == NULL || (writes == NULL && n > 0) || n > MAPIO_IOV_MAX)
         return MAPIO_EINVAL;
+    /* Its sync is shared: one commit's deadline cannot cancel it. */
+    if (mapio__req_check_idle(req) == 0 && mapio__rp(req)->arm_tag == MAPIO__ARM_TAG)
+        return MAPIO_EINVAL;
     for (unsigned i = 0; i < n; i++) {
         if (writes[i].len == 0)
             continue;
@@ -401,14 +485,157 @@ int mapio_fallocate(mapio_file_t *file, mapio_req_t *req, uint64_t offset, uint6
     return submit(file, req, MAPIO_OP_FALLOCATE, NULL, (size_t)len, NULL, 0, offset, flags, cb);
 }
 
+/* ---- the lifecycle of files and names -------------------------------------------- */
+
+int mapio_file_stat(mapio_file_t *file, mapio_req_t *req, mapio_stat_t *out, mapio_cb_t cb)
+{
+    if (file == NULL || req == NULL || out == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    mapio__rp(req)->stat_out = out;
+    return submit(file, req, MAPIO_OP_STAT, NULL, 0, NULL, 0, 0, 0, cb);
+}
+
+int mapio_file_truncate(mapio_file_t *file, mapio_req_t *req, uint64_t size, mapio_cb_t cb)
+{
+    if (file == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    if (size > (uint64_t)INT64_MAX)
+        return MAPIO_EOVERFLOW;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    mapio__rp(req)->arg = size;
+    return submit(file, req, MAPIO_OP_TRUNCATE, NULL, 0, NULL, 0, 0, 0, cb);
+}
+
+int mapio_sync_range(mapio_file_t *file, mapio_req_t *req, uint64_t offset, uint64_t len,
+                     unsigned flags, mapio_cb_t cb)
+{
+    const unsigned known =
+        MAPIO_SYNC_RANGE_WAIT_BEFORE | MAPIO_SYNC_RANGE_WRITE | MAPIO_SYNC_RANGE_WAIT_AFTER;
+    if (file == NULL || req == NULL || cb == NULL || flags == 0 || (flags & ~known))
+        return MAPIO_EINVAL;
+    if (!mapio__range_ok(offset, len, (uint64_t)INT64_MAX))
+        return MAPIO_EOVERFLOW;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    mapio__rp(req)->arg_flags = flags;
+    return submit(file, req, MAPIO_OP_SYNC_RANGE, NULL, (size_t)len, NULL, 0, offset, 0, cb);
+}
+
+/*
+ * A request on names, not on an open file: the paths checked, the
+ * directories they are relative to referenced until it completes.
+ */
+static int submit_path(mapio_engine_t *eng, mapio_req_t *req, mapio_op_t op,
+                       const mapio_file_t *dir, const char *path, const mapio_file_t *dir2,
+                       const char *path2, unsigned flags, mapio_cb_t cb)
+{
+    if (eng == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    int err = op == MAPIO_OP_SYNC_DIR && path == NULL && dir != NULL ? 0 : check_path(path);
+    if (err == 0 && op == MAPIO_OP_RENAME)
+        err = check_path(path2);
+    if (err == 0)
+        err = mapio__req_check_idle(req);
+    struct mapio__fstate *d = NULL, *d2 = NULL;
+    if (err == 0)
+        err = acquire_dir(dir, &d);
+    if (err == 0 && (err = acquire_dir(dir2, &d2)) != 0)
+        release_dir(d);
+    if (err != 0)
+        return err;
+    mapio__req_fill(req, op, NULL, NULL, 0, NULL, 0, 0, 0, cb);
+    struct mapio__req_priv *rp = mapio__rp(req);
+    rp->fs = NULL;
+    rp->dir = d;
+    rp->dir2 = d2;
+    rp->path = path;
+    rp->path2 = path2;
+    rp->arg_flags = flags;
+    err = mapio__engine_submit(eng, req);
+    if (err != 0) {
+        release_dir(d);
+        release_dir(d2);
+    }
+    return err;
+}
+
+int mapio_rename(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *olddir,
+                 const char *oldpath, const mapio_file_t *newdir, const char *newpath,
+                 unsigned flags, mapio_cb_t cb)
+{
+    if (flags & ~(unsigned)(MAPIO_RENAME_NOREPLACE | MAPIO_RENAME_EXCHANGE) ||
+        flags == (MAPIO_RENAME_NOREPLACE | MAPIO_RENAME_EXCHANGE))
+        return MAPIO_EINVAL;
+    return submit_path(eng, req, MAPIO_OP_RENAME, olddir, oldpath, newdir, newpath, flags, cb);
+}
+
+int mapio_unlink(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir, const char *path,
+                 unsigned flags, mapio_cb_t cb)
+{
+    if (flags & ~(unsigned)MAPIO_UNLINK_DIR)
+        return MAPIO_EINVAL;
+    return submit_path(eng, req, MAPIO_OP_UNLINK, dir, path, NULL, NULL, flags, cb);
+}
+
+int mapio_mkdir(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir, const char *path,
+                unsigned mode, mapio_cb_t cb)
+{
+    if (mode > 07777)
+        return MAPIO_EINVAL;
+    return submit_path(eng, req, MAPIO_OP_MKDIR, dir, path, NULL, NULL, mode != 0 ? mode : 0755,
+                       cb);
+}
+
+int mapio_sync_dir(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir, const char *path,
+                   mapio_cb_t cb)
+{
+    return submit_path(eng, req, MAPIO_OP_SYNC_DIR, dir, path, NULL, NULL, 0, cb);
+}
+
+/* ---- time --------------------------------------------------------------------- */
+
+int mapio_timer(mapio_engine_t *eng, mapio_req_t *req, uint64_t timeout_ns, mapio_cb_t cb)
+{
+    if (eng == NULL || req == NULL || cb == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    mapio__req_fill(req, MAPIO_OP_TIMER, NULL, NULL, 0, NULL, 0, 0, 0, cb);
+    mapio__rp(req)->fs = NULL;
+    /* A timer is a deadline with nothing to do before it. */
+    mapio__rp(req)->arm_tag = MAPIO__ARM_TAG;
+    mapio__rp(req)->arm_timeout_ns = timeout_ns != 0 ? timeout_ns : 1;
+    return mapio__engine_submit(eng, req);
+}
+
+int mapio_req_set_timeout(mapio_req_t *req, uint64_t timeout_ns)
+{
+    if (req == NULL)
+        return MAPIO_EINVAL;
+    int err = mapio__req_check_idle(req);
+    if (err != 0)
+        return err;
+    mapio__rp(req)->arm_tag = timeout_ns != 0 ? MAPIO__ARM_TAG : 0;
+    mapio__rp(req)->arm_timeout_ns = timeout_ns;
+    return 0;
+}
+
 /* ---- the blocking twins --------------------------------------------------------- */
 
-static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len, uint64_t offset)
+/* The checks a blocking twin makes before its one call; a reference on the
+ * file if they pass. */
+static int64_t check_blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len,
+                              uint64_t offset, struct mapio__fstate **out)
 {
-    if (file == NULL)
-        return MAPIO_EINVAL;
-    bool sync = mapio__op_is_sync(op);
-    if (!sync) {
+    bool transfer = mapio__op_is_transfer(op);
+    if (transfer) {
         int err = check_span(len, offset);
         if (err != 0)
             return err;
@@ -419,34 +646,58 @@ static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len
     if (fs == NULL)
         return MAPIO_EBADF;
     int64_t err = 0;
-    if (op == MAPIO_OP_WRITE && (fs->flags & MAPIO_OPEN_READ_ONLY))
+    bool write = op == MAPIO_OP_WRITE || op == MAPIO_OP_TRUNCATE;
+    if ((fs->flags & MAPIO_OPEN_DIRECTORY) && !mapio__op_is_sync(op) && op != MAPIO_OP_STAT)
+        err = MAPIO_EISDIR;
+    else if (write && (fs->flags & MAPIO_OPEN_READ_ONLY))
         err = MAPIO_EBADF;
-    else if (sync && atomic_load(&fs->sticky) != 0)
+    else if (op == MAPIO_OP_TRUNCATE && fs->map != NULL)
+        err = MAPIO_ENOTSUP;
+    else if (mapio__op_is_sync(op) && atomic_load(&fs->sticky) != 0)
         err = MAPIO_EIO;
-    else if (!sync && (fs->flags & MAPIO_OPEN_DIRECT) &&
+    else if (transfer && (fs->flags & MAPIO_OPEN_DIRECT) &&
              mapio__file_misaligned(fs, buf, len, offset))
         err = MAPIO_EINVAL;
     if (err != 0) {
         mapio__engine_release(fs);
         return err;
     }
-    /* A request on the stack, never queued: the twins share the pool's body. */
+    *out = fs;
+    return 0;
+}
+
+/* Run a twin's request (on the stack, never queued: the twins share the
+ * pools' body) and count it as any thread's. */
+static int64_t run_blocking(struct mapio__fstate *fs, mapio_req_t *req)
+{
+    mapio__rp(req)->done = 0;
+    mapio__rp(req)->fs = fs;
+    mapio__rp(req)->ctx = fs->ctx;
+    uint64_t t0 = mapio__os.now_ns();
+    req->result = mapio__exec(req);
+    if (mapio__op_is_sync(req->op))
+        req->result = mapio__file_sync_result(fs, req->result);
+    uint64_t ns = mapio__os.now_ns() - t0;
+    mapio__account(&fs->ctx->counters_mt, req, ns / 1000, false);
+    mapio__account(&fs->counters_mt, req, ns / 1000, false);
+    mapio__lat_account(&fs->ctx->lat_mt, req, ns, false);
+    if (fs->lats != NULL)
+        mapio__lat_account(fs->lats, req, ns, false);
+    mapio__engine_release(fs);
+    return req->result;
+}
+
+static int64_t blocking(mapio_file_t *file, mapio_op_t op, void *buf, size_t len, uint64_t offset)
+{
+    if (file == NULL)
+        return MAPIO_EINVAL;
+    struct mapio__fstate *fs;
+    int64_t err = check_blocking(file, op, buf, len, offset, &fs);
+    if (err != 0)
+        return err;
     mapio_req_t req;
     mapio__req_fill(&req, op, file, buf, len, NULL, 0, offset, 0, NULL);
-    mapio__rp(&req)->done = 0;
-    mapio__rp(&req)->fs = fs;
-    uint64_t t0 = mapio__os.now_ns();
-    req.result = mapio__exec(fs, &req);
-    if (sync)
-        req.result = mapio__file_sync_result(fs, req.result);
-    uint64_t ns = mapio__os.now_ns() - t0;
-    mapio__account(&fs->ctx->counters_mt, &req, ns / 1000, false);
-    mapio__account(&fs->counters_mt, &req, ns / 1000, false);
-    mapio__lat_account(&fs->ctx->lat_mt, &req, ns, false);
-    if (fs->lats != NULL)
-        mapio__lat_account(fs->lats, &req, ns, false);
-    mapio__engine_release(fs);
-    return req.result;
+    return run_blocking(fs, &req);
 }
 
 int64_t mapio_read_at_blocking(mapio_file_t *file, void *buf, size_t len, uint64_t offset)
@@ -467,4 +718,34 @@ int mapio_sync_data_blocking(mapio_file_t *file)
 int mapio_sync_all_blocking(mapio_file_t *file)
 {
     return (int)blocking(file, MAPIO_OP_FSYNC, NULL, 0, 0);
+}
+
+int mapio_file_stat_blocking(mapio_file_t *file, mapio_stat_t *out)
+{
+    if (file == NULL || out == NULL)
+        return MAPIO_EINVAL;
+    struct mapio__fstate *fs;
+    int err = (int)check_blocking(file, MAPIO_OP_STAT, NULL, 0, 0, &fs);
+    if (err != 0)
+        return err;
+    mapio_req_t req;
+    mapio__req_fill(&req, MAPIO_OP_STAT, file, NULL, 0, NULL, 0, 0, 0, NULL);
+    mapio__rp(&req)->stat_out = out;
+    return (int)run_blocking(fs, &req);
+}
+
+int mapio_file_truncate_blocking(mapio_file_t *file, uint64_t size)
+{
+    if (file == NULL)
+        return MAPIO_EINVAL;
+    if (size > (uint64_t)INT64_MAX)
+        return MAPIO_EOVERFLOW;
+    struct mapio__fstate *fs;
+    int err = (int)check_blocking(file, MAPIO_OP_TRUNCATE, NULL, 0, 0, &fs);
+    if (err != 0)
+        return err;
+    mapio_req_t req;
+    mapio__req_fill(&req, MAPIO_OP_TRUNCATE, file, NULL, 0, NULL, 0, 0, 0, NULL);
+    mapio__rp(&req)->arg = size;
+    return (int)run_blocking(fs, &req);
 }

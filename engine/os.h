@@ -15,11 +15,14 @@
 #define MAPIO_OS_H
 
 #include "common.h"
+#include "mapio/engine.h"
 #include "mapio/platform.h"
 
 struct mapio__os {
-    /* Open path with MAPIO_OPEN_* flags (translated here). */
-    int (*open)(const char *path, unsigned flags, mapio_fd_t *out);
+    /* Open path, relative to the directory dir (MAPIO_INVALID_FD: the
+     * current one), with MAPIO_OPEN_* flags (translated here; with
+     * MAPIO_OPEN_DIRECTORY it must be a directory, without it must not). */
+    int (*open)(mapio_fd_t dir, const char *path, unsigned flags, mapio_fd_t *out);
     int (*close)(mapio_fd_t fd);
     int64_t (*pread)(mapio_fd_t fd, void *buf, size_t len, uint64_t off);
     int64_t (*pwrite)(mapio_fd_t fd, const void *buf, size_t len, uint64_t off);
@@ -36,6 +39,19 @@ struct mapio__os {
     int (*fallocate)(mapio_fd_t fd, uint64_t off, uint64_t len, int keep_size);
     /* What O_DIRECT needs of buffers and of offsets/lengths on this file. */
     int (*dio_align)(mapio_fd_t fd, uint32_t *mem, uint32_t *io);
+    /* Metadata of an open file. */
+    int (*stat)(mapio_fd_t fd, mapio_stat_t *out);
+    /* What an existing descriptor allows: MAPIO_OPEN_READ_ONLY, _DIRECT,
+     * _DSYNC and _DIRECTORY bits (mapio_file_adopt). */
+    int (*fd_flags)(mapio_fd_t fd, unsigned *flags);
+    /* renameat2 with MAPIO_RENAME_* flags; unlinkat (MAPIO_UNLINK_DIR: a
+     * directory); mkdirat. Directories as for open. */
+    int (*rename)(mapio_fd_t olddir, const char *oldpath, mapio_fd_t newdir, const char *newpath,
+                  unsigned flags);
+    int (*unlink)(mapio_fd_t dir, const char *path, unsigned flags);
+    int (*mkdir)(mapio_fd_t dir, const char *path, unsigned mode);
+    /* Write-back of a range, MAPIO_SYNC_RANGE_* flags (len 0: to the end). */
+    int (*sync_range)(mapio_fd_t fd, uint64_t off, uint64_t len, unsigned flags);
     /* Monotonic nanoseconds. */
     uint64_t (*now_ns)(void);
 };

@@ -17,12 +17,21 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "os_posix.h"
 #include "mapio.h"
 
-static int posix_open(const char *path, unsigned flags, mapio_fd_t *out)
+/* A directory handle, or the current directory. */
+static int at(mapio_fd_t dir)
+{
+    return dir == MAPIO_INVALID_FD ? AT_FDCWD : dir;
+}
+
+int mapio__posix_oflags(unsigned flags)
 {
     int oflags = O_CLOEXEC;
-    if (flags & MAPIO_OPEN_READ_ONLY) {
+    if (flags & MAPIO_OPEN_DIRECTORY) {
+        oflags |= O_RDONLY | O_DIRECTORY;
+    } else if (flags & MAPIO_OPEN_READ_ONLY) {
         oflags |= O_RDONLY;
     } else {
         oflags |= O_RDWR;
@@ -40,15 +49,25 @@ static int posix_open(const char *path, unsigned flags, mapio_fd_t *out)
     if (flags & MAPIO_OPEN_DIRECT)
         return -ENOTSUP;
 #endif
+    return oflags;
+}
+
+static int posix_open(mapio_fd_t dir, const char *path, unsigned flags, mapio_fd_t *out)
+{
+    int oflags = mapio__posix_oflags(flags);
+    if (oflags < 0)
+        return oflags;
     int fd;
     do
-        fd = open(path, oflags, 0666);
+        fd = openat(at(dir), path, oflags, 0666);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        int err = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+    int err = fstat(fd, &st) != 0 ? -errno : 0;
+    if (err == 0 && S_ISDIR(st.st_mode) && !(flags & MAPIO_OPEN_DIRECTORY))
+        err = -EISDIR; /* a file was asked for */
+    if (err != 0) {
         close(fd);
         return err;
     }
@@ -234,6 +253,102 @@ static int posix_dio_align(mapio_fd_t fd, uint32_t *mem, uint32_t *io)
     return 0;
 }
 
+static int64_t ts_ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int posix_stat(mapio_fd_t fd, mapio_stat_t *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *out = (mapio_stat_t){
+        .size = (uint64_t)st.st_size,
+        .allocated = (uint64_t)st.st_blocks * 512, /* st_blocks counts 512-byte units */
+        .dev = (uint64_t)st.st_dev,
+        .ino = (uint64_t)st.st_ino,
+        .nlink = (uint64_t)st.st_nlink,
+        .mode = (uint32_t)st.st_mode,
+        .blksize = (uint32_t)st.st_blksize,
+        .mtime_ns = ts_ns(st.st_mtim),
+        .ctime_ns = ts_ns(st.st_ctim),
+    };
+    return 0;
+}
+
+static int posix_fd_flags(mapio_fd_t fd, unsigned *flags)
+{
+    int fl = fcntl(fd, F_GETFL);
+    struct stat st;
+    if (fl < 0 || fstat(fd, &st) != 0)
+        return -errno;
+    unsigned f = 0;
+    if ((fl & O_ACCMODE) == O_RDONLY)
+        f |= MAPIO_OPEN_READ_ONLY;
+#if defined(O_DIRECT)
+    if (fl & O_DIRECT)
+        f |= MAPIO_OPEN_DIRECT;
+#endif
+    if (fl & (O_DSYNC | O_SYNC))
+        f |= MAPIO_OPEN_DSYNC;
+    if (S_ISDIR(st.st_mode))
+        f |= MAPIO_OPEN_DIRECTORY;
+    *flags = f;
+    return 0;
+}
+
+static int posix_rename(mapio_fd_t olddir, const char *oldpath, mapio_fd_t newdir,
+                        const char *newpath, unsigned flags)
+{
+    int r;
+    if (flags == 0) {
+        r = renameat(at(olddir), oldpath, at(newdir), newpath);
+    } else {
+#if MAPIO_HAVE_RENAMEAT2
+        unsigned how = (flags & MAPIO_RENAME_NOREPLACE) ? RENAME_NOREPLACE : RENAME_EXCHANGE;
+        r = renameat2(at(olddir), oldpath, at(newdir), newpath, how);
+#else
+        /* No atomic form here; emulating one would race (rename_np is not
+         * relative to directories on every system that has it). */
+        return -ENOTSUP;
+#endif
+    }
+    return r == 0 ? 0 : -errno;
+}
+
+static int posix_unlink(mapio_fd_t dir, const char *path, unsigned flags)
+{
+    int how = (flags & MAPIO_UNLINK_DIR) ? AT_REMOVEDIR : 0;
+    return unlinkat(at(dir), path, how) == 0 ? 0 : -errno;
+}
+
+static int posix_mkdir(mapio_fd_t dir, const char *path, unsigned mode)
+{
+    return mkdirat(at(dir), path, (mode_t)mode) == 0 ? 0 : -errno;
+}
+
+static int posix_sync_range(mapio_fd_t fd, uint64_t off, uint64_t len, unsigned flags)
+{
+#if MAPIO_HAVE_SYNC_FILE_RANGE
+    unsigned how = 0;
+    if (flags & MAPIO_SYNC_RANGE_WAIT_BEFORE)
+        how |= SYNC_FILE_RANGE_WAIT_BEFORE;
+    if (flags & MAPIO_SYNC_RANGE_WRITE)
+        how |= SYNC_FILE_RANGE_WRITE;
+    if (flags & MAPIO_SYNC_RANGE_WAIT_AFTER)
+        how |= SYNC_FILE_RANGE_WAIT_AFTER;
+    return sync_file_range(fd, (off_t)off, (off_t)len, how) == 0 ? 0 : -errno;
+#else
+    /* Nothing starts write-back alone here; waiting for it is a data sync. */
+    (void)off;
+    (void)len;
+    if (flags & (MAPIO_SYNC_RANGE_WAIT_BEFORE | MAPIO_SYNC_RANGE_WAIT_AFTER))
+        return posix_fdatasync(fd);
+    return 0;
+#endif
+}
+
 static uint64_t posix_now_ns(void)
 {
     struct timespec ts;
@@ -248,7 +363,9 @@ static uint64_t posix_now_ns(void)
         .preadv = posix_preadv, .pwritev = posix_pwritev, .fdatasync = posix_fdatasync,            \
         .fsync = posix_fsync, .size = posix_size, .truncate = posix_truncate,                      \
         .pwritev_dsync = posix_pwritev_dsync, .fallocate = posix_fallocate_range,                  \
-        .dio_align = posix_dio_align, .now_ns = posix_now_ns,                                      \
+        .dio_align = posix_dio_align, .now_ns = posix_now_ns, .stat = posix_stat,                  \
+        .fd_flags = posix_fd_flags, .rename = posix_rename, .unlink = posix_unlink,                \
+        .mkdir = posix_mkdir, .sync_range = posix_sync_range,                                      \
     }
 
 const struct mapio__os mapio__os_default = POSIX_OS_TABLE;

@@ -243,7 +243,7 @@ int mapio_powerloss_image(mapio_powerloss_t *pl, uint64_t seed, const char *path
     pthread_mutex_unlock(&pl->lock);
 
     mapio_fd_t fd;
-    int err = mapio__os.open(path, 0, &fd);
+    int err = mapio__os.open(MAPIO_INVALID_FD, path, 0, &fd);
     if (err != 0) {
         mapio__free(img);
         return err;

@@ -26,26 +26,36 @@ void mapio__req_fill(mapio_req_t *req, mapio_op_t op, mapio_file_t *file, void *
     req->flags = flags;
 }
 
-void mapio__req_reset(mapio_req_t *req, mapio_engine_t *eng, bool internal, bool carried,
-                      int64_t result, uint64_t now_ns)
+void mapio__req_reset(mapio_req_t *req, mapio_engine_t *eng, struct mapio__ctx *ctx, bool internal,
+                      bool carried, int64_t result, uint64_t now_ns)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
+    rp->ctx = ctx;
     rp->pre_result = result;
     atomic_store_explicit(&rp->eng, eng, memory_order_relaxed);
     rp->done = 0;
     rp->started = 0;
     rp->cancel_queued = 0;
     rp->internal = internal;
-    rp->span.len = 0;
-    rp->span.offset = 0;
-    rp->commit_bytes = 0;
-    rp->commit_pieces = 0;
-    rp->fused = 0;
     rp->on_copy_pool = 0;
     rp->start_ns = now_ns;
+    rp->timed_out = 0;
+    rp->step = 0;
+    rp->timer_slot = MAPIO__NO_SLOT;
+    rp->deadline_ns = 0;
+    if (rp->arm_tag == MAPIO__ARM_TAG && rp->arm_timeout_ns != 0)
+        rp->deadline_ns = now_ns + rp->arm_timeout_ns;
+    rp->arm_tag = 0; /* one submission only */
     req->result = 0;
-    if (req->op == MAPIO_OP_COMMIT && !mapio__merge_next(req->buf, req->iovcnt, 0, &rp->span))
-        rp->span.len = 0; /* nothing to write: straight to the sync */
+    /* The op's own fields share a union: a commit's are reset here, the
+     * others' were set by the submitting call. */
+    if (req->op == MAPIO_OP_COMMIT) {
+        rp->commit_bytes = 0;
+        rp->commit_pieces = 0;
+        rp->fused = 0;
+        if (!mapio__merge_next(req->buf, req->iovcnt, 0, &rp->span))
+            rp->span = (struct mapio__span){ 0 }; /* nothing to write: straight to the sync */
+    }
     atomic_store_explicit(&rp->cancel, 0, memory_order_relaxed);
     /* Release: a mapio_cancel() that sees this state also sees rp->eng. */
     atomic_store_explicit(&rp->state, carried ? MAPIO__REQ_CARRIED : MAPIO__REQ_QUEUED,

@@ -16,6 +16,7 @@
 #include "mapio/engine.h"
 #include "pool.h"
 
+struct mapio__ctx;
 struct mapio__fstate;
 
 /*
@@ -43,6 +44,16 @@ static inline bool mapio__req_state_in_flight(uint32_t state)
     return (state & 0xffff0000u) == MAPIO__REQ_TAG;
 }
 
+/* mapio_req_set_timeout()'s mark on the next submission. */
+#define MAPIO__ARM_TAG 0x6d71746fu /* "mqto" */
+
+/* No slot in the engine's deadline heap. */
+#define MAPIO__NO_SLOT UINT32_MAX
+
+/* Steps of an open: the pool backends run them all as one (ALL); io_uring
+ * opens and stats in the kernel, then finishes inline or on its pool. */
+enum { MAPIO__OPEN_ALL = 0, MAPIO__OPEN_OPENAT, MAPIO__OPEN_STATX, MAPIO__OPEN_FINISH };
+
 /* Bytes of mapio_req_t.priv a backend may use for itself (aligned to 8):
  * an iocb (64), IOCP's OVERLAPPED and links (80). */
 #define MAPIO__REQ_BACKEND_SPACE 80
@@ -61,7 +72,8 @@ struct mapio__req_priv {
     /* Atomic: mapio_cancel() reads it from any thread, perhaps while the
      * request completes and is resubmitted (then it checks again, locked). */
     _Atomic(mapio_engine_t *) eng;
-    struct mapio__fstate *fs; /* NULL for NOP */
+    struct mapio__ctx *ctx;   /* eng's shared part (the executor's way to it) */
+    struct mapio__fstate *fs; /* the target file; NULL for NOP, TIMER and path ops */
     uint64_t done;            /* bytes transferred so far */
     uint64_t start_ns;        /* accepted at */
     _Atomic uint32_t state;   /* MAPIO__REQ_* */
@@ -70,9 +82,16 @@ struct mapio__req_priv {
     uint8_t internal;         /* the engine's own request (group-commit sync) */
     uint8_t on_copy_pool;     /* MMapIO copy handed to the engine's copy pool */
     uint8_t started;          /* a piece came back with progress (polling thread) */
-    uint8_t pad_;
-    uint64_t fault_seq;              /* the fault hooks' number for the call in flight */
-    int64_t pre_result;              /* a CARRIED request's result */
+    uint8_t timed_out;        /* its deadline passed: a cancel says ETIMEDOUT */
+    uint64_t fault_seq;       /* the fault hooks' number for the call in flight */
+    int64_t pre_result;       /* a CARRIED request's result */
+    uint64_t deadline_ns;     /* 0: none */
+    uint32_t timer_slot;      /* in the engine's deadline heap, or MAPIO__NO_SLOT */
+    uint32_t step;            /* multi-step ops (OPEN): which step is next */
+    /* mapio_req_set_timeout() for the next submission: armed while the tag
+     * is there (the memory need not be initialised, so a tag, not a flag). */
+    uint32_t arm_tag;
+    uint64_t arm_timeout_ns;
     union {                          /* what one kind of op needs */
         struct {                     /* COMMIT */
             struct mapio__span span; /* the piece being written (done counts in it) */
@@ -82,6 +101,16 @@ struct mapio__req_priv {
              * runs write then sync back to back, and reports both results. */
             uint8_t fused, fused_write_seen, fused_sync_seen;
             int64_t fused_wres, fused_sres;
+        };
+        struct {                        /* the lifecycle ops */
+            const char *path, *path2;   /* OPEN, RENAME, UNLINK, MKDIR, SYNC_DIR */
+            struct mapio__fstate *dir;  /* referenced directory handles, or NULL */
+            struct mapio__fstate *dir2; /* RENAME's new directory */
+            uint64_t arg;               /* OPEN: size; TRUNCATE: size; TIMER: ns */
+            uint64_t open_cur;          /* OPEN: the file's size before (put back on failure) */
+            unsigned arg_flags;         /* OPEN/RENAME/UNLINK/SYNC_RANGE: flags; MKDIR: mode */
+            uint8_t open_grown;         /* OPEN: this open grew the file */
+            mapio_stat_t *stat_out;     /* STAT */
         };
     };
     union {
@@ -135,6 +164,12 @@ static inline int mapio__req_check_idle(mapio_req_t *req)
     return mapio__req_state_in_flight(st) ? MAPIO_EBUSY : 0;
 }
 
+/* A commit fused with its own sync (the union holds other ops' fields). */
+static inline bool mapio__req_fused(mapio_req_t *req)
+{
+    return req->op == MAPIO_OP_COMMIT && mapio__rp(req)->fused;
+}
+
 /* ---- what an op is ---------------------------------------------------------- */
 
 static inline bool mapio__op_is_plain_transfer(mapio_op_t op)
@@ -159,6 +194,13 @@ static inline bool mapio__op_is_sync(mapio_op_t op)
     return op == MAPIO_OP_FDATASYNC || op == MAPIO_OP_FSYNC;
 }
 
+/* Names a path (and perhaps directory handles) rather than, or besides, a file. */
+static inline bool mapio__op_has_path(mapio_op_t op)
+{
+    return op == MAPIO_OP_OPEN || op == MAPIO_OP_RENAME || op == MAPIO_OP_UNLINK ||
+           op == MAPIO_OP_MKDIR || op == MAPIO_OP_SYNC_DIR;
+}
+
 /* ---- filling and resetting --------------------------------------------------- */
 
 /* Set every public field a submission fills (data is the caller's). */
@@ -171,8 +213,8 @@ void mapio__req_fill(mapio_req_t *req, mapio_op_t op, mapio_file_t *file, void *
  * engine's own request or not, carried out already (result) or QUEUED. The
  * state is stored last, with release: whoever sees it sees the rest.
  */
-void mapio__req_reset(mapio_req_t *req, mapio_engine_t *eng, bool internal, bool carried,
-                      int64_t result, uint64_t now_ns);
+void mapio__req_reset(mapio_req_t *req, mapio_engine_t *eng, struct mapio__ctx *ctx, bool internal,
+                      bool carried, int64_t result, uint64_t now_ns);
 
 /* ---- lists ---------------------------------------------------------------- */
 

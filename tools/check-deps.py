@@ -31,6 +31,7 @@ IMPLEMENTS = {
     "engine/setup.c": "engine/engine",
     "engine/alloc.c": "engine/common",
     "engine/errno.c": "api/mapio/errno",
+    "engine/lifecycle.c": "engine/engine",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 TRAIT_OP = re.compile(r"^\s*X\((\w+),", re.M)

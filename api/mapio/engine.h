@@ -183,6 +183,14 @@ enum {
      * worth it when the mapping may not be resident. The blocking twins still
      * copy on their caller's thread. */
     MAPIO_OPEN_MMAP_ON_POOL = 1u << 8,
+    /* A directory (never created; size must be 0): it can be synced
+     * (mapio_sync_data, mapio_sync_all), stat'ed and closed, and is the base
+     * the path calls (mapio_file_open, mapio_rename, ...) resolve against.
+     * Reads and writes on it fail with MAPIO_EISDIR. */
+    MAPIO_OPEN_DIRECTORY = 1u << 9,
+    /* mapio_file_adopt: the engine owns the descriptor from now on and
+     * closes it with the file. Without it the caller keeps it. */
+    MAPIO_OPEN_ADOPT_CLOSE = 1u << 10,
 };
 
 /*
@@ -223,7 +231,11 @@ MAPIO_EXTERN int mapio_file_open_blocking(mapio_file_t *file, mapio_engine_t *en
 /*
  * mapio_file_close_blocking - stop accepting requests on file. Requests
  * already accepted still complete normally; the descriptor is closed when the
- * last one has. Returns 0, or MAPIO_EBADF if already closed. Thread-safe.
+ * last one has (here, if none is in flight). Returns 0, close(2)'s error
+ * when it closed the descriptor itself (MAPIO_EIO: writes may be lost; the
+ * file is closed all the same), or MAPIO_EBADF if already closed. A close
+ * that has to wait for requests cannot report: use mapio_file_close, whose
+ * callback has close(2)'s result. Thread-safe.
  */
 MAPIO_EXTERN int mapio_file_close_blocking(mapio_file_t *file);
 
@@ -250,7 +262,17 @@ MAPIO_EXTERN uint64_t mapio_file_size(const mapio_file_t *file);
     X(FDATASYNC, "fdatasync")                                                                      \
     X(FSYNC, "fsync")                                                                              \
     X(FALLOCATE, "fallocate")                                                                      \
-    X(COMMIT, "commit")
+    X(COMMIT, "commit")                                                                            \
+    X(OPEN, "open")                                                                                \
+    X(CLOSE, "close")                                                                              \
+    X(STAT, "stat")                                                                                \
+    X(TRUNCATE, "truncate")                                                                        \
+    X(RENAME, "rename")                                                                            \
+    X(UNLINK, "unlink")                                                                            \
+    X(MKDIR, "mkdir")                                                                              \
+    X(SYNC_DIR, "sync_dir")                                                                        \
+    X(SYNC_RANGE, "sync_range")                                                                    \
+    X(TIMER, "timer")
 
 typedef enum mapio_op {
 #define MAPIO__OP_ENUM(name, text) MAPIO_OP_##name,
@@ -446,6 +468,210 @@ MAPIO_EXTERN int mapio_nop(mapio_engine_t *eng, mapio_req_t *req, mapio_cb_t cb)
  */
 MAPIO_EXTERN int mapio_cancel(mapio_req_t *req);
 
+/*
+ * mapio_req_set_timeout - give the next submission of req a deadline,
+ * timeout_ns from when it is accepted (0: none). A request not finished by
+ * then completes with MAPIO_ETIMEDOUT - if nothing of it has reached the OS:
+ * one already running completes with its real result, because its buffer is
+ * in use until it does (exactly once and the buffer's lifetime do not bend).
+ * io_uring arms a linked timeout with the request; the pool backends drop
+ * it from their queue unstarted. Call it before the submitting call, which
+ * consumes it (the setting does not carry over to later submissions).
+ * Returns 0, MAPIO_EINVAL (NULL) or MAPIO_EBUSY (req is in flight). Not for
+ * group commits (their sync is shared): mapio_commit then fails with
+ * MAPIO_EINVAL. Thread-safe as the submitting calls are.
+ */
+MAPIO_EXTERN int mapio_req_set_timeout(mapio_req_t *req, uint64_t timeout_ns);
+
+/*
+ * mapio_timer - complete req after timeout_ns with result 0 (or
+ * MAPIO_ECANCELED after mapio_cancel, MAPIO_ECANCELED at mapio_engine_free).
+ * Returns 0, or MAPIO_EINVAL (NULL argument), MAPIO_EBUSY, MAPIO_EAGAIN,
+ * MAPIO_ECANCELED (engine shutting down). Thread-safe.
+ */
+MAPIO_EXTERN int mapio_timer(mapio_engine_t *eng, mapio_req_t *req, uint64_t timeout_ns,
+                             mapio_cb_t cb);
+
+/* ---- The file lifecycle ------------------------------------------------ */
+
+/*
+ * Paths. Every call below that takes a path takes a directory handle too
+ * (a file opened with MAPIO_OPEN_DIRECTORY, or NULL for the current
+ * directory); a relative path is resolved against it, as openat(2) does,
+ * so a log can create, sync and rename inside its own directory with no
+ * race against a renamed parent. Paths are UTF-8 and must stay valid until
+ * the callback has run. An empty path is MAPIO_ENOENT, a path longer than
+ * MAPIO_PATH_MAX bytes MAPIO_ENAMETOOLONG, both before any system call.
+ */
+#define MAPIO_PATH_MAX 4096
+
+/*
+ * mapio_file_open - open (and by default create) path as mapio_file_open_blocking
+ * does - same flags, sizing, O_DIRECT alignment discovery, MMapIO mapping
+ * and errors - without blocking the caller: req completes with 0 once file
+ * is open (it may then be used from the callback on), or with the error
+ * (file stays closed). io_uring opens and stats with IORING_OP_OPENAT and
+ * STATX; a size to change or a mapping to make finishes on the worker pool;
+ * the pool backends run it all there. file must not be in use: an open or
+ * still referenced handle is MAPIO_EBUSY (as are all errors here: the
+ * callback never runs). Result 0 or the error of mapio_file_open_blocking.
+ * Returns 0, or MAPIO_EINVAL, MAPIO_ENOENT / MAPIO_ENAMETOOLONG (the path),
+ * MAPIO_EBADF (dir is closed), MAPIO_ENOTDIR (dir is a file, not a
+ * directory), MAPIO_EBUSY, MAPIO_ENOMEM, MAPIO_EAGAIN, MAPIO_ECANCELED.
+ * Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_open(mapio_file_t *file, mapio_engine_t *eng, mapio_req_t *req,
+                                 const mapio_file_t *dir, const char *path, uint64_t size,
+                                 unsigned flags, mapio_cb_t cb);
+
+/*
+ * mapio_file_close - stop accepting requests on file and close it once the
+ * requests already accepted have completed; req completes then, with
+ * close(2)'s result (0, or MAPIO_EIO and the like: a failed close can mean
+ * lost writes on NFS). An adopted descriptor the caller kept is not closed
+ * (result 0). Returns 0, or MAPIO_EINVAL, MAPIO_EBADF (closed already),
+ * MAPIO_EBUSY (req in flight), MAPIO_EAGAIN (max_inflight; the file stays
+ * open). Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_close(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb);
+
+/*
+ * mapio_file_adopt - make an open descriptor (a HANDLE on Windows) a file
+ * of eng, without opening anything: for embedders, and for tools that open
+ * their own files (fio). The access mode, O_DIRECT and O_DSYNC are read
+ * from the descriptor; flags may add MAPIO_OPEN_HISTOGRAMS, MAPIO_OPEN_MMAP
+ * (+ _ON_POOL: maps the file's current size), MAPIO_OPEN_DIRECTORY (it must
+ * be one) and MAPIO_OPEN_ADOPT_CLOSE (the engine closes it). While the
+ * engine uses it the caller may read, write and stat it, fadvise it, and
+ * hand it to others for that (mapio does positional I/O only, never moves
+ * the offset); it must not close it (unless it kept ownership and the file
+ * is closed), change its flags (O_APPEND, O_DIRECT, O_NONBLOCK) or dup2 over
+ * it. On Windows it must have been opened with FILE_FLAG_OVERLAPPED.
+ * Returns 0, or MAPIO_EINVAL, MAPIO_EBADF (not an open descriptor, or not
+ * overlapped), MAPIO_EBUSY (file in use), MAPIO_ENOMEM, MAPIO_ECANCELED.
+ * Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_adopt(mapio_file_t *file, mapio_engine_t *eng, mapio_fd_t fd,
+                                  unsigned flags);
+
+/* mapio_file_fd - the descriptor (HANDLE) of an open file into *out, on the
+ * terms of mapio_file_adopt. Returns 0, MAPIO_EINVAL or MAPIO_EBADF (closed).
+ * Thread-safe. */
+MAPIO_EXTERN int mapio_file_fd(const mapio_file_t *file, mapio_fd_t *out);
+
+/* What mapio_file_stat tells (statx where the OS has it). */
+typedef struct mapio_stat {
+    uint64_t size;      /* bytes, now (mapio_file_size is the size at open) */
+    uint64_t allocated; /* bytes of storage allocated (holes excluded) */
+    uint64_t dev, ino;  /* identity */
+    uint64_t nlink;
+    uint32_t mode;    /* POSIX type and permission bits (Windows: emulated) */
+    uint32_t blksize; /* preferred I/O size */
+    int64_t mtime_ns; /* last modification, ns since the epoch */
+    int64_t ctime_ns; /* last status change (Windows: change time) */
+} mapio_stat_t;
+
+/*
+ * mapio_file_stat - fill *out with file's current metadata when req
+ * completes (result 0 or the OS error). io_uring: IORING_OP_STATX; the pool
+ * backends: fstat/statx on a worker. *out must stay valid until then.
+ * Returns 0, or MAPIO_EINVAL, MAPIO_EBADF, MAPIO_EBUSY, MAPIO_EAGAIN,
+ * MAPIO_ECANCELED. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_stat(mapio_file_t *file, mapio_req_t *req, mapio_stat_t *out,
+                                 mapio_cb_t cb);
+
+/*
+ * mapio_file_truncate - set file's size (ftruncate). io_uring:
+ * IORING_OP_FTRUNCATE where the running kernel has it (6.9 and later), else
+ * the pool. A file opened in MMapIO mode is refused with MAPIO_ENOTSUP: its
+ * mapping has the size it was opened with (close and reopen). Result 0 or
+ * the OS error (MAPIO_EFBIG, ...). Returns 0, or MAPIO_EINVAL, MAPIO_EBADF
+ * (closed or read-only), MAPIO_ENOTSUP, MAPIO_EOVERFLOW (size above
+ * INT64_MAX), MAPIO_EBUSY, MAPIO_EAGAIN, MAPIO_ECANCELED. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_file_truncate(mapio_file_t *file, mapio_req_t *req, uint64_t size,
+                                     mapio_cb_t cb);
+
+/* mapio_rename flags. */
+enum {
+    MAPIO_RENAME_NOREPLACE = 1u << 0, /* fail with MAPIO_EEXIST if newpath exists */
+    MAPIO_RENAME_EXCHANGE = 1u << 1,  /* swap the two names, atomically */
+};
+
+/*
+ * mapio_rename - rename oldpath (relative to olddir) to newpath (relative
+ * to newdir), replacing newpath unless MAPIO_RENAME_NOREPLACE (renameat2;
+ * where the OS has no such flag: MAPIO_ENOTSUP, never a racy emulation).
+ * Durable only once the directories are synced (mapio_sync_dir). Result 0
+ * or the OS error (MAPIO_ENOENT, MAPIO_EEXIST, MAPIO_EXDEV, MAPIO_ENOTDIR,
+ * MAPIO_EISDIR, ...). Returns 0, or MAPIO_EINVAL (NULL, unknown or both
+ * flags), the path errors above, MAPIO_EBADF (a dir is closed),
+ * MAPIO_ENOTDIR (a dir is a file), MAPIO_EBUSY, MAPIO_EAGAIN,
+ * MAPIO_ECANCELED. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_rename(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *olddir,
+                              const char *oldpath, const mapio_file_t *newdir, const char *newpath,
+                              unsigned flags, mapio_cb_t cb);
+
+/* mapio_unlink flags. */
+enum {
+    MAPIO_UNLINK_DIR = 1u << 0, /* remove an empty directory (rmdir) */
+};
+
+/*
+ * mapio_unlink - remove path (relative to dir): a file, or with
+ * MAPIO_UNLINK_DIR an empty directory. Durable once the directory is synced.
+ * Result 0 or the OS error (MAPIO_ENOENT, MAPIO_EISDIR, MAPIO_ENOTDIR,
+ * MAPIO_ENOTEMPTY, ...). Returns as mapio_rename. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_unlink(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir,
+                              const char *path, unsigned flags, mapio_cb_t cb);
+
+/*
+ * mapio_mkdir - create directory path (relative to dir) with permission
+ * bits mode (<= 07777; 0 = 0755), before the umask. Result 0 or the OS
+ * error (MAPIO_EEXIST, MAPIO_ENOENT, ...). Returns as mapio_rename, and
+ * MAPIO_EINVAL for a mode above 07777. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_mkdir(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir,
+                             const char *path, unsigned mode, mapio_cb_t cb);
+
+/*
+ * mapio_sync_dir - make the directory path names (relative to dir; NULL:
+ * dir itself) durable: its entries, so that a file created or renamed in
+ * it survives a power cut (fsync on the directory; Windows flushes the
+ * directory handle where the file system allows it, else there is nothing
+ * to do: NTFS journals its metadata). Runs on the worker pool on every
+ * backend. Result 0 or the error (MAPIO_EIO: the names may be lost).
+ * Returns as mapio_rename (path may be NULL with a dir). Thread-safe.
+ */
+MAPIO_EXTERN int mapio_sync_dir(mapio_engine_t *eng, mapio_req_t *req, const mapio_file_t *dir,
+                                const char *path, mapio_cb_t cb);
+
+/* mapio_sync_range flags: sync_file_range(2)'s, by the same names. */
+enum {
+    MAPIO_SYNC_RANGE_WAIT_BEFORE = 1u << 0, /* wait for write-back already under way */
+    MAPIO_SYNC_RANGE_WRITE = 1u << 1,       /* start write-back of dirty pages */
+    MAPIO_SYNC_RANGE_WAIT_AFTER = 1u << 2,  /* wait for it to finish */
+};
+
+/*
+ * mapio_sync_range - write-behind: start (and with the WAIT flags wait
+ * for) write-back of [offset, offset + len) (len 0: to the end of the
+ * file), so a big sequential writer keeps the dirty pages few and its final
+ * fdatasync short (RocksDB's bytes_per_sync). It does NOT make data
+ * durable: only mapio_sync_data does (it writes no metadata and flushes no
+ * drive cache). io_uring: IORING_OP_SYNC_FILE_RANGE; Linux pool backends:
+ * sync_file_range(2); where the OS has none (BSD, macOS, Windows) starting
+ * write-back does nothing and waiting is a full data sync of the file.
+ * Result 0 or the OS error. Returns 0, or MAPIO_EINVAL (NULL, no or unknown
+ * flags), MAPIO_EOVERFLOW, MAPIO_EBADF, MAPIO_EBUSY, MAPIO_EAGAIN,
+ * MAPIO_ECANCELED. Thread-safe.
+ */
+MAPIO_EXTERN int mapio_sync_range(mapio_file_t *file, mapio_req_t *req, uint64_t offset,
+                                  uint64_t len, unsigned flags, mapio_cb_t cb);
+
 /* ---- Blocking twins ----------------------------------------------------- */
 
 /*
@@ -469,6 +695,13 @@ MAPIO_EXTERN int64_t mapio_write_at_blocking(mapio_file_t *file, const void *buf
  * sync of the file failed, the OS error). Thread-safe. */
 MAPIO_EXTERN int mapio_sync_data_blocking(mapio_file_t *file);
 MAPIO_EXTERN int mapio_sync_all_blocking(mapio_file_t *file);
+
+/* mapio_file_stat_blocking / mapio_file_truncate_blocking - mapio_file_stat
+ * and mapio_file_truncate on the calling thread. Returns 0 or a negative
+ * errno: the submitting call's errors (but never MAPIO_EBUSY or
+ * MAPIO_EAGAIN), else the OS error. Thread-safe. */
+MAPIO_EXTERN int mapio_file_stat_blocking(mapio_file_t *file, mapio_stat_t *out);
+MAPIO_EXTERN int mapio_file_truncate_blocking(mapio_file_t *file, uint64_t size);
 
 /* ---- Metrics ------------------------------------------------------------ */
 

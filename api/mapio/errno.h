@@ -47,6 +47,7 @@ extern "C" {
     X(ENAMETOOLONG, "file name too long")                                                          \
     X(ENOSYS, "function not implemented")                                                          \
     X(ELOOP, "too many levels of symbolic links")                                                  \
+    X(ENOTEMPTY, "directory not empty")                                                            \
     X(EOVERFLOW, "value too large (offset + length overflows)")                                    \
     X(ENOTSUP, "operation not supported")                                                          \
     X(EALREADY, "operation already in progress")                                                   \

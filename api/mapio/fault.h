@@ -3,13 +3,19 @@
  * users testing their own storage engines on top of it.
  *
  * Every operation the engine hands to the OS - each read, write, sync or
- * fallocate, and each resumed part of one - passes two hooks: before() may
- * fail it without calling the OS or shorten it (a real short transfer), and
- * after() may replace its result. The hooks run on every backend: on the
- * worker threads of the pool backends and the threads of the blocking twins
- * (around each system call), and on the polling thread for io_uring (when the
- * SQE is prepared and when its completion is reaped). So they must be
- * thread-safe. No linker tricks are involved; it works the same on Windows.
+ * fallocate, and each resumed part of one; each open, close, stat,
+ * truncate, rename, unlink, mkdir, directory sync and sync_range - passes
+ * two hooks: before() may fail it without calling the OS or shorten it (a
+ * real short transfer), and after() may replace its result. The hooks run
+ * on every backend: on the worker threads of the pool backends and the
+ * threads of the blocking twins (around each system call), and on the
+ * polling thread for io_uring's reads, writes and syncs (when the SQE is
+ * prepared and when its completion is reaped; while hooks are installed,
+ * io_uring runs the lifecycle calls on its worker pool, so a hook may block
+ * in one of those without stalling the ring). So they must be thread-safe.
+ * An open is one call to the hooks (op MAPIO_OP_OPEN, the path), whatever
+ * it takes inside. No linker tricks are involved; it works the same on
+ * Windows.
  */
 #ifndef MAPIO_FAULT_H
 #define MAPIO_FAULT_H
@@ -34,8 +40,9 @@ typedef struct mapio_fault_call {
     const void *buf;               /* single-buffer transfers; NULL when vectored */
     const mapio_iovec_t *iov;      /* vectored transfers */
     unsigned iovcnt;
-    uint64_t seq;   /* engine-wide call number, from 1, in before() order */
-    unsigned flags; /* the request's MAPIO_WRITE_* flags */
+    uint64_t seq;     /* engine-wide call number, from 1, in before() order */
+    unsigned flags;   /* the request's MAPIO_WRITE_* flags */
+    const char *path; /* OPEN, RENAME (the old name), UNLINK, MKDIR, SYNC_DIR: the path */
 } mapio_fault_call_t;
 
 /* before() returns this to let the call run unchanged. */
@@ -44,7 +51,9 @@ typedef struct mapio_fault_call {
 typedef struct mapio_fault_hooks {
     void *ctx;
     /* MAPIO_FAULT_PASS; a negative errno to fail the call without making it
-     * (EINTR and EAGAIN are retried by the engine, invisibly); or n with
+     * (EINTR and EAGAIN are retried by the engine, invisibly; a CLOSE is
+     * made all the same and then reports the error, since a descriptor
+     * left open would leak); or n with
      * 0 < n < call->len to make the call with only n bytes (a real short
      * transfer, which the engine resumes). May be NULL. */
     int64_t (*before)(void *ctx, const mapio_fault_call_t *call);

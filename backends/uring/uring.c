@@ -20,6 +20,19 @@
  * - Ordering: io_uring does not order an fsync after writes submitted before
  *   it (without IOSQE_IO_DRAIN/LINK). mapio_sync_data() promises to cover the
  *   writes that *completed* before it was submitted, which holds here.
+ * - The file lifecycle runs in the kernel where the running kernel's probe
+ *   has the opcode: OPENAT then STATX for an open (the size and O_DIRECT
+ *   alignment), CLOSE, STATX, FTRUNCATE (6.9), RENAMEAT, UNLINKAT, MKDIRAT
+ *   (5.15), SYNC_FILE_RANGE. What it lacks - and a directory sync by path,
+ *   an open that must size or map its file, anything while fault hooks are
+ *   installed (they must see each call on a worker) - runs on a worker pool
+ *   started at the first such request; the engine's fallback reason names
+ *   the missing opcodes. STATX writes a struct statx: each of those requests
+ *   borrows one from a fixed set, and goes to the pool when none is free.
+ * - Deadlines are linked timeouts (IOSQE_IO_LINK + LINK_TIMEOUT) on a
+ *   request's first piece; a request the timeout cancelled says
+ *   MAPIO_ETIMEDOUT. Its CQE and the timeout's come in either order: the
+ *   request completes when both are back.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -27,13 +40,19 @@
 #include <linux/falloc.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define MAPIO__BE_PREFIX uring
 #include "engine/commit.h"
 #include "engine/engine.h"
+#include "engine/os.h"
+#include "engine/os_posix.h"
+#include "engine/pooled.h"
 
 MAPIO__BACKEND_DECLARE()
 
@@ -41,8 +60,31 @@ MAPIO__BACKEND_DECLARE()
 #define TAG_WAKE 1u
 #define TAG_CANCEL 3u
 #define TAG_FUSED_SYNC 2u /* or-ed into a request pointer: its linked fsync */
+#define TAG_TIMEOUT 4u    /* or-ed into a request pointer: its linked timeout */
 #define RESERVE 16u       /* CQ room kept for wake and cancel completions */
 #define FIXED_SLOTS 1024u
+#define STATX_SLOTS 64u
+
+/* Not in the headers of every liburing the build may meet (Linux 6.9). */
+#define MAPIO__IORING_OP_FTRUNCATE 55
+
+/* A request's backend area while the ring holds it. */
+struct uring_req {
+    struct __kernel_timespec ts; /* its linked timeout (read at submission) */
+    int64_t stashed;             /* its result, held until the timeout's CQE */
+    uint32_t stx;                /* the statx slot it borrowed, or NO_STX */
+    uint8_t on_pool;             /* run by the pool instead */
+    uint8_t tmo_armed, tmo_back, req_back, tmo_fired;
+};
+#define NO_STX UINT32_MAX
+
+_Static_assert(sizeof(struct uring_req) <= MAPIO__REQ_BACKEND_SPACE,
+               "a request's backend area must hold io_uring's per-request state");
+
+static struct uring_req *ur(mapio_req_t *req)
+{
+    return (struct uring_req *)(void *)mapio__rp(req)->backend.bytes;
+}
 
 struct uring_state {
     struct io_uring ring;
@@ -57,6 +99,12 @@ struct uring_state {
     unsigned nbufs;
     unsigned nfree;
     int free_slots[FIXED_SLOTS];
+    unsigned native;          /* (1u << MAPIO_OP_x): lifecycle ops the kernel runs */
+    unsigned workers;         /* for the pool, when it starts */
+    struct mapio__pool *pool; /* what the ring does not run (polling thread) */
+    struct statx stx[STATX_SLOTS];
+    uint32_t stx_free[STATX_SLOTS];
+    unsigned stx_nfree;
 };
 
 static bool arm_wake(struct uring_state *s)
@@ -119,6 +167,7 @@ static int check_probe(struct uring_state *s)
         { IORING_OP_POLL_ADD, "POLL_ADD" },
         { IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
         { IORING_OP_FALLOCATE, "FALLOCATE" },
+        { IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
     };
     int err = 0;
     for (size_t i = 0; i < MAPIO__ARRAY_SIZE(needed); i++) {
@@ -128,6 +177,35 @@ static int check_probe(struct uring_state *s)
             break;
         }
     }
+    /* The lifecycle: in the kernel what it has, the rest on the pool. */
+    static const struct {
+        mapio_op_t op;
+        int need1, need2;
+        const char *name;
+    } life[] = {
+        { MAPIO_OP_OPEN, IORING_OP_OPENAT, IORING_OP_STATX, "OPENAT/STATX" },
+        { MAPIO_OP_CLOSE, IORING_OP_CLOSE, IORING_OP_CLOSE, "CLOSE" },
+        { MAPIO_OP_STAT, IORING_OP_STATX, IORING_OP_STATX, "STATX" },
+        { MAPIO_OP_TRUNCATE, MAPIO__IORING_OP_FTRUNCATE, MAPIO__IORING_OP_FTRUNCATE, "FTRUNCATE" },
+        { MAPIO_OP_RENAME, IORING_OP_RENAMEAT, IORING_OP_RENAMEAT, "RENAMEAT" },
+        { MAPIO_OP_UNLINK, IORING_OP_UNLINKAT, IORING_OP_UNLINKAT, "UNLINKAT" },
+        { MAPIO_OP_MKDIR, IORING_OP_MKDIRAT, IORING_OP_MKDIRAT, "MKDIRAT" },
+        { MAPIO_OP_SYNC_RANGE, IORING_OP_SYNC_FILE_RANGE, IORING_OP_SYNC_FILE_RANGE,
+          "SYNC_FILE_RANGE" },
+    };
+    char missing[160] = "";
+    for (size_t i = 0; err == 0 && i < MAPIO__ARRAY_SIZE(life); i++) {
+        if (io_uring_opcode_supported(probe, life[i].need1) &&
+            io_uring_opcode_supported(probe, life[i].need2)) {
+            s->native |= 1u << life[i].op;
+            continue;
+        }
+        size_t len = strlen(missing);
+        snprintf(missing + len, sizeof missing - len, "%s%s", len ? ", " : "", life[i].name);
+    }
+    if (missing[0] != '\0')
+        mapio__engine_note(s->eng, "io_uring lacks IORING_OP_%s: those run on the worker pool",
+                           missing);
     io_uring_free_probe(probe);
     return err;
 }
@@ -139,6 +217,9 @@ static int uring_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
         return MAPIO_ENOMEM;
     s->eng = eng;
     s->wake_fd = -1;
+    s->workers = opts->workers;
+    for (unsigned i = 0; i < STATX_SLOTS; i++)
+        s->stx_free[s->stx_nfree++] = STATX_SLOTS - 1 - i;
     int err = setup(s, opts);
     if (err != 0) {
         const char *why = err == MAPIO_EPERM    ? " (seccomp filter or kernel.io_uring_disabled)"
@@ -182,6 +263,7 @@ static int uring_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
 static int uring_be_destroy(void *state)
 {
     struct uring_state *s = state;
+    mapio__pool_free(s->pool); /* the engine drained it: nothing left to reap */
     mapio__free(s->bufs);
     io_uring_queue_exit(&s->ring);
     close(s->wake_fd);
@@ -249,6 +331,179 @@ static int fixed_buffer(const struct uring_state *s, const void *p, size_t len)
     return -1;
 }
 
+/* ---- the file lifecycle ------------------------------------------------------ */
+
+static int dirfd_of(const struct mapio__fstate *dir)
+{
+    return dir != NULL ? dir->fd : AT_FDCWD;
+}
+
+static int64_t ts_ns(struct statx_timestamp t)
+{
+    return t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void stat_from_statx(mapio_stat_t *out, const struct statx *x)
+{
+    *out = (mapio_stat_t){
+        .size = x->stx_size,
+        .allocated = x->stx_blocks * 512, /* 512-byte units, as st_blocks */
+        .dev = makedev(x->stx_dev_major, x->stx_dev_minor), /* as stat(2) has it */
+        .ino = x->stx_ino,
+        .nlink = x->stx_nlink,
+        .mode = x->stx_mode,
+        .blksize = x->stx_blksize,
+        .mtime_ns = ts_ns(x->stx_mtime),
+        .ctime_ns = ts_ns(x->stx_ctime),
+    };
+}
+
+/* Does the ring run this one itself, or the pool? */
+static bool for_pool(const struct uring_state *s, mapio_req_t *req)
+{
+    mapio_op_t op = req->op;
+    if (mapio__op_is_transfer(op) || mapio__op_is_sync(op) || op == MAPIO_OP_NOP ||
+        op == MAPIO_OP_FALLOCATE)
+        return false;
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (op == MAPIO_OP_OPEN && rp->step != MAPIO__OPEN_ALL)
+        return rp->step == MAPIO__OPEN_FINISH; /* an open the ring began, it sizes */
+    if (s->eng->ctx.faults.on || !(s->native & (1u << op)) || op == MAPIO_OP_SYNC_DIR)
+        return true;
+    if (op == MAPIO_OP_OPEN)
+        return mapio__posix_oflags(rp->fs->flags) < 0;
+    if (op == MAPIO_OP_SYNC_RANGE)
+        return req->len > UINT32_MAX; /* the SQE's length is 32 bits */
+    return false;
+}
+
+/* Needs a statx to lend, and none is free? It waits for one to come back. */
+static bool waits_for_stx(const struct uring_state *s, mapio_req_t *req)
+{
+    return s->stx_nfree == 0 &&
+           (req->op == MAPIO_OP_STAT ||
+            (req->op == MAPIO_OP_OPEN && mapio__rp(req)->step == MAPIO__OPEN_STATX));
+}
+
+/* The ring's STATX writes here until its CQE (for_pool saw one free). */
+static struct statx *borrow_stx(struct uring_state *s, mapio_req_t *req)
+{
+    ur(req)->stx = s->stx_free[--s->stx_nfree];
+    return &s->stx[ur(req)->stx];
+}
+
+static struct statx *give_back_stx(struct uring_state *s, mapio_req_t *req)
+{
+    uint32_t i = ur(req)->stx;
+    ur(req)->stx = NO_STX;
+    s->stx_free[s->stx_nfree++] = i;
+    return &s->stx[i];
+}
+
+/* Prepare a lifecycle op for the ring. */
+static void prep_life(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    switch (req->op) {
+    case MAPIO_OP_OPEN:
+        if (rp->step == MAPIO__OPEN_ALL)
+            rp->step = MAPIO__OPEN_OPENAT;
+        if (rp->step == MAPIO__OPEN_OPENAT) {
+            io_uring_prep_openat(sqe, dirfd_of(rp->dir), rp->path, mapio__posix_oflags(fs->flags),
+                                 0666);
+            break;
+        }
+        /* STATX on the new descriptor */
+        /* fallthrough */
+    case MAPIO_OP_STAT:
+        io_uring_prep_statx(sqe, fs->fd, "", AT_EMPTY_PATH,
+                            STATX_BASIC_STATS | (req->op == MAPIO_OP_OPEN ? STATX_DIOALIGN : 0),
+                            borrow_stx(s, req));
+        break;
+    case MAPIO_OP_CLOSE:
+        io_uring_prep_close(sqe, fs->fd);
+        break;
+    case MAPIO_OP_TRUNCATE:
+        io_uring_prep_rw(MAPIO__IORING_OP_FTRUNCATE, sqe, fs->fd, NULL, 0, rp->arg);
+        break;
+    case MAPIO_OP_RENAME: {
+        unsigned how = (rp->arg_flags & MAPIO_RENAME_NOREPLACE)  ? RENAME_NOREPLACE
+                       : (rp->arg_flags & MAPIO_RENAME_EXCHANGE) ? RENAME_EXCHANGE
+                                                                 : 0;
+        io_uring_prep_renameat(sqe, dirfd_of(rp->dir), rp->path, dirfd_of(rp->dir2), rp->path2,
+                               (int)how);
+        break;
+    }
+    case MAPIO_OP_UNLINK:
+        io_uring_prep_unlinkat(sqe, dirfd_of(rp->dir), rp->path,
+                               (rp->arg_flags & MAPIO_UNLINK_DIR) ? AT_REMOVEDIR : 0);
+        break;
+    case MAPIO_OP_MKDIR:
+        io_uring_prep_mkdirat(sqe, dirfd_of(rp->dir), rp->path, (mode_t)rp->arg_flags);
+        break;
+    case MAPIO_OP_SYNC_RANGE: {
+        unsigned how = 0;
+        if (rp->arg_flags & MAPIO_SYNC_RANGE_WAIT_BEFORE)
+            how |= SYNC_FILE_RANGE_WAIT_BEFORE;
+        if (rp->arg_flags & MAPIO_SYNC_RANGE_WRITE)
+            how |= SYNC_FILE_RANGE_WRITE;
+        if (rp->arg_flags & MAPIO_SYNC_RANGE_WAIT_AFTER)
+            how |= SYNC_FILE_RANGE_WAIT_AFTER;
+        io_uring_prep_sync_file_range(sqe, fs->fd, (unsigned)req->len, req->offset, (int)how);
+        break;
+    }
+    default:
+        io_uring_prep_nop(sqe); /* nothing else reaches the ring */
+        break;
+    }
+    io_uring_sqe_set_data(sqe, req);
+}
+
+/* A STATX is back: what it says, where the engine wants it. Returns the
+ * result to report. */
+static int64_t statx_done(struct uring_state *s, mapio_req_t *req, int64_t res)
+{
+    const struct statx *x = give_back_stx(s, req);
+    if (res < 0)
+        return res;
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (req->op == MAPIO_OP_STAT) {
+        stat_from_statx(rp->stat_out, x);
+        return 0;
+    }
+    struct mapio__fstate *fs = rp->fs;
+    bool dir = S_ISDIR(x->stx_mode);
+    if (dir != ((fs->flags & MAPIO_OPEN_DIRECTORY) != 0))
+        return dir ? MAPIO_EISDIR : MAPIO_ENOTDIR;
+    /* Only a regular file's size is stx_size; a device's is where seeking
+     * ends, and a FIFO has none: the pool seeks, and fails as it would. A
+     * directory has no size to speak of: 0, everywhere. */
+    rp->open_cur = dir ? 0 : S_ISREG(x->stx_mode) ? x->stx_size : UINT64_MAX;
+    if ((x->stx_mask & STATX_DIOALIGN) && x->stx_dio_offset_align != 0) {
+        fs->mem_align = x->stx_dio_mem_align;
+        fs->io_align = x->stx_dio_offset_align;
+    }
+    return 0;
+}
+
+/* A lifecycle op's CQE: turn what came back into the result the engine
+ * expects of it. */
+static int64_t life_done(struct uring_state *s, mapio_req_t *req, int64_t res)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    if (req->op == MAPIO_OP_STAT || (req->op == MAPIO_OP_OPEN && rp->step == MAPIO__OPEN_STATX))
+        return statx_done(s, req, res);
+    if (req->op == MAPIO_OP_OPEN && rp->step == MAPIO__OPEN_OPENAT && res >= 0) {
+        rp->fs->fd = (int)res;
+        rp->started = 1; /* a descriptor exists: the open runs to its end */
+        return 0;
+    }
+    return res;
+}
+
+/* ---- reads, writes, syncs ------------------------------------------------------ */
+
 /* limit: bytes the fault hooks allow this call to move (UINT64_MAX: all). */
 static void prep(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *req, uint64_t limit)
 {
@@ -300,6 +555,30 @@ static void prep(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *r
     io_uring_sqe_set_data(sqe, req);
 }
 
+/* Link a timeout for what is left of req's deadline to the SQE just made. */
+static void link_timeout(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req_t *req)
+{
+    struct uring_req *u = ur(req);
+    uint64_t now = mapio__os.now_ns(), end = mapio__rp(req)->deadline_ns;
+    uint64_t left = end > now ? end - now : 1;
+    u->ts.tv_sec = (long long)(left / 1000000000u);
+    u->ts.tv_nsec = (long long)(left % 1000000000u);
+    u->tmo_armed = 1;
+    u->tmo_back = u->req_back = u->tmo_fired = 0;
+    sqe->flags |= IOSQE_IO_LINK;
+    struct io_uring_sqe *t = io_uring_get_sqe(&s->ring);
+    io_uring_prep_link_timeout(t, &u->ts, 0);
+    io_uring_sqe_set_data64(t, (uint64_t)(uintptr_t)req | TAG_TIMEOUT);
+    s->in_ring++;
+}
+
+/* Requests for the pool, gathered in submission order. */
+static void to_pool(struct uring_state *s, mapio_req_t *req, mapio_req_t **list, unsigned *n)
+{
+    ur(req)->on_pool = 1;
+    list[(*n)++] = req;
+}
+
 /* Can n more SQEs be had without the ring filling in between? */
 static bool room_for(struct uring_state *s, unsigned n)
 {
@@ -309,12 +588,57 @@ static bool room_for(struct uring_state *s, unsigned n)
     return io_uring_sq_space_left(&s->ring) >= n;
 }
 
+/* The pool, started for the first request that needs it. */
+static void uring_pool_notify(void *arg)
+{
+    struct uring_state *s = arg;
+    uint64_t one = 1;
+    while (write(s->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+static int push_pool(struct uring_state *s, mapio_req_t **list, unsigned n)
+{
+    if (n == 0)
+        return 0;
+    if (s->pool == NULL) {
+        int err = mapio__pooled_new(&s->pool, s->workers, uring_pool_notify, s);
+        if (err != 0)
+            return err;
+        /* Always told: the ring's waits do not go through the pool's sleep,
+         * and the wake eventfd ends them (or an outside loop's poll). These
+         * are a file's opens and closes, not its reads: one eventfd write
+         * per batch costs nothing that matters. */
+        mapio__pool_always_notify(s->pool);
+    }
+    mapio__pooled_push(s->pool, list, n);
+    return 0;
+}
+
 static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct uring_state *s = state;
-    unsigned i;
+    unsigned i, npool = 0;
+    mapio_req_t *pool[64];
     mapio_engine_t *eng = s->eng;
-    for (i = 0; i < n && s->in_ring < s->cap; i++) {
+    for (i = 0; i < n && s->in_ring + 2 < s->cap; i++) {
+        ur(reqs[i])->on_pool = 0;
+        ur(reqs[i])->tmo_armed = 0;
+        ur(reqs[i])->stx = NO_STX;
+        if (for_pool(s, reqs[i])) {
+            if (npool == MAPIO__ARRAY_SIZE(pool))
+                break; /* the rest next round */
+            /* The ring's linked timeouts cannot reach a worker: the engine
+             * keeps this deadline, and cancels it off the pool's queue. */
+            if (mapio__engine_watch_deadline(eng, reqs[i]) != 0) {
+                mapio__complete(reqs[i], MAPIO_ENOMEM);
+                continue;
+            }
+            to_pool(s, reqs[i], pool, &npool);
+            continue;
+        }
+        if (waits_for_stx(s, reqs[i]))
+            break; /* until a STATX in the ring comes back */
         uint64_t limit = UINT64_MAX;
         if (eng->ctx.faults.on) {
             mapio_fault_call_t call;
@@ -326,16 +650,27 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
             if (b != MAPIO_FAULT_PASS)
                 limit = (uint64_t)b;
         }
-        struct mapio__req_priv *rp = mapio__rp(reqs[i]);
-        if (rp->fused && (s->in_ring + 2 > s->cap || !room_for(s, 2))) {
+        bool fused = mapio__req_fused(reqs[i]);
+        bool timed =
+            mapio__rp(reqs[i])->deadline_ns != 0 && !mapio__req_started(mapio__rp(reqs[i]));
+        if ((fused || timed) && !room_for(s, 2)) {
+            if (!fused)
+                break;                     /* the timeout must go with it: next round */
             mapio__commit_unfuse(reqs[i]); /* no room to link: the group path instead */
+            fused = false;
         }
         struct io_uring_sqe *sqe = get_sqe(s);
         if (sqe == NULL)
             break;
-        prep(s, sqe, reqs[i], limit);
+        if (mapio__op_is_transfer(reqs[i]->op) || mapio__op_is_sync(reqs[i]->op) ||
+            reqs[i]->op == MAPIO_OP_NOP || reqs[i]->op == MAPIO_OP_FALLOCATE)
+            prep(s, sqe, reqs[i], limit);
+        else
+            prep_life(s, sqe, reqs[i]);
         s->in_ring++;
-        if (rp->fused) {
+        if (timed)
+            link_timeout(s, sqe, reqs[i]);
+        if (fused) {
             /* Write, then - only once it has completed in full - fdatasync:
              * IOSQE_IO_LINK orders them; a short or failed write cancels the
              * sync, and the engine then takes the ordinary group path. */
@@ -347,7 +682,41 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
             s->in_ring++;
         }
     }
+    if (push_pool(s, pool, npool) != 0) {
+        /* No pool (no memory, no thread): those fail as they stand. */
+        for (unsigned k = 0; k < npool; k++)
+            mapio__complete(pool[k], MAPIO_ENOMEM);
+    }
     return (int)i;
+}
+
+/* A request's CQE is here: held while its linked timeout's is to come. */
+static void request_back(struct uring_state *s, mapio_req_t *req, int64_t res)
+{
+    struct uring_req *u = ur(req);
+    if (u->tmo_armed && !u->tmo_back) {
+        u->stashed = res;
+        u->req_back = 1;
+        return;
+    }
+    if (u->tmo_armed)
+        mapio__rp(req)->timed_out |= u->tmo_fired; /* its ECANCELED says ETIMEDOUT */
+    if (!mapio__op_is_transfer(req->op) && !mapio__op_is_sync(req->op) && req->op != MAPIO_OP_NOP &&
+        req->op != MAPIO_OP_FALLOCATE)
+        res = life_done(s, req, res);
+    if (s->eng->ctx.faults.on)
+        res = mapio__fault_after(&s->eng->ctx.faults, req, res);
+    mapio__complete(req, res);
+}
+
+/* The linked timeout's CQE: -ETIME if it fired (and cancelled the request). */
+static void timeout_back(struct uring_state *s, mapio_req_t *req, int64_t res)
+{
+    struct uring_req *u = ur(req);
+    u->tmo_back = 1;
+    u->tmo_fired = res == -ETIME;
+    if (u->req_back)
+        request_back(s, req, u->stashed);
 }
 
 static void reap(struct uring_state *s)
@@ -375,12 +744,12 @@ static void reap(struct uring_state *s)
             int64_t res = cqe->res;
             if (tag & TAG_FUSED_SYNC)
                 mapio__commit_fused_half(req, true, res);
-            else if (mapio__rp(req)->fused)
+            else if (tag & TAG_TIMEOUT)
+                timeout_back(s, req, res);
+            else if (mapio__req_fused(req))
                 mapio__commit_fused_half(req, false, res);
-            else if (s->eng->ctx.faults.on)
-                mapio__complete(req, mapio__fault_after(&s->eng->ctx.faults, req, res));
             else
-                mapio__complete(req, res);
+                request_back(s, req, res);
         }
         io_uring_cq_advance(&s->ring, seen);
     } while (seen > 0);
@@ -404,6 +773,8 @@ static int uring_be_wait(void *state, int timeout_ms)
         r = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
     }
     reap(s);
+    if (s->pool != NULL)
+        mapio__pool_reap(s->pool);
     if (r >= 0 || r == -EAGAIN || r == -ETIME || r == -EINTR || r == -EBUSY)
         return 0;
     return r;
@@ -412,6 +783,11 @@ static int uring_be_wait(void *state, int timeout_ms)
 static int uring_be_cancel(void *state, mapio_req_t *req)
 {
     struct uring_state *s = state;
+    if (s->pool != NULL && (req == NULL || ur(req)->on_pool)) {
+        mapio__pooled_cancel(s->pool, req);
+        if (req != NULL)
+            return 0;
+    }
     struct io_uring_sqe *sqe = get_sqe(s);
     if (sqe == NULL)
         return MAPIO_EAGAIN;
@@ -474,4 +850,4 @@ _Static_assert(sizeof(struct mapio__req_priv) <= sizeof(((mapio_req_t *)0)->priv
                "request private area too small for io_uring");
 
 MAPIO__BACKEND_DEFINE(MAPIO_CAP_NATIVE_ASYNC | MAPIO_CAP_CANCEL_INFLIGHT | MAPIO_CAP_POLLABLE_FD |
-                      MAPIO_CAP_SUBMIT_IN_WAIT);
+                      MAPIO_CAP_SUBMIT_IN_WAIT | MAPIO_CAP_DEADLINES);

@@ -29,6 +29,7 @@ struct mapio_map {
     uint64_t dev, ino; /* identity, for mapio_map_remove */
     char *path;
     bool frozen, poisoned, locked;
+    bool borrowed; /* fd is its caller's (mapio__map_new_fd): never closed here */
 };
 
 uint64_t mapio_page_size(void)
@@ -119,32 +120,12 @@ static int validate(const mapio_map_opts_t *o)
     return 0;
 }
 
-int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts)
+/* Size and map m's open file as o says; on failure the file is as it was
+ * (its descriptor still open: the caller's to close). */
+static int map_file(mapio_map_t *m, const mapio_map_opts_t *opts)
 {
-    if (out == NULL || path == NULL)
-        return MAPIO_EINVAL;
-    *out = NULL;
-    mapio_map_opts_t o = opts != NULL ? *opts : (mapio_map_opts_t){ 0 };
-    int err = validate(&o);
-    if (err != 0)
-        return err;
-    mapio_map_t *m = new_map(T_FILE);
-    if (m == NULL)
-        return MAPIO_ENOMEM;
-    m->kind = o.kind;
-    m->flags = o.flags;
-    m->offset = o.offset;
-    m->path = mapio__strdup(path);
-    if (m->path == NULL) {
-        mapio__free(m);
-        return MAPIO_ENOMEM;
-    }
-    err = mapio__mapos_open(path, o.open, o.kind == MAPIO_MAP_READ_WRITE, o.mode, &m->fd);
-    if (err != 0) {
-        mapio__free(m->path);
-        mapio__free(m);
-        return err;
-    }
+    mapio_map_opts_t o = *opts;
+    int err = 0;
     if (o.flags & MAPIO_MAP_LOCK_FILE) {
         /* A second writable handle on the same file fails here, clearly. */
         err = mapio__mapos_flock(m->fd, o.kind == MAPIO_MAP_READ_WRITE ? 2 : 1, true);
@@ -187,11 +168,65 @@ int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *o
     bool sized = err == 0 && want != size;
     if (err == 0)
         err = map_range(m, len);
+    if (err != 0 && sized && want > size)
+        mapio__mapos_truncate(m->fd, size); /* give the space back */
+    return err;
+}
+
+int mapio_map_new(mapio_map_t **out, const char *path, const mapio_map_opts_t *opts)
+{
+    if (out == NULL || path == NULL)
+        return MAPIO_EINVAL;
+    *out = NULL;
+    mapio_map_opts_t o = opts != NULL ? *opts : (mapio_map_opts_t){ 0 };
+    int err = validate(&o);
+    if (err != 0)
+        return err;
+    mapio_map_t *m = new_map(T_FILE);
+    if (m == NULL)
+        return MAPIO_ENOMEM;
+    m->kind = o.kind;
+    m->flags = o.flags;
+    m->offset = o.offset;
+    m->path = mapio__strdup(path);
+    if (m->path == NULL) {
+        mapio__free(m);
+        return MAPIO_ENOMEM;
+    }
+    err = mapio__mapos_open(path, o.open, o.kind == MAPIO_MAP_READ_WRITE, o.mode, &m->fd);
+    if (err == 0) {
+        err = map_file(m, &o);
+        if (err != 0)
+            mapio__mapos_close(m->fd);
+    }
     if (err != 0) {
-        if (sized && want > size)
-            mapio__mapos_truncate(m->fd, size); /* give the space back */
-        mapio__mapos_close(m->fd);
         mapio__free(m->path);
+        mapio__free(m);
+        return err;
+    }
+    *out = m;
+    return 0;
+}
+
+int mapio__map_new_fd(mapio_map_t **out, mapio_fd_t fd, const mapio_map_opts_t *opts)
+{
+    mapio_map_opts_t o = *opts;
+    /* Nothing here knows a path: no policy that opens, locks or removes. */
+    if (o.flags & (MAPIO_MAP_LOCK_FILE | MAPIO_MAP_REMOVE_ON_FREE))
+        return MAPIO_EINVAL;
+    int err = validate(&o);
+    if (err != 0)
+        return err;
+    mapio_map_t *m = new_map(T_FILE);
+    if (m == NULL)
+        return MAPIO_ENOMEM;
+    m->kind = o.kind;
+    m->flags = o.flags;
+    m->offset = o.offset;
+    m->fd = fd;
+    m->borrowed = true;
+    err = map_file(m, &o);
+    if (err != 0) {
         mapio__free(m);
         return err;
     }
@@ -515,7 +550,7 @@ int mapio_map_unlock(mapio_map_t *m)
 int mapio_map_remove(mapio_map_t *m)
 {
     int err = span(m, 0, 0);
-    if (err == 0 && m->type != T_FILE)
+    if (err == 0 && (m->type != T_FILE || m->path == NULL))
         err = MAPIO_EINVAL;
     if (err == 0)
         err = mapio__mapos_remove(m->path, m->dev, m->ino);
@@ -536,7 +571,7 @@ static int release(mapio_map_t *m)
             int r = mapio__mapos_remove(m->path, m->dev, m->ino);
             err = err != 0 ? err : r;
         }
-        int r = mapio__mapos_close(m->fd); /* drops any flock too */
+        int r = m->borrowed ? 0 : mapio__mapos_close(m->fd); /* drops any flock too */
         err = err != 0 ? err : r;
     }
     mapio__free(m->path);
@@ -565,7 +600,7 @@ int mapio_map_free_truncate(mapio_map_t *m, uint64_t size)
         err = mapio__mapos_truncate(m->fd, size);
     if (err == 0)
         err = mapio__mapos_fsync(m->fd);
-    if (err == 0)
+    if (err == 0 && m->path != NULL)
         err = mapio__mapos_sync_parent(m->path);
     int r = release(m);
     return err != 0 ? err : r;

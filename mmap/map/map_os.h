@@ -16,6 +16,12 @@
 int mapio__mapos_open(const char *path, mapio_map_open_t policy, bool writable, unsigned mode,
                       mapio_fd_t *fd);
 int mapio__mapos_close(mapio_fd_t fd);
+
+/* A map of fd, which stays the caller's (never closed by the map): the
+ * engine's MMapIO mode maps the descriptor it opened or adopted. opts as
+ * for mapio_map_new, minus what needs a path (LOCK_FILE, REMOVE_ON_FREE:
+ * MAPIO_EINVAL); opts->open is ignored. */
+int mapio__map_new_fd(mapio_map_t **out, mapio_fd_t fd, const mapio_map_opts_t *opts);
 int mapio__mapos_size(mapio_fd_t fd, uint64_t *size);
 int mapio__mapos_truncate(mapio_fd_t fd, uint64_t size);
 

@@ -37,6 +37,7 @@ static const struct feature features[] = {
     { "memfd_create", MAPIO_HAVE_MEMFD_CREATE, WANT_UNLESS_PORTABLE },
     { "mremap", MAPIO_HAVE_MREMAP, WANT_UNLESS_PORTABLE },
     { "MAP_POPULATE", MAPIO_HAVE_MAP_POPULATE, WANT_UNLESS_PORTABLE },
+    { "renameat2", MAPIO_HAVE_RENAMEAT2, WANT_UNLESS_PORTABLE },
     { "libaio (epoll backend's O_DIRECT path)", MAPIO_HAVE_LIBAIO,
       MAPIO_TEST_LINUX &&MAPIO_TEST_WANT_EPOLL },
     { "liburing (io_uring backend)", MAPIO_TEST_HAVE_URING,

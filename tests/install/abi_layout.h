@@ -117,7 +117,7 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_metrics_t, commit_latency), 256, 256, 256)                                    \
     X(offsetof(mapio_metrics_t, backend), 296, 296, 296)                                           \
     X(offsetof(mapio_metrics_t, fallback_reason), 304, 300, 300)                                   \
-    X(sizeof(mapio_fault_call_t), 72, 48, 56)                                                      \
+    X(sizeof(mapio_fault_call_t), 80, 52, 56)                                                      \
     X(MAPIO_ABI_ALIGNOF(mapio_fault_call_t), 8, 4, 8)                                              \
     X(offsetof(mapio_fault_call_t, op), 0, 0, 0)                                                   \
     X(offsetof(mapio_fault_call_t, file), 8, 4, 4)                                                 \
@@ -128,6 +128,7 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_fault_call_t, iovcnt), 48, 32, 32)                                            \
     X(offsetof(mapio_fault_call_t, seq), 56, 36, 40)                                               \
     X(offsetof(mapio_fault_call_t, flags), 64, 44, 48)                                             \
+    X(offsetof(mapio_fault_call_t, path), 72, 48, 52)                                              \
     X(sizeof(mapio_fault_hooks_t), 24, 12, 12)                                                     \
     X(MAPIO_ABI_ALIGNOF(mapio_fault_hooks_t), 8, 4, 4)                                             \
     X(offsetof(mapio_fault_hooks_t, ctx), 0, 0, 0)                                                 \
@@ -204,6 +205,17 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_vec_stats_t, ftruncate_failed), 8, 8, 8)                                      \
     X(offsetof(mapio_vec_stats_t, map_failed), 16, 16, 16)                                         \
     X(offsetof(mapio_vec_stats_t, unmap_failed), 24, 24, 24)                                       \
+    X(sizeof(mapio_stat_t), 64, 64, 64)                                                            \
+    X(MAPIO_ABI_ALIGNOF(mapio_stat_t), 8, 4, 8)                                                    \
+    X(offsetof(mapio_stat_t, size), 0, 0, 0)                                                       \
+    X(offsetof(mapio_stat_t, allocated), 8, 8, 8)                                                  \
+    X(offsetof(mapio_stat_t, dev), 16, 16, 16)                                                     \
+    X(offsetof(mapio_stat_t, ino), 24, 24, 24)                                                     \
+    X(offsetof(mapio_stat_t, nlink), 32, 32, 32)                                                   \
+    X(offsetof(mapio_stat_t, mode), 40, 40, 40)                                                    \
+    X(offsetof(mapio_stat_t, blksize), 44, 44, 44)                                                 \
+    X(offsetof(mapio_stat_t, mtime_ns), 48, 48, 48)                                                \
+    X(offsetof(mapio_stat_t, ctime_ns), 56, 56, 56)                                                \
     X(MAPIO_OP_NOP, 0, 0, 0)                                                                       \
     X(MAPIO_OP_READ, 1, 1, 1)                                                                      \
     X(MAPIO_OP_WRITE, 2, 2, 2)                                                                     \
@@ -212,7 +224,17 @@ struct mapio_abi_u64_probe {
     X(MAPIO_OP_FDATASYNC, 5, 5, 5)                                                                 \
     X(MAPIO_OP_FSYNC, 6, 6, 6)                                                                     \
     X(MAPIO_OP_FALLOCATE, 7, 7, 7)                                                                 \
-    X(MAPIO_OP_COMMIT, 8, 8, 8)
+    X(MAPIO_OP_COMMIT, 8, 8, 8)                                                                    \
+    X(MAPIO_OP_OPEN, 9, 9, 9)                                                                      \
+    X(MAPIO_OP_CLOSE, 10, 10, 10)                                                                  \
+    X(MAPIO_OP_STAT, 11, 11, 11)                                                                   \
+    X(MAPIO_OP_TRUNCATE, 12, 12, 12)                                                               \
+    X(MAPIO_OP_RENAME, 13, 13, 13)                                                                 \
+    X(MAPIO_OP_UNLINK, 14, 14, 14)                                                                 \
+    X(MAPIO_OP_MKDIR, 15, 15, 15)                                                                  \
+    X(MAPIO_OP_SYNC_DIR, 16, 16, 16)                                                               \
+    X(MAPIO_OP_SYNC_RANGE, 17, 17, 17)                                                             \
+    X(MAPIO_OP_TIMER, 18, 18, 18)
 
 #ifndef MAPIO_ABI_REPORT
 #define MAPIO_ABI_PIN(expr, v64, v32_i386, v32)                                                    \

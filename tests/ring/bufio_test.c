@@ -49,7 +49,7 @@ static mapio_fd_t pattern_file(size_t n, int opener)
     free(b);
     mapio_fd_t fd;
     if (opener == ENGINE)
-        assert_int_equal(mapio__os.open(path, MAPIO_OPEN_READ_ONLY, &fd), 0);
+        assert_int_equal(mapio__os.open(MAPIO_INVALID_FD, path, MAPIO_OPEN_READ_ONLY, &fd), 0);
     else
         fd = bt_open_read(path);
     free(path);
@@ -62,7 +62,7 @@ static mapio_fd_t out_file(char **path, int opener)
     *path = tu_path("bufout");
     mapio_fd_t fd;
     if (opener == ENGINE)
-        assert_int_equal(mapio__os.open(*path, MAPIO_OPEN_CREATE_NEW, &fd), 0);
+        assert_int_equal(mapio__os.open(MAPIO_INVALID_FD, *path, MAPIO_OPEN_CREATE_NEW, &fd), 0);
     else
         fd = bt_open_write(*path);
     return fd;
