@@ -190,6 +190,12 @@ int mapio_cancel(mapio_req_t *req)
 void mapio__engine_finish(mapio_engine_t *eng, mapio_req_t *req, int64_t res)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
+    if (req->op == MAPIO_OP_OPEN && rp->fs != NULL && res != 0) {
+        /* Ended before it finished (cancelled, late, shut down): the file
+         * it was filling must read closed again, and free. */
+        mapio__engine_open_done(req, res);
+        return;
+    }
     if (mapio__op_is_sync(req->op) && rp->fs != NULL)
         res = mapio__file_sync_result(rp->fs, res);
     if (res == MAPIO_ECANCELED && rp->timed_out)
@@ -716,12 +722,14 @@ int mapio_engine_free(mapio_engine_t *eng)
     pthread_mutex_lock(&eng->lock);
     struct mapio__fstate *fs = eng->files;
     pthread_mutex_unlock(&eng->lock);
+    int err = 0;
     while (fs != NULL) {
         pthread_mutex_lock(&eng->lock);
         struct mapio__fstate *next = fs->next;
         pthread_mutex_unlock(&eng->lock);
-        if (mapio__file_mark_closed(fs->handle))
-            mapio__engine_release(fs);
+        int cerr = mapio__file_mark_closed(fs->handle) ? mapio__engine_release(fs) : 0;
+        if (err == 0)
+            err = cerr;
         fs = next;
     }
     MAPIO__BE(eng, destroy, eng->be);
@@ -730,5 +738,5 @@ int mapio_engine_free(mapio_engine_t *eng)
     pthread_mutex_destroy(&eng->lock);
     mapio__free(eng->fallback_reason);
     mapio__free(eng);
-    return 0;
+    return err;
 }

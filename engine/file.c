@@ -3,8 +3,109 @@
  * O_DIRECT alignment (see file.h).
  */
 #include "file.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "common.h"
 #include "mmap/map/map_os.h"
 #include "os.h"
+
+/* ---- handles in use -------------------------------------------------------------- */
+
+/* An open-addressing set of handle addresses (linear probing, deletion by
+ * backward shift), only touched by opens and last closes. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static const void **live;
+static size_t live_cap, live_n; /* live_cap: 0 or a power of two */
+
+static size_t live_home(const void *p, size_t cap)
+{
+    return (size_t)(((uint64_t)(uintptr_t)p >> 3) * 0x9e3779b97f4a7c15u >> 20) & (cap - 1);
+}
+
+static bool live_find(const void *p, size_t *at)
+{
+    if (live_cap == 0)
+        return false;
+    for (size_t i = live_home(p, live_cap);; i = (i + 1) & (live_cap - 1)) {
+        if (live[i] == NULL)
+            return false;
+        if (live[i] == p) {
+            *at = i;
+            return true;
+        }
+    }
+}
+
+static void live_put(const void **slots, size_t cap, const void *p)
+{
+    size_t i = live_home(p, cap);
+    while (slots[i] != NULL)
+        i = (i + 1) & (cap - 1);
+    slots[i] = p;
+}
+
+/* Room for one more at a load of at most a half. */
+static int live_reserve(void)
+{
+    if (2 * (live_n + 1) <= live_cap)
+        return 0;
+    size_t cap = live_cap != 0 ? 2 * live_cap : 64;
+    const void **slots = mapio__calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return MAPIO_ENOMEM;
+    for (size_t i = 0; i < live_cap; i++)
+        if (live[i] != NULL)
+            live_put(slots, cap, live[i]);
+    mapio__free((void *)live);
+    live = slots;
+    live_cap = cap;
+    return 0;
+}
+
+int mapio__file_claim(mapio_file_t *f)
+{
+    size_t at;
+    pthread_mutex_lock(&live_lock);
+    int err = live_find(f, &at) ? MAPIO_EBUSY : live_reserve();
+    if (err == 0) {
+        live_put(live, live_cap, f);
+        live_n++;
+    }
+    pthread_mutex_unlock(&live_lock);
+    if (err != 0)
+        return err;
+    struct mapio__file_priv *fp = mapio__fp(f);
+    memset(&f->priv, 0, sizeof f->priv); /* data is the caller's */
+    fp->magic = MAPIO__FILE_MAGIC;
+    atomic_store(&fp->state, MAPIO__FILE_OPENING);
+    return 0;
+}
+
+void mapio__file_unclaim(const mapio_file_t *f)
+{
+    size_t i;
+    pthread_mutex_lock(&live_lock);
+    if (live_find(f, &i)) {
+        /* Pull later members of the run back over the hole, so every one
+         * stays reachable from its home without tombstones. */
+        for (size_t j = (i + 1) & (live_cap - 1); live[j] != NULL; j = (j + 1) & (live_cap - 1)) {
+            size_t h = live_home(live[j], live_cap);
+            if (((j - h) & (live_cap - 1)) >= ((j - i) & (live_cap - 1))) {
+                live[i] = live[j];
+                i = j;
+            }
+        }
+        live[i] = NULL;
+        if (--live_n == 0) {
+            mapio__free((void *)live); /* nothing open: nothing kept */
+            live = NULL;
+            live_cap = 0;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+}
 
 struct mapio__fstate *mapio__file_get(const mapio_file_t *f)
 {
@@ -51,6 +152,7 @@ int mapio__file_destroy(struct mapio__fstate *fs)
     if (fs->owns_fd && !fs->gone && fs->fd != MAPIO_INVALID_FD)
         err = mapio__os.close(fs->fd);
     mapio__free(fs->lats);
+    mapio__file_unclaim(fs->handle);
     mapio__free(fs);
     return err;
 }

@@ -81,6 +81,18 @@ static inline struct mapio__file_priv *mapio__fp(const mapio_file_t *f)
     return (struct mapio__file_priv *)(void *)&((mapio_file_t *)f)->priv;
 }
 
+/*
+ * Claim a handle for an open: MAPIO_EBUSY if it is in use (being opened,
+ * open, or closed with requests still holding it), else it is wiped (data
+ * kept), OPENING, and in use until mapio__file_unclaim() - which the file's
+ * destruction does. In use is kept in a process-wide set of addresses, not
+ * in the handle: callers need not initialise a handle, and stack memory
+ * that once held one keeps its magic under whatever was written after it.
+ * Returns 0, MAPIO_EBUSY or MAPIO_ENOMEM. Any thread.
+ */
+int mapio__file_claim(mapio_file_t *f);
+void mapio__file_unclaim(const mapio_file_t *f);
+
 /* A reference on the file's state while it still exists (open, or closed
  * with requests in flight), or NULL. Dropping it may be the last reference:
  * use mapio__engine_acquire() / mapio__engine_release(), which tear down. */
@@ -96,7 +108,7 @@ void mapio__file_ref(struct mapio__fstate *fs);
  * down; 1 with a closer parked, and the caller starts it. */
 uint64_t mapio__file_unref(struct mapio__fstate *fs);
 /* Unmap, close the descriptor (if the file owns it and it is still open),
- * free the state. Returns close's error (0 otherwise). */
+ * free the state, unclaim the handle. Returns close's error (0 otherwise). */
 int mapio__file_destroy(struct mapio__fstate *fs);
 
 /*

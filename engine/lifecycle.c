@@ -11,29 +11,14 @@
 
 /* ---- opening ------------------------------------------------------------------ */
 
-/* Make file ours to fill: OPENING, neither usable nor reusable, until the
- * open is published or discarded. */
-static int claim_handle(mapio_file_t *file)
-{
-    /* A handle still open, or closed with requests that still hold it, or
-     * being opened, is not the caller's to reuse yet: wiping it would free
-     * it under them. */
-    struct mapio__file_priv *fp = mapio__fp(file);
-    if (fp->magic == MAPIO__FILE_MAGIC &&
-        (atomic_load(&fp->refs) != 0 || atomic_load(&fp->state) == MAPIO__FILE_OPENING))
-        return MAPIO_EBUSY;
-    memset(&file->priv, 0, sizeof file->priv); /* data is the caller's */
-    fp->magic = MAPIO__FILE_MAGIC;
-    atomic_store(&fp->state, MAPIO__FILE_OPENING);
-    return 0;
-}
-
 int mapio__engine_new_file(mapio_engine_t *eng, mapio_file_t *file, unsigned flags,
                            struct mapio__fstate **out)
 {
     if (atomic_load(&eng->ctx.shutdown))
         return MAPIO_ECANCELED;
-    int err = claim_handle(file);
+    /* OPENING from here: neither usable nor reusable until the open is
+     * published or discarded. */
+    int err = mapio__file_claim(file);
     if (err != 0)
         return err;
     struct mapio__fstate *fs = mapio__calloc(1, sizeof *fs);
@@ -44,6 +29,7 @@ int mapio__engine_new_file(mapio_engine_t *eng, mapio_file_t *file, unsigned fla
     }
     if (fs == NULL) {
         atomic_store(&mapio__fp(file)->state, MAPIO__FILE_CLOSED);
+        mapio__file_unclaim(file);
         return MAPIO_ENOMEM;
     }
     fs->eng = eng;

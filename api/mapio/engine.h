@@ -86,10 +86,13 @@ MAPIO_EXTERN int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_
  * mapio_engine_free - complete every outstanding request (MAPIO_ECANCELED where
  * it could still be cancelled, its real result otherwise), running their
  * callbacks on this thread; close files still open; release everything.
- * Submissions made from those callbacks fail with MAPIO_ECANCELED.
- * Returns 0 (also for NULL), or MAPIO_EBUSY (nothing freed) when called from
- * one of the engine's callbacks or while another thread polls it. Must not
- * run concurrently with any other call on this engine.
+ * Submissions made from those callbacks fail with MAPIO_ECANCELED. An
+ * open that completes here hands over a file that is then closed with
+ * the rest. Returns 0 (also for NULL), the first error close(2) reported
+ * for a file it closed (everything is freed all the same), or MAPIO_EBUSY
+ * (nothing freed) when called from one of the engine's callbacks or while
+ * another thread polls it. Must not run concurrently with any other call
+ * on this engine.
  */
 MAPIO_EXTERN int mapio_engine_free(mapio_engine_t *eng);
 
@@ -194,8 +197,9 @@ enum {
 };
 
 /*
- * A file handle. Caller-allocated (on the stack, in a struct, anywhere) and
- * filled by mapio_file_open_blocking(); it must stay valid until
+ * A file handle. Caller-allocated (on the stack, in a struct, anywhere; it
+ * need not be initialised) and filled by mapio_file_open_blocking(),
+ * mapio_file_open() or mapio_file_adopt(); it must stay valid until
  * mapio_file_close_blocking() has returned and every request on it has
  * completed. After mapio_file_close_blocking() every call on it fails with
  * MAPIO_EBADF, so a closed handle is safe to pass by mistake. ABI: callers

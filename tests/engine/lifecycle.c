@@ -317,6 +317,29 @@ static void open_refuses_bad_arguments_before_any_call(void **state)
     free(dpath);
 }
 
+/* Only a handle in use is refused, never bytes that look like one: the
+ * caller need not initialise a handle, and the stack slot of one keeps a
+ * dead handle's bytes (here: an open one's, copied). */
+static void stale_handle_bytes_do_not_block_an_open(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng = engine(0);
+    char *path = tu_path("stale");
+    mapio_file_t live, *stale = malloc(sizeof *stale);
+    assert_int_equal(mapio_file_open_blocking(&live, eng, path, 0, 0), 0);
+    memcpy(stale, &live, sizeof live);
+    assert_int_equal(mapio_file_open_blocking(stale, eng, path, 0, 0), 0);
+    assert_int_equal(mapio_file_open_blocking(&live, eng, path, 0, 0), MAPIO_EBUSY);
+    assert_int_equal(mapio_file_close_blocking(stale), 0);
+    assert_int_equal(mapio_file_close_blocking(&live), 0);
+    memset(stale, 0xa5, sizeof *stale);
+    assert_int_equal(op_open(eng, stale, NULL, path, 0, 0), 0);
+    assert_int_equal(op_close(eng, stale), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    free(stale);
+    free(path);
+}
+
 static void many_opens_at_once(void **state)
 {
     (void)state;
@@ -841,6 +864,103 @@ static void slow_open_does_not_block_io(void **state)
     free(slow);
 }
 
+/* Cancelled while queued behind a busy worker: ECANCELED, nothing made. */
+static void cancel_queued_lifecycle_requests(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng = engine(1);
+    mapio_file_t d, s, f;
+    char *dpath = open_dir(eng, &d);
+    char *never = join(dpath, "never"), *gone = join(dpath, "gone");
+    assert_int_equal(tu_write_file(gone, "x", 1), 0);
+    struct gate g = { 0 };
+    mapio_fault_hooks_t hooks = { .ctx = &g, .before = gate_before };
+    assert_int_equal(mapio_fault_set(eng, &hooks), 0);
+
+    mapio_req_t oreq, reqs[3];
+    struct rec orec = { 0 }, recs[3] = { { 0 } };
+    oreq.data = &orec;
+    for (int i = 0; i < 3; i++)
+        reqs[i].data = &recs[i];
+    assert_int_equal(mapio_file_open(&s, eng, &oreq, &d, "slow", 0, 0, rec_cb), 0);
+    wait_entered(eng, &g);
+    assert_int_equal(mapio_file_open(&f, eng, &reqs[0], &d, "never", 0, 0, rec_cb), 0);
+    assert_int_equal(mapio_unlink(eng, &reqs[1], &d, "gone", 0, rec_cb), 0);
+    assert_int_equal(mapio_mkdir(eng, &reqs[2], &d, "never.d", 0, rec_cb), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mapio_cancel(&reqs[i]), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wait_rec(eng, &recs[i]), MAPIO_ECANCELED);
+    atomic_store(&g.let_go, 1);
+    assert_int_equal(wait_rec(eng, &orec), 0);
+    assert_int_equal(tu_exists(never), 0);
+    assert_int_equal(tu_exists(gone), 1);
+    /* The cancelled open left a closed handle, free to use again. */
+    assert_int_equal(mapio_write_at_blocking(&f, "x", 1, 0), MAPIO_EBADF);
+    assert_int_equal(op_open(eng, &f, &d, "never", 0, 0), 0);
+    assert_int_equal(op_close(eng, &f), 0);
+    /* A close is never cancelled: the descriptor would be left half-owned. */
+    mapio_req_t creq;
+    struct rec crec = { 0 };
+    creq.data = &crec;
+    assert_int_equal(mapio_file_close(&s, &creq, rec_cb), 0);
+    assert_int_equal(mapio_cancel(&creq), 0);
+    assert_int_equal(wait_rec(eng, &crec), 0);
+    assert_int_equal(mapio_fault_set(eng, NULL), 0);
+    assert_int_equal(op_close(eng, &d), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    free(dpath);
+    free(never);
+    free(gone);
+}
+
+/* Freeing the engine with the lifecycle in flight: every callback once,
+ * each with its real result or ECANCELED; files its opens made are closed
+ * with the engine. */
+static void engine_free_with_lifecycle_in_flight(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    mapio_engine_t *eng = engine(0);
+    mapio_file_t *files = calloc(N, sizeof *files), d;
+    mapio_req_t *reqs = calloc(2 * N, sizeof *reqs);
+    struct rec *recs = calloc(2 * N, sizeof *recs);
+    char *dpath = open_dir(eng, &d);
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        reqs[i].data = &recs[i];
+        reqs[N + i].data = &recs[N + i];
+        snprintf(name, sizeof name, "f%d", i);
+        assert_int_equal(mapio_file_open(&files[i], eng, &reqs[i], &d, name, 512, 0, rec_cb), 0);
+        snprintf(name, sizeof name, "d%d", i);
+        assert_int_equal(mapio_mkdir(eng, &reqs[N + i], &d, name, 0, rec_cb), 0);
+    }
+    mapio_req_t t;
+    struct rec tr = { 0 };
+    t.data = &tr;
+    assert_int_equal(mapio_timer(eng, &t, 3600ull * 1000000000u, rec_cb), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    assert_int_equal(tr.calls, 1);
+    assert_int_equal(tr.result, MAPIO_ECANCELED);
+    for (int i = 0; i < 2 * N; i++) {
+        assert_int_equal(recs[i].calls, 1);
+        assert_true(recs[i].result == 0 || recs[i].result == MAPIO_ECANCELED);
+    }
+    for (int i = 0; i < N; i++) {
+        /* Opened or not, the handle is closed now. */
+        assert_int_equal(mapio_write_at_blocking(&files[i], "x", 1, 0), MAPIO_EBADF);
+        snprintf(name, sizeof name, "f%d", i);
+        char *p = join(dpath, name);
+        if (recs[i].result == 0)
+            assert_int_equal(tu_file_size(p), 512);
+        free(p);
+    }
+    free(files);
+    free(reqs);
+    free(recs);
+    free(dpath);
+}
+
 /* ---- timers and deadlines ------------------------------------------------------------------ */
 
 static void timers_fire_in_order(void **state)
@@ -1005,6 +1125,7 @@ int main(void)
         cmocka_unit_test(open_and_close_without_blocking),
         cmocka_unit_test(open_reports_os_errors_in_its_callback),
         cmocka_unit_test(open_refuses_bad_arguments_before_any_call),
+        cmocka_unit_test(stale_handle_bytes_do_not_block_an_open),
         cmocka_unit_test(many_opens_at_once),
         cmocka_unit_test(open_in_mmap_mode),
         cmocka_unit_test(close_waits_for_accepted_requests),
@@ -1014,6 +1135,8 @@ int main(void)
         cmocka_unit_test(names_relative_to_a_directory),
         cmocka_unit_test(fault_hooks_see_the_lifecycle),
         cmocka_unit_test(slow_open_does_not_block_io),
+        cmocka_unit_test(cancel_queued_lifecycle_requests),
+        cmocka_unit_test(engine_free_with_lifecycle_in_flight),
         cmocka_unit_test(timers_fire_in_order),
         cmocka_unit_test(deadlines_are_per_submission),
         cmocka_unit_test(queued_requests_time_out),
