@@ -80,12 +80,13 @@ typedef enum mapio__wal_end {
  * Read end, why and off (the end's offset) once next returns 0. */
 typedef struct mapio__wal_scan {
     const unsigned char *buf;
-    size_t n;          /* bytes of the segment given */
-    uint64_t seg_size; /* S */
-    uint64_t base;     /* LSN of the segment's byte 0 */
-    uint64_t off;      /* offset of the next frame; at the end, of the end */
-    uint32_t align;    /* of this segment's frames, from its header */
-    uint32_t seed;     /* the frame CRC seed */
+    size_t n;            /* bytes of the segment given */
+    uint64_t seg_size;   /* S */
+    uint64_t base;       /* LSN of the segment's byte 0 */
+    uint64_t off;        /* offset of the next frame; at the end, of the end */
+    uint64_t prefetched; /* memory asked for up to here */
+    uint32_t align;      /* of this segment's frames, from its header */
+    uint32_t seed;       /* the frame CRC seed */
     mapio__wal_end_t end;
     int why; /* END_INVALID: a mapio__wal_frame_err_t; END_ZEROS: FRAME_ZERO or
                 FRAME_TRUNCATED (the buffer ends); END_CLEAN: MAPIO__WAL_CLEAN_* */
