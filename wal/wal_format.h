@@ -21,14 +21,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "mapio/errno.h"
 #include "mapio/platform.h"
 
 /* The error a recovery policy refuses a log with (a corrupt frame before
- * the tail; under MAPIO__WAL_ABSOLUTE any invalid frame). EBADMSG is what
- * ext4 returns for a metadata checksum mismatch; every target mapio builds
- * for has it (mingw-w64 too). mapio/errno.h does not list it yet: the public
- * log will add X(EBADMSG, ...) there and spell this MAPIO_EBADMSG. */
-#define MAPIO__WAL_EBADMSG (-EBADMSG)
+ * the tail; under MAPIO__WAL_ABSOLUTE any invalid frame): what ext4 returns
+ * for a metadata checksum mismatch. */
+#define MAPIO__WAL_EBADMSG MAPIO_EBADMSG
 
 /* ---- constants --------------------------------------------------------------- */
 

@@ -54,7 +54,8 @@ extern "C" {
     X(ETIMEDOUT, "timed out")                                                                      \
     X(ECANCELED, "operation canceled")                                                             \
     X(EXDEV, "invalid cross-device link")                                                          \
-    X(ESTALE, "stale handle (the path now names another file)")
+    X(ESTALE, "stale handle (the path now names another file)")                                    \
+    X(EBADMSG, "bad message (corrupt data: a checksum does not hold)")
 
 enum {
 #define MAPIO__ERRNO_ENUM(name, text) MAPIO_##name = -name,
