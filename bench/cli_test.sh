@@ -11,7 +11,7 @@
 # option given to a mode that does not use it; a missing or unknown MODE; a
 # missing input file (created, or with --create 0 the message says how to
 # make one); a FILE in a missing folder; and a short real run with
-# --opt=value options; ring-bench and vec-bench a tiny real run.
+# --opt=value options; ring-bench, vec-bench and life-bench a tiny real run.
 set -u
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -66,8 +66,8 @@ for prog in "$@"; do
             continue
         fi
         bad "$opt: missing value" "$prog" "$opt"
-        # A bad value; any string names a FILE or a --name, so those have none.
-        [ "$meta" = FILE ] || [ "$opt" = --name ] || bad "$opt" "$prog" "$opt=x1"
+        # A bad value; any string names a FILE, a DIR or a --name, so those have none.
+        [ "$meta" = FILE ] || [ "$meta" = DIR ] || [ "$opt" = --name ] || bad "$opt" "$prog" "$opt=x1"
     done <"$TMP/opts"
     if grep -q '^--qd ' "$TMP/opts"; then
         bad "--qd: must be >= 1 (got 0)" "$prog" --qd 0
@@ -120,6 +120,16 @@ for prog in "$@"; do
         ;;
     ranges-bench)
         bad "$TMP/none" "$prog" "$TMP/none"
+        ;;
+    life-bench)
+        bad MODE "$prog"
+        bad "MODE: must be one of" "$prog" nosuchmode "$TMP"
+        bad "$TMP/none" "$prog" files "$TMP/none"
+        bad "--qd: not used by files-loop" "$prog" files-loop "$TMP" --qd 4
+        mkdir -p "$TMP/life"
+        good mode=files "$prog" files "$TMP/life" --files=20 --qd=4 --seconds=0.05
+        good mode=files-loop "$prog" files-loop "$TMP/life" --files=20 --seconds=0.05
+        good final_sync_ms "$prog" write-behind "$TMP/life" --total-mib=2 --range-mib=1
         ;;
     esac
     echo "$name: checked"
