@@ -21,14 +21,25 @@
  *   it (without IOSQE_IO_DRAIN/LINK). mapio_sync_data() promises to cover the
  *   writes that *completed* before it was submitted, which holds here.
  * - The file lifecycle runs in the kernel where the running kernel's probe
- *   has the opcode: OPENAT then STATX for an open (the size and O_DIRECT
- *   alignment), CLOSE, STATX, FTRUNCATE (6.9), RENAMEAT, UNLINKAT, MKDIRAT
- *   (5.15), SYNC_FILE_RANGE. What it lacks - and a directory sync by path,
- *   an open that must size or map its file, anything while fault hooks are
- *   installed (they must see each call on a worker) - runs on a worker pool
- *   started at the first such request; the engine's fallback reason names
- *   the missing opcodes. STATX writes a struct statx: each of those requests
- *   borrows one from a fixed set, and goes to the pool when none is free.
+ *   has the opcode: OPENAT, CLOSE, STATX, FTRUNCATE (6.9), RENAMEAT,
+ *   UNLINKAT, MKDIRAT (5.15), SYNC_FILE_RANGE. What it lacks - and a
+ *   directory sync by path, an open that must size or map its file,
+ *   anything while fault hooks are installed (they must see each call on a
+ *   worker) - runs on a worker pool started at the first such request; the
+ *   engine's fallback reason names the missing opcodes.
+ * - STATX is the one opcode io_uring always hands to an io-wq worker
+ *   (REQ_F_FORCE_ASYNC): a thread wake-up and two context switches, more
+ *   than the call itself; on two cores a QD32 loop of open + stat + close
+ *   ran at half the speed of a plain one. So a stat that cannot wait is
+ *   made right here, with statx(2) on the descriptor: the open's (type,
+ *   size, O_DIRECT alignment) with AT_STATX_DONT_SYNC, which never asks a
+ *   file server (and right after an open, close-to-open consistency has
+ *   just refreshed what it keeps); and mapio_file_stat's of a file on a
+ *   file system over a block device (stx_dev_major != 0: ext4, XFS, f2fs,
+ *   ...), whose getattr reads the in-memory inode. A file elsewhere (NFS,
+ *   FUSE, CIFS, overlayfs, tmpfs, btrfs: anonymous devices, major 0) is
+ *   stat'ed with STATX, which writes a struct statx: each such request
+ *   borrows one of a fixed set, and waits for one when none is free.
  * - Deadlines are linked timeouts (IOSQE_IO_LINK + LINK_TIMEOUT) on a
  *   request's first piece; a request the timeout cancelled says
  *   MAPIO_ETIMEDOUT. Its CQE and the timeout's come in either order: the
@@ -347,7 +358,7 @@ static void stat_from_statx(mapio_stat_t *out, const struct statx *x)
 {
     *out = (mapio_stat_t){
         .size = x->stx_size,
-        .allocated = x->stx_blocks * 512, /* 512-byte units, as st_blocks */
+        .allocated = x->stx_blocks * 512,                   /* 512-byte units, as st_blocks */
         .dev = makedev(x->stx_dev_major, x->stx_dev_minor), /* as stat(2) has it */
         .ino = x->stx_ino,
         .nlink = x->stx_nlink,
@@ -380,9 +391,7 @@ static bool for_pool(const struct uring_state *s, mapio_req_t *req)
 /* Needs a statx to lend, and none is free? It waits for one to come back. */
 static bool waits_for_stx(const struct uring_state *s, mapio_req_t *req)
 {
-    return s->stx_nfree == 0 &&
-           (req->op == MAPIO_OP_STAT ||
-            (req->op == MAPIO_OP_OPEN && mapio__rp(req)->step == MAPIO__OPEN_STATX));
+    return s->stx_nfree == 0 && req->op == MAPIO_OP_STAT;
 }
 
 /* The ring's STATX writes here until its CQE (for_pool saw one free). */
@@ -407,19 +416,12 @@ static void prep_life(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req
     struct mapio__fstate *fs = rp->fs;
     switch (req->op) {
     case MAPIO_OP_OPEN:
-        if (rp->step == MAPIO__OPEN_ALL)
-            rp->step = MAPIO__OPEN_OPENAT;
-        if (rp->step == MAPIO__OPEN_OPENAT) {
-            io_uring_prep_openat(sqe, dirfd_of(rp->dir), rp->path, mapio__posix_oflags(fs->flags),
-                                 0666);
-            break;
-        }
-        /* STATX on the new descriptor */
-        /* fallthrough */
+        rp->step = MAPIO__OPEN_OPENAT;
+        io_uring_prep_openat(sqe, dirfd_of(rp->dir), rp->path, mapio__posix_oflags(fs->flags),
+                             0666);
+        break;
     case MAPIO_OP_STAT:
-        io_uring_prep_statx(sqe, fs->fd, "", AT_EMPTY_PATH,
-                            STATX_BASIC_STATS | (req->op == MAPIO_OP_OPEN ? STATX_DIOALIGN : 0),
-                            borrow_stx(s, req));
+        io_uring_prep_statx(sqe, fs->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, borrow_stx(s, req));
         break;
     case MAPIO_OP_CLOSE:
         io_uring_prep_close(sqe, fs->fd);
@@ -460,18 +462,11 @@ static void prep_life(struct uring_state *s, struct io_uring_sqe *sqe, mapio_req
     io_uring_sqe_set_data(sqe, req);
 }
 
-/* A STATX is back: what it says, where the engine wants it. Returns the
- * result to report. */
-static int64_t statx_done(struct uring_state *s, mapio_req_t *req, int64_t res)
+/* What a statx says of a file just opened (the OPEN's STATX step): its
+ * type checked, its size and O_DIRECT alignment where the engine wants them. */
+static int64_t opened_statx(mapio_req_t *req, const struct statx *x)
 {
-    const struct statx *x = give_back_stx(s, req);
-    if (res < 0)
-        return res;
     struct mapio__req_priv *rp = mapio__rp(req);
-    if (req->op == MAPIO_OP_STAT) {
-        stat_from_statx(rp->stat_out, x);
-        return 0;
-    }
     struct mapio__fstate *fs = rp->fs;
     bool dir = S_ISDIR(x->stx_mode);
     if (dir != ((fs->flags & MAPIO_OPEN_DIRECTORY) != 0))
@@ -484,7 +479,37 @@ static int64_t statx_done(struct uring_state *s, mapio_req_t *req, int64_t res)
         fs->mem_align = x->stx_dio_mem_align;
         fs->io_align = x->stx_dio_offset_align;
     }
+    fs->stat_inline = x->stx_dev_major != 0;
     return 0;
+}
+
+/* The stats that cannot wait, made on this thread (see the top of the
+ * file). True if req was one, and is complete. */
+static bool stat_inline(mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    bool open = req->op == MAPIO_OP_OPEN && rp->step == MAPIO__OPEN_STATX;
+    if (!open && !(req->op == MAPIO_OP_STAT && rp->fs->stat_inline))
+        return false;
+    struct statx x;
+    int r = statx(rp->fs->fd, "", AT_EMPTY_PATH | (open ? AT_STATX_DONT_SYNC : 0),
+                  STATX_BASIC_STATS | (open ? STATX_DIOALIGN : 0), &x);
+    int64_t res = r == 0 ? 0 : -errno;
+    if (res == 0 && open)
+        res = opened_statx(req, &x);
+    else if (res == 0)
+        stat_from_statx(rp->stat_out, &x);
+    mapio__complete(req, res);
+    return true;
+}
+
+/* A STATX is back (mapio_file_stat): what it says, where the caller wants it. */
+static int64_t statx_done(struct uring_state *s, mapio_req_t *req, int64_t res)
+{
+    const struct statx *x = give_back_stx(s, req);
+    if (res == 0)
+        stat_from_statx(mapio__rp(req)->stat_out, x);
+    return res;
 }
 
 /* A lifecycle op's CQE: turn what came back into the result the engine
@@ -492,7 +517,7 @@ static int64_t statx_done(struct uring_state *s, mapio_req_t *req, int64_t res)
 static int64_t life_done(struct uring_state *s, mapio_req_t *req, int64_t res)
 {
     struct mapio__req_priv *rp = mapio__rp(req);
-    if (req->op == MAPIO_OP_STAT || (req->op == MAPIO_OP_OPEN && rp->step == MAPIO__OPEN_STATX))
+    if (req->op == MAPIO_OP_STAT)
         return statx_done(s, req, res);
     if (req->op == MAPIO_OP_OPEN && rp->step == MAPIO__OPEN_OPENAT && res >= 0) {
         rp->fs->fd = (int)res;
@@ -637,6 +662,8 @@ static int uring_be_submit(void *state, mapio_req_t **reqs, unsigned n)
             to_pool(s, reqs[i], pool, &npool);
             continue;
         }
+        if (stat_inline(reqs[i]))
+            continue;
         if (waits_for_stx(s, reqs[i]))
             break; /* until a STATX in the ring comes back */
         uint64_t limit = UINT64_MAX;
