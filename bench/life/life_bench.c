@@ -11,10 +11,13 @@
  * files-loop:   the same on one thread with openat/fstat/close, no mapio
  *               (files' peer).
  * write-behind: --total-mib of sequential --bs writes to DIR/write-behind,
- *               buffered, then one fdatasync; with --range-mib R a
- *               write-behind (mapio_sync_range WRITE) of each R MiB just
- *               written, as RocksDB's bytes_per_sync does. The figure is the
- *               final sync's latency; --range-mib 0 is the peer.
+ *               buffered, then one fdatasync; with --range-mib R, after
+ *               each R MiB, write-back started of the range just written
+ *               (mapio_sync_range WRITE, as RocksDB's bytes_per_sync) and
+ *               waited for on the range before it (WAIT_BEFORE | WRITE |
+ *               WAIT_AFTER), so at most two ranges are ever dirty. The
+ *               figure is the final sync's latency; --range-mib 0 is the
+ *               peer.
  *
  * Each run prints one row (report.h): ops/s and latency per operation (a
  * file's open+stat+close; the final sync), CPU per operation.
@@ -230,6 +233,15 @@ static void wb_sync_done(mapio_req_t *req)
     w->sync_result = req->result;
 }
 
+static void range_req(mapio_file_t *f, struct wb *w, uint64_t off, uint64_t len, unsigned how)
+{
+    mapio_req_t *r = malloc(sizeof *r);
+    r->data = w;
+    w->ranges++;
+    if (mapio_sync_range(f, r, off, len, how, wb_range_done) != 0)
+        cli_die("sync_range failed");
+}
+
 static void write_behind(const struct opts *o, struct row *row, mapio_engine_t *eng)
 {
     char path[4096];
@@ -242,7 +254,7 @@ static void write_behind(const struct opts *o, struct row *row, mapio_engine_t *
     for (unsigned i = 0; i < o->bs; i++)
         buf[i] = (unsigned char)(i * 31 + 7);
     uint64_t total = (uint64_t)o->total_mib << 20, range = (uint64_t)o->range_mib << 20;
-    uint64_t behind = 0; /* written back up to here */
+    uint64_t behind = 0, prev = 0; /* write-back started up to behind, waited for up to prev */
     struct wb w = { 0 };
     mapio_req_t wreq;
     wreq.data = &w;
@@ -257,13 +269,18 @@ static void write_behind(const struct opts *o, struct row *row, mapio_engine_t *
         while (w.writes > 0)
             mapio_engine_poll(eng, -1);
         if (range != 0 && off + len - behind >= range) {
-            /* Start write-back of what was just written; never wait. */
-            mapio_req_t *r = malloc(sizeof *r);
-            r->data = &w;
-            w.ranges++;
-            if (mapio_sync_range(&f, r, behind, off + len - behind, MAPIO_SYNC_RANGE_WRITE,
-                                 wb_range_done) != 0)
-                cli_die("sync_range failed");
+            /* Start write-back of the range just written, and wait for the
+             * one before it (the classic pairing: at most two ranges dirty,
+             * the writer held to the disk's pace). */
+            if (behind > 0) {
+                while (w.ranges > 0)
+                    mapio_engine_poll(eng, -1); /* the previous wait */
+                range_req(&f, &w, prev, behind - prev,
+                          MAPIO_SYNC_RANGE_WAIT_BEFORE | MAPIO_SYNC_RANGE_WRITE |
+                              MAPIO_SYNC_RANGE_WAIT_AFTER);
+            }
+            range_req(&f, &w, behind, off + len - behind, MAPIO_SYNC_RANGE_WRITE);
+            prev = behind;
             behind = off + len;
         }
         progress_tick(&p, now_ns(), (off + len) >> 20);
