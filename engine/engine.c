@@ -81,9 +81,22 @@ void mapio__engine_push(mapio_engine_t *eng, mapio_req_t *req)
         MAPIO__BE(eng, wake, eng->be);
 }
 
-/* Reset the engine's part of a request and push it on the pending stack. */
+/* The engine whose callbacks this thread is running (inside its poll), if
+ * any: that thread owns the backlog, and needs no stack, fence or wake. */
+static _Thread_local mapio_engine_t *tl_polling;
+
+/* Reset the engine's part of a request and queue it: straight into the
+ * backlog from the engine's own callbacks, stamped with the time their
+ * batch was collected (no clock read: a latency then includes the rest of
+ * the callback that submitted it, never less than the truth); on the
+ * pending stack from anywhere else. */
 static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool carried, int64_t result)
 {
+    if (tl_polling == eng) {
+        mapio__req_reset(req, eng, &eng->ctx, false, carried, result, eng->batch_ns);
+        mapio__reqq_push(&eng->ctx.backlog, req);
+        return;
+    }
     mapio__req_reset(req, eng, &eng->ctx, false, carried, result, mapio__os.now_ns());
     mapio__engine_push(eng, req);
 }
@@ -501,6 +514,7 @@ static int run_done(mapio_engine_t *eng)
         take_cancels(eng);
 
         uint64_t now = mapio__os.now_ns();
+        eng->batch_ns = now;
         while (list != NULL) {
             mapio_req_t *r = list;
             struct mapio__req_priv *rp = mapio__rp(r);
@@ -603,6 +617,8 @@ int mapio_engine_poll(mapio_engine_t *eng, int timeout_ms)
         return MAPIO_EINVAL;
     if (atomic_exchange(&eng->polling, true))
         return MAPIO_EBUSY;
+    mapio_engine_t *outer = tl_polling; /* a callback of another engine's */
+    tl_polling = eng;
     uint64_t deadline = 0;
     if (timeout_ms > 0)
         deadline = mapio__os.now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -627,6 +643,7 @@ int mapio_engine_poll(mapio_engine_t *eng, int timeout_ms)
     }
     if (err == 0 && atomic_load_explicit(&eng->embedded, memory_order_relaxed))
         kick_embedded(eng);
+    tl_polling = outer;
     atomic_store(&eng->polling, false);
     return err < 0 ? err : total;
 }

@@ -49,6 +49,10 @@ struct mapio_engine {
     /* Timer requests, and deadlines the backend does not keep itself
      * (polling thread). */
     struct mapio__timers timers;
+
+    /* When the callbacks now running were collected (polling thread): what
+     * a request submitted from one of them is stamped with. */
+    uint64_t batch_ns;
 };
 
 /*
