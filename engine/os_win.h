@@ -32,13 +32,16 @@ DWORD mapio__win_last_error(void);
  */
 int mapio__win_path(const char *utf8, wchar_t **out);
 
+/* An OVERLAPPED at off for a call that mapio__win_ov_finish waits for. */
+void mapio__win_ov_init(OVERLAPPED *ov, uint64_t off);
+
 /*
  * Wait for an overlapped call on h that was started with mapio__win_ov_init
  * (an event whose low bit is set, so the completion port of h never sees it)
  * and return its byte count, or a negative errno. ok and err are what the
  * starting call returned and GetLastError() said.
  */
-void mapio__win_ov_init(OVERLAPPED *ov, uint64_t off);
+int64_t mapio__win_ov_finish(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD err);
 
 /*
  * A function that not every supported Windows (or Wine) has, looked up at
@@ -48,6 +51,13 @@ void mapio__win_ov_init(OVERLAPPED *ov, uint64_t off);
  * false and leaves *fn alone.
  */
 bool mapio__win_proc(const wchar_t *dll, const char *name, void *fn);
-int64_t mapio__win_ov_finish(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD err);
+
+/*
+ * ntdll's NtSetInformationFile: set information class cls (a
+ * FILE_INFORMATION_CLASS, some of which no SDK header names) of h from the
+ * len bytes at info. Returns the NTSTATUS - STATUS_NOT_IMPLEMENTED
+ * (0xC0000002) where ntdll has no such call.
+ */
+long mapio__win_nt_set_file(HANDLE h, void *info, unsigned long len, int cls);
 
 #endif

@@ -550,10 +550,14 @@ MAPIO_EXTERN int mapio_file_close(mapio_file_t *file, mapio_req_t *req, mapio_cb
  * hand it to others for that (mapio does positional I/O only, never moves
  * the offset); it must not close it (unless it kept ownership and the file
  * is closed), change its flags (O_APPEND, O_DIRECT, O_NONBLOCK) or dup2 over
- * it. On Windows it must have been opened with FILE_FLAG_OVERLAPPED.
- * Returns 0, or MAPIO_EINVAL, MAPIO_EBADF (not an open descriptor, or not
- * overlapped), MAPIO_EBUSY (file in use), MAPIO_ENOMEM, MAPIO_ECANCELED.
- * Thread-safe.
+ * it. On Windows it must have been opened with FILE_FLAG_OVERLAPPED, and
+ * while the engine has it the caller's own overlapped calls on it must set
+ * the low bit of their OVERLAPPED's hEvent, so that their completions stay
+ * off the engine's completion port. A handle the caller keeps is given back
+ * as it came, off that port (Windows 8.1 and later; elsewhere the engine
+ * does its I/O on its worker pool instead). Returns 0, or MAPIO_EINVAL,
+ * MAPIO_EBADF (not an open descriptor, or not overlapped), MAPIO_EBUSY
+ * (file in use), MAPIO_ENOMEM, MAPIO_ECANCELED. Thread-safe.
  */
 MAPIO_EXTERN int mapio_file_adopt(mapio_file_t *file, mapio_engine_t *eng, mapio_fd_t fd,
                                   unsigned flags);

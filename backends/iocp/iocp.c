@@ -1,7 +1,7 @@
 /*
  * backends/iocp/iocp.c - Windows I/O completion ports.
  *
- * Files are opened by the engine (engine/os_win.c) with FILE_FLAG_OVERLAPPED
+ * Files are opened by the engine (engine/os_win.c), always overlapped,
  * and associated with the engine's port in attach, the file's state as the
  * completion key. Reads and writes are overlapped ReadFile/WriteFile at the
  * request's offset, the OVERLAPPED kept in the request's backend area; wait
@@ -29,6 +29,19 @@
  * Cancel is CancelIoEx on the request's OVERLAPPED (ERROR_OPERATION_ABORTED
  * becomes MAPIO_ECANCELED), or the pool's own cancel. Wake posts KEY_WAKE.
  * There is no descriptor to poll: fd is MAPIO_ENOTSUP.
+ *
+ * The file lifecycle - open, close, stat, truncate, the calls on names,
+ * directory syncs - has no overlapped form either and runs on the pool. A
+ * close there ends the handle's association with the port by itself; the
+ * port is never touched for a handle that is gone.
+ *
+ * An adopted HANDLE the caller keeps (no MAPIO_OPEN_ADOPT_CLOSE) must come
+ * back as it was: it is associated only where the association can be
+ * undone at close (FileReplaceCompletionInformation, Windows 8.1), and is
+ * never told to skip signalling itself (that cannot be undone). Elsewhere
+ * (Wine), and for any handle the port cannot take (one associated with the
+ * caller's own port already), the file's I/O goes to the pool instead:
+ * slower, never wrong. f->backend says which: the state when associated.
  */
 #include "engine/os.h"
 #include "engine/os_win.h"
@@ -66,7 +79,29 @@ struct iocp_state {
     mapio_engine_t *eng;
     struct mapio__pool *pool;
     struct iocp_req *calls; /* in flight (polling thread) */
+    bool can_leave;         /* a handle's association can be undone */
 };
+
+/* FileReplaceCompletionInformation (Windows 8.1) and its argument. */
+#define REPLACE_COMPLETION_CLASS 61
+struct completion_info {
+    HANDLE port;
+    void *key;
+};
+
+/*
+ * Can this system undo a handle's association? Asked without a handle: a
+ * system that knows the class checks the handle next and says
+ * STATUS_INVALID_HANDLE; one that does not says so first
+ * (STATUS_INVALID_INFO_CLASS, Wine's STATUS_NOT_IMPLEMENTED). Anything
+ * unexpected counts as no: the pool is the safe answer.
+ */
+static bool can_leave_port(void)
+{
+    struct completion_info none = { NULL, NULL };
+    return mapio__win_nt_set_file(NULL, &none, sizeof none, REPLACE_COMPLETION_CLASS) ==
+           (long)0xC0000008L; /* STATUS_INVALID_HANDLE */
+}
 
 static struct iocp_req *ir_of(mapio_req_t *req)
 {
@@ -107,6 +142,7 @@ static int iocp_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, vo
         mapio__free(s);
         return err;
     }
+    s->can_leave = can_leave_port();
     *state = s;
     return 0;
 }
@@ -134,16 +170,31 @@ static int iocp_be_destroy(void *state)
 static int iocp_be_attach(void *state, struct mapio__fstate *f)
 {
     struct iocp_state *s = state;
+    f->backend = NULL;
+    if (f->flags & MAPIO_OPEN_DIRECTORY)
+        return 0; /* nothing on it is overlapped: the port has no use for it */
+    if (!f->owns_fd && !s->can_leave)
+        return 0; /* it would stay ours after the close: the pool's */
     if (CreateIoCompletionPort(f->fd, s->port, (ULONG_PTR)f, 0) == NULL)
-        return mapio__win_last();
-    /* Nobody waits on the file handle itself: don't signal it per call. */
-    SetFileCompletionNotificationModes(f->fd, FILE_SKIP_SET_EVENT_ON_HANDLE);
+        return 0; /* on another port already (adopted), or no memory: the pool's */
+    f->backend = s;
+    /* Nobody waits on the file handle itself: don't signal it per call -
+     * unless it goes back to the caller, who may. */
+    if (f->owns_fd)
+        SetFileCompletionNotificationModes(f->fd, FILE_SKIP_SET_EVENT_ON_HANDLE);
     return 0;
 }
 
 static int iocp_be_detach(void *state, struct mapio__fstate *f)
 {
-    /* Closing the handle ends its association with the port. */
+    /* A handle of ours ends its association when it is closed (and may be
+     * closed already): nothing to do. One the caller keeps goes back
+     * without it, which can_leave said this system can do. */
+    if (f->backend != NULL && !f->owns_fd) {
+        struct completion_info none = { NULL, NULL };
+        mapio__win_nt_set_file(f->fd, &none, sizeof none, REPLACE_COMPLETION_CLASS);
+    }
+    f->backend = NULL;
     return 0;
 }
 
@@ -228,8 +279,10 @@ static int64_t vec_result(const struct iocp_req *ir, int64_t res)
 static bool to_pool(const struct iocp_state *s, mapio_req_t *req)
 {
     const struct mapio__fstate *fs = mapio__rp(req)->fs;
-    if (s->eng->ctx.faults.on || fs->map != NULL)
-        return true; /* the hooks see each call; MMapIO copies are the pool's body */
+    /* The hooks see each call; calls on names have no file; MMapIO copies
+     * are the pool's body; a file off the port has the pool for all. */
+    if (s->eng->ctx.faults.on || fs == NULL || fs->map != NULL || fs->backend == NULL)
+        return true;
     switch (req->op) {
     case MAPIO_OP_READ:
     case MAPIO_OP_READV:
@@ -238,7 +291,7 @@ static bool to_pool(const struct iocp_state *s, mapio_req_t *req)
     case MAPIO_OP_WRITEV:
         return (req->flags & MAPIO_WRITE_DSYNC) != 0;
     default:
-        return true; /* syncs, fallocate, commits */
+        return true; /* syncs, fallocate, commits, the lifecycle */
     }
 }
 

@@ -502,6 +502,17 @@ static void adopt_a_descriptor(void **state)
     assert_int_equal(mapio_file_fd(NULL, &got), MAPIO_EINVAL);
     assert_int_equal(tu_fd_is_open(fd), 1);
     tu_close_fd(fd);
+
+    /* An open descriptor the engine cannot use (on Windows one that is not
+     * overlapped) is refused, and stays the caller's. */
+    const char *none = tu_open_fd_unusable(path, &fd);
+    if (none == NULL) {
+        assert_int_equal(mapio_file_adopt(&g, eng, fd, MAPIO_OPEN_ADOPT_CLOSE), MAPIO_EBADF);
+        assert_int_equal(tu_fd_is_open(fd), 1);
+        tu_close_fd(fd);
+    } else {
+        print_message("skip (unusable descriptor): %s\n", none);
+    }
     assert_int_equal(mapio_engine_free(eng), 0);
     free(path);
 }
@@ -630,10 +641,18 @@ static void names_relative_to_a_directory(void **state)
     assert_int_equal(op_open(eng, &g, &d, "c.log", 0, 0), 0);
     assert_int_equal(op_close(eng, &g), 0);
     int64_t r = op_rename(eng, &d, "b.log", &d, "c.log", MAPIO_RENAME_NOREPLACE);
+    const char *no_exchange = tu_no_rename_exchange();
     if (r == MAPIO_ENOTSUP) {
-        print_message("no renameat2 here: NOREPLACE and EXCHANGE are MAPIO_ENOTSUP\n");
+        print_message("skip (rename flags): no renameat2 here: NOREPLACE and EXCHANGE are "
+                      "MAPIO_ENOTSUP\n");
         assert_int_equal(op_rename(eng, &d, "b.log", &d, "c.log", MAPIO_RENAME_EXCHANGE),
                          MAPIO_ENOTSUP);
+    } else if (no_exchange != NULL) {
+        assert_int_equal(r, MAPIO_EEXIST);
+        print_message("skip (rename exchange): %s: EXCHANGE is MAPIO_ENOTSUP\n", no_exchange);
+        assert_int_equal(op_rename(eng, &d, "b.log", &d, "c.log", MAPIO_RENAME_EXCHANGE),
+                         MAPIO_ENOTSUP);
+        assert_int_equal(tu_file_size(c), 0); /* and nothing moved */
     } else {
         assert_int_equal(r, MAPIO_EEXIST);
         assert_int_equal(op_rename(eng, &d, "b.log", &d, "c.log", MAPIO_RENAME_EXCHANGE), 0);
@@ -673,6 +692,19 @@ static void names_relative_to_a_directory(void **state)
     assert_int_equal(op_open(eng, &g, &d, "sub/x", 0, 0), 0);
     assert_int_equal(op_close(eng, &g), 0);
 
+    /* ".." climbs out of a directory, as with openat(2). */
+    char *up = join(dpath, "up.log"), *up2 = join(dpath, "up2.log");
+    assert_int_equal(op_open(eng, &g, &d, "sub/../up.log", 0, 0), 0);
+    assert_int_equal(op_close(eng, &g), 0);
+    assert_int_equal(tu_exists(up), 1);
+    assert_int_equal(op_sync_dir(eng, &d, "sub/.."), 0);
+    assert_int_equal(op_rename(eng, &d, "sub/../up.log", &d, "sub/../up2.log", 0), 0);
+    assert_int_equal(tu_exists(up), 0);
+    assert_int_equal(op_unlink(eng, &d, "sub/../up2.log", 0), 0);
+    assert_int_equal(tu_exists(up2), 0);
+    free(up);
+    free(up2);
+
     r = op_unlink(eng, &d, "sub", MAPIO_UNLINK_DIR);
     assert_true(r == MAPIO_ENOTEMPTY || r == MAPIO_EEXIST); /* POSIX allows either */
     r = op_unlink(eng, &d, "sub", 0);
@@ -693,7 +725,7 @@ static void names_relative_to_a_directory(void **state)
         assert_int_equal(op_rename(eng, &d, "b.log", &o, "mapio-lifecycle-xdev", 0), MAPIO_EXDEV);
         assert_int_equal(op_close(eng, &o), 0);
     } else {
-        print_message("no second file system here: EXDEV not checked\n");
+        print_message("skip (EXDEV): no second file system here\n");
     }
 
     /* Bad inputs: refused before anything runs. */
@@ -722,6 +754,47 @@ static void names_relative_to_a_directory(void **state)
     free(b);
     free(c);
     free(sub);
+}
+
+/* A directory handle names the directory, not its path: after the directory
+ * is renamed, names relative to the handle are found in its new place. */
+static void names_follow_a_renamed_directory(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng = engine(0);
+    mapio_file_t d, f;
+    char *dpath = open_dir(eng, &d);
+    char *moved = tu_path("moved");
+    assert_int_equal(tu_rename_over(dpath, moved), 0);
+    char *inside = join(moved, "inside.log"), *again = join(moved, "again.log");
+    assert_int_equal(op_open(eng, &f, &d, "inside.log", 10, 0), 0);
+    assert_int_equal(op_close(eng, &f), 0);
+    assert_int_equal(tu_file_size(inside), 10);
+    assert_int_equal(tu_exists(dpath), 0);
+    assert_int_equal(op_sync_dir(eng, &d, NULL), 0);
+    /* ... also for the calls on names, and through "..". */
+    const char *base = moved;
+    for (const char *p = moved; *p != '\0'; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    char *up = malloc(strlen(base) + 16);
+    sprintf(up, "../%s/again.log", base);
+    const char *no_names = tu_no_names_in_moved_dir();
+    if (no_names == NULL) {
+        assert_int_equal(op_rename(eng, &d, "inside.log", &d, up, 0), 0);
+        assert_int_equal(tu_file_size(again), 10);
+        assert_int_equal(op_unlink(eng, &d, "again.log", 0), 0);
+        assert_int_equal(tu_exists(again), 0);
+    } else {
+        print_message("skip (names in a moved directory): %s\n", no_names);
+    }
+    assert_int_equal(op_close(eng, &d), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    free(dpath);
+    free(moved);
+    free(inside);
+    free(again);
+    free(up);
 }
 
 /* ---- fault hooks on the lifecycle ------------------------------------------------------ */
@@ -1133,6 +1206,7 @@ int main(void)
         cmocka_unit_test(stat_and_truncate),
         cmocka_unit_test(sync_range_writes_behind),
         cmocka_unit_test(names_relative_to_a_directory),
+        cmocka_unit_test(names_follow_a_renamed_directory),
         cmocka_unit_test(fault_hooks_see_the_lifecycle),
         cmocka_unit_test(slow_open_does_not_block_io),
         cmocka_unit_test(cancel_queued_lifecycle_requests),

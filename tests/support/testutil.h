@@ -66,6 +66,10 @@ unsigned tu_perm_kept(unsigned mode);
 int tu_rename_over(const char *from, const char *to);
 /* Make link a symbolic link to target. NULL, or why it cannot be done here. */
 const char *tu_symlink(const char *target, const char *link);
+/* NULL where the OS can swap two names atomically once it can rename without
+ * replacing (renameat2's RENAME_EXCHANGE beside RENAME_NOREPLACE), else why
+ * not: mapio's MAPIO_RENAME_EXCHANGE is then MAPIO_ENOTSUP. */
+const char *tu_no_rename_exchange(void);
 
 /* Make a directory (0700). 0, or -1. */
 int tu_mkdir(const char *path);
@@ -79,6 +83,13 @@ const char *tu_other_fs_dir(void);
  * close-on-exec; on Windows overlapped, as mapio_file_adopt wants it.
  * 0, or -1. */
 int tu_open_fd(const char *path, int read_only, mapio_fd_t *out);
+/* NULL where a rename or removal relative to a directory handle finds the
+ * directory after it was moved (as openat's kin do), else why not. */
+const char *tu_no_names_in_moved_dir(void);
+/* Open path (which exists) as a descriptor mapio_file_adopt must refuse
+ * although it is open: on Windows a HANDLE without FILE_FLAG_OVERLAPPED.
+ * NULL, or why there is no such descriptor here. */
+const char *tu_open_fd_unusable(const char *path, mapio_fd_t *out);
 /* A value of mapio_fd_t that names no open descriptor (HANDLE). */
 mapio_fd_t tu_bad_fd(void);
 /* 1 if fd is still an open descriptor (HANDLE), else 0. */

@@ -129,6 +129,11 @@ const char *tu_symlink(const char *target, const char *link)
     return symlink(target, link) == 0 ? NULL : "symlink(2) failed";
 }
 
+const char *tu_no_rename_exchange(void)
+{
+    return NULL; /* renameat2 has both flags, or neither (then NOREPLACE says so) */
+}
+
 long long tu_write_syscalls(void)
 {
     FILE *fp = fopen("/proc/self/io", "r");
@@ -182,6 +187,18 @@ int tu_open_fd(const char *path, int read_only, mapio_fd_t *out)
         return -1;
     *out = fd;
     return 0;
+}
+
+const char *tu_no_names_in_moved_dir(void)
+{
+    return NULL; /* the *at calls resolve against the directory's inode */
+}
+
+const char *tu_open_fd_unusable(const char *path, mapio_fd_t *out)
+{
+    (void)path;
+    (void)out;
+    return "every open descriptor can be adopted here (its calls say what it cannot do)";
 }
 
 int tu_fd_is_open(mapio_fd_t fd)

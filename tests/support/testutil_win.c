@@ -227,6 +227,12 @@ const char *tu_symlink(const char *target, const char *link)
     return why;
 }
 
+const char *tu_no_rename_exchange(void)
+{
+    /* MoveFileEx and FileRenameInformation move one name; nothing swaps two. */
+    return "Windows has no atomic exchange of two names";
+}
+
 long long tu_write_syscalls(void)
 {
     return -1; /* no such counter (under Wine /proc/self/io counts Wine's own calls) */
@@ -271,6 +277,32 @@ int tu_open_fd(const char *path, int read_only, mapio_fd_t *out)
         return -1;
     *out = h;
     return 0;
+}
+
+const char *tu_no_names_in_moved_dir(void)
+{
+    /* Windows renames and deletes through the handles' file objects; Wine
+     * by the Unix path each handle was opened at, which the move left
+     * behind (opens relative to the directory do work: openat). */
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    if (ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL)
+        return "Wine renames and deletes by the path a directory was opened at, not by its "
+               "handle";
+    return NULL;
+}
+
+const char *tu_open_fd_unusable(const char *path, mapio_fd_t *out)
+{
+    wchar_t *w = wide(path);
+    HANDLE h = w == NULL ? INVALID_HANDLE_VALUE
+                         : CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+                                       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                                       OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return "CreateFileW failed";
+    *out = h; /* synchronous: no FILE_FLAG_OVERLAPPED */
+    return NULL;
 }
 
 int tu_fd_is_open(mapio_fd_t fd)
