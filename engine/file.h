@@ -40,6 +40,7 @@ struct mapio__fstate {
     unsigned flags;     /* MAPIO_OPEN_* */
     uint64_t size;      /* as given to / found by the open */
     int fixed_index;    /* io_uring registered-file slot, or -1 */
+    void *backend;      /* backend's per-file data, if any */
     bool stat_inline;   /* io_uring: a stat of it never waits (see uring.c) */
     uint32_t mem_align; /* O_DIRECT buffer alignment (1 when buffered) */
     uint32_t io_align;  /* O_DIRECT offset/length alignment (1 when buffered) */
