@@ -8,9 +8,11 @@
 #                   build, the install (meson install --destdir, then consumers
 #                   built outside the tree through pkg-config, CMake and a meson
 #                   subproject: tools/check-install.sh), format and
-#                   exported-symbol checks, then the Windows build (mingw-w64)
-#                   and its suites under Wine (cross/windows-test.sh). Every
-#                   build also runs the ABI and man-page tests (suite abi).
+#                   exported-symbol checks, fio's verify through mapio's fio
+#                   engine (bench/fio/verify.sh), then the Windows build
+#                   (mingw-w64) and its suites under Wine
+#                   (cross/windows-test.sh). Every build also runs the ABI and
+#                   man-page tests (suite abi).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -121,6 +123,22 @@ test)
     fi
     echo "== style"
     check_format
+    # fio's verify=crc32c as a third-party integrity check of every Linux
+    # backend and file mode, through the fio engine (bench/fio/README.md).
+    # verify.sh installs fio and fetches fio's source through apt itself
+    # (cached in /var/cache/mapio-fio, never in the repository).
+    echo "== fio: fio's verify through mapio's fio engine (bench/fio/verify.sh)"
+    fio_rc=0
+    mkdir -p build-ci-fio
+    BUILD=build-ci-fio bench/fio/verify.sh >build-ci-fio/verify.log 2>&1 || fio_rc=$?
+    grep -E '^(fio-verify: |    )' build-ci-fio/verify.log | grep -vE '^fio-verify: [0-9]+ passed' || true
+    line=$(grep -E '^fio-verify: [0-9]+ passed' build-ci-fio/verify.log | tail -1 || true)
+    fp=$(echo "$line" | awk '{print $2}'); ff=$(echo "$line" | awk '{print $4}'); fs=$(echo "$line" | awk '{print $6}')
+    PASSED=$((PASSED + ${fp:-0})); FAILED=$((FAILED + ${ff:-0})); SKIPPED=$((SKIPPED + ${fs:-0}))
+    if [ "$fio_rc" -ne 0 ] && [ "${ff:-0}" = 0 ]; then
+        [ -n "$line" ] || tail -40 build-ci-fio/verify.log
+        FAILED=$((FAILED + 1))
+    fi
     # Last, so that a Linux failure is reported before the long install of
     # mingw-w64 and Wine on a fresh machine.
     echo "== Windows: mingw-w64 cross build, suites under Wine (cross/windows-test.sh)"
