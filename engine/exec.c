@@ -10,7 +10,7 @@
 #include "req.h"
 
 /* MMapIO: one "call" is a copy to or from the mapping. */
-static int64_t map_copy(struct mapio__fstate *fs, const struct mapio__seg *seg)
+static int64_t map_copy_all(struct mapio__fstate *fs, const struct mapio__seg *seg)
 {
     if (!seg->vectored)
         return seg->write ? mapio_map_write(fs->map, seg->offset, seg->buf, seg->len)
@@ -29,6 +29,22 @@ static int64_t map_copy(struct mapio__fstate *fs, const struct mapio__seg *seg)
             break; /* the end of the mapping */
     }
     return total;
+}
+
+/* An MMapIO transfer. A write that must be durable when it completes (the
+ * file's O_DSYNC, a write's MAPIO_WRITE_DSYNC) is a store into the page
+ * cache like any other: its pages are written back and waited for here
+ * (msync MS_SYNC, which syncs the range's data as fdatasync would), so
+ * that its completion tells the truth. */
+static int64_t map_copy(struct mapio__fstate *fs, const struct mapio__seg *seg, bool durable)
+{
+    int64_t r = map_copy_all(fs, seg);
+    if (r > 0 && durable) {
+        int err = mapio_map_flush(fs->map, seg->offset, (uint64_t)r);
+        if (err != 0)
+            return err;
+    }
+    return r;
 }
 
 static mapio_fd_t dirfd_of(const struct mapio__fstate *dir)
@@ -131,7 +147,9 @@ static int64_t os_call(struct mapio__fstate *fs, mapio_req_t *req, uint64_t limi
     }
     mapio__req_seg_limit(req, limit, &seg);
     if (fs->map != NULL && mapio__op_is_plain_transfer(req->op))
-        return map_copy(fs, &seg);
+        return map_copy(fs, &seg,
+                        seg.write &&
+                            ((req->flags & MAPIO_WRITE_DSYNC) || (fs->flags & MAPIO_OPEN_DSYNC)));
     if (seg.write && (req->flags & MAPIO_WRITE_DSYNC)) {
         mapio_iovec_t one = { .iov_base = seg.buf, .iov_len = seg.len };
         return seg.vectored ? mapio__os.pwritev_dsync(fs->fd, seg.iov, seg.iovcnt, seg.offset)

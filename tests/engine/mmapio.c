@@ -151,6 +151,56 @@ static int64_t where_before(void *ctx, const mapio_fault_call_t *call)
     return MAPIO_FAULT_PASS;
 }
 
+/* A write that must be durable (O_DSYNC file, MAPIO_WRITE_DSYNC) is not
+ * left as dirty pages of the mapping when it completes: cachestat(2) sees
+ * none dirty or under write-back afterwards; a plain write leaves some. */
+static void durable_writes_leave_nothing_dirty(void **state)
+{
+    unsigned mode = *(unsigned *)*state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .backend = backend };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    char *p = tu_path("mmapio-dsync");
+    mapio_file_t f;
+    enum { SIZE = 1 << 16 };
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, SIZE, mode), 0);
+    assert_int_equal(mapio_sync_data_blocking(&f), 0);
+    if (tu_dirty_pages(p) < 0) {
+        print_message("no cachestat(2) here: not checked\n");
+        goto out;
+    }
+    static unsigned char buf[8192];
+    memset(buf, 0x5a, sizeof buf);
+    mapio_req_t req;
+    struct rec r = { 0 };
+    req.data = &r;
+    assert_int_equal(run1(eng, mapio_write_at(&f, &req, buf, sizeof buf, 4096, rec_cb), &r),
+                     sizeof buf);
+    assert_true(tu_dirty_pages(p) > 0); /* a plain store: dirty until synced */
+    assert_int_equal(mapio_sync_data_blocking(&f), 0);
+    assert_int_equal(tu_dirty_pages(p), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(
+        run1(eng, mapio_write_at_flags(&f, &req, buf, sizeof buf, 20000, MAPIO_WRITE_DSYNC, rec_cb),
+             &r),
+        sizeof buf);
+    assert_int_equal(tu_dirty_pages(p), 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+
+    /* The file's own O_DSYNC: every write. */
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, SIZE, mode | MAPIO_OPEN_DSYNC), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(run1(eng, mapio_write_at(&f, &req, buf, 100, 50000, rec_cb), &r), 100);
+    assert_int_equal(tu_dirty_pages(p), 0);
+    assert_int_equal(mapio_write_at_blocking(&f, buf, 100, 60000), 100);
+    assert_int_equal(tu_dirty_pages(p), 0);
+out:
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    tu_unlink(p);
+    free(p);
+}
+
 static void copy_runs_where_asked(void **state)
 {
     unsigned mode = *(unsigned *)*state;
@@ -243,6 +293,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_prestate(served_from_the_mapping, &caller),
         cmocka_unit_test_prestate(served_from_the_mapping, &pool),
+        cmocka_unit_test_prestate(durable_writes_leave_nothing_dirty, &caller),
+        cmocka_unit_test_prestate(durable_writes_leave_nothing_dirty, &pool),
         cmocka_unit_test_prestate(copy_runs_where_asked, &caller),
         cmocka_unit_test_prestate(copy_runs_where_asked, &pool),
         cmocka_unit_test(pool_copies_complete_once),

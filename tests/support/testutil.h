@@ -96,6 +96,10 @@ mapio_fd_t tu_bad_fd(void);
 int tu_fd_is_open(mapio_fd_t fd);
 void tu_close_fd(mapio_fd_t fd);
 
+/* Pages of path's page cache that are dirty or under write-back (Linux's
+ * cachestat(2)), or -1 where that cannot be asked. */
+long long tu_dirty_pages(const char *path);
+
 /* Write system calls this process has made so far (Linux: /proc/self/io), or
  * -1 where the OS does not count them. */
 long long tu_write_syscalls(void);
