@@ -223,6 +223,7 @@ static void kick_cb(mapio_req_t *req)
 {
     struct mapio_wal *wal = req->data;
     atomic_store(&wal->kick, 0);
+    wal->dirty = true;
     mapio__wal_tick(wal);
 }
 
@@ -968,6 +969,7 @@ static void create_cb(mapio_req_t *req)
     struct mapio__wal_seg *seg = req->data;
     struct mapio_wal *wal = seg->wal;
     create_next(seg, req->result);
+    wal->dirty = true;
     mapio__wal_tick(wal);
 }
 
@@ -998,6 +1000,7 @@ static void close_cb(mapio_req_t *req)
     seg->state = MAPIO__WAL_SEG_OLD;
     pthread_mutex_unlock(&wal->lock_pub);
     wal->job = MAPIO__WAL_JOB_NONE;
+    wal->dirty = true;
     mapio__wal_tick(wal);
 }
 
@@ -1091,6 +1094,7 @@ static void trunc_cb(mapio_req_t *req)
 {
     struct mapio_wal *wal = req->data;
     trunc_next(wal, req->result);
+    wal->dirty = true;
     mapio__wal_tick(wal);
 }
 
@@ -1181,6 +1185,7 @@ static void timer_cb(mapio_req_t *req)
         atomic_load(&wal->appends) == wal->timer_appends && !wal->last_is_mark &&
         atomic_load(&wal->marks) == 0 && atomic_load(&wal->sticky) == 0)
         mapio__wal_mark(wal);
+    wal->dirty = true;
     mapio__wal_tick(wal);
 }
 
@@ -1208,6 +1213,7 @@ static void drain_inbox(struct mapio_wal *wal)
             else
                 wal->trunc_head = req;
             wal->trunc_tail = req;
+            wal->dirty = true;
         } else if (op->retry == 1) {
             op->link = wal->retry;
             wal->retry = op;
@@ -1313,7 +1319,8 @@ static void jobs(struct mapio_wal *wal)
 
 static void idle(struct mapio_wal *wal)
 {
-    if ((wal->flags & MAPIO_WAL_NO_IDLE_MARK) || wal->timer_armed || wal->last_is_mark ||
+    if (atomic_load_explicit(&wal->inflight, memory_order_relaxed) != 0 || wal->last_is_mark ||
+        (wal->flags & MAPIO_WAL_NO_IDLE_MARK) || wal->timer_armed ||
         atomic_load(&wal->marks) != 0 || atomic_load(&wal->closing) ||
         atomic_load(&wal->sticky) != 0 || atomic_load(&wal->inflight) != 0)
         return;
@@ -1328,9 +1335,27 @@ void mapio__wal_tick(struct mapio_wal *wal)
     if (wal->in_tick || !wal->ready)
         return; /* (not ready: mapio_wal_new is still making the log) */
     wal->in_tick = true;
-    atomic_store(&wal->kick_lost, 0);
-    drain_inbox(wal);
-    retry_submissions(wal);
+    if (atomic_load_explicit(&wal->kick_lost, memory_order_relaxed))
+        atomic_store(&wal->kick_lost, 0);
+    if (atomic_load_explicit(&wal->inbox, memory_order_relaxed) != NULL)
+        drain_inbox(wal);
+    if (wal->retry != NULL)
+        retry_submissions(wal);
+    /* Most ticks follow a completed append and change nothing else: the
+     * entries and the jobs are looked at when something happened to them
+     * (a new entry, a job's step, a kick, a failure). */
+    struct mapio__wal_entry *latest = atomic_load(&wal->latest);
+    bool dirty = wal->dirty || latest != wal->seen_latest ||
+                 atomic_load_explicit(&wal->sticky, memory_order_relaxed) != wal->seen_sticky;
+    if (!dirty) {
+        idle(wal);
+        wal->in_tick = false;
+        mapio__wal_wake(wal);
+        return;
+    }
+    wal->dirty = false;
+    wal->seen_latest = latest;
+    wal->seen_sticky = atomic_load(&wal->sticky);
     struct oplist go = { NULL, NULL }, failed = { NULL, NULL };
     pthread_mutex_lock(&wal->lock_pub);
     resolve(wal, &go, &failed);

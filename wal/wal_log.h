@@ -168,6 +168,9 @@ struct mapio_wal {
     bool last_is_mark, marked_since; /* what the newest acknowledged frame is */
     _Atomic unsigned marks;          /* marks in flight */
     bool in_tick, ready;
+    bool dirty; /* the entries or the jobs need a look */
+    struct mapio__wal_entry *seen_latest;
+    int seen_sticky;
     _Atomic int job;
     struct mapio__wal_seg *job_seg;
     char job_old[MAPIO__WAL_NAME_MAX], job_new[MAPIO__WAL_NAME_MAX]; /* the job's paths */

@@ -753,6 +753,7 @@ int mapio_wal_new(mapio_wal_t **out, mapio_engine_t *eng, const char *dir,
     }
     /* The spares are made as the engine is polled from now on. */
     wal->ready = true;
+    wal->dirty = true;
     mapio__wal_tick(wal);
     *out = wal;
     return 0;
