@@ -258,8 +258,9 @@ static void commit_cb(mapio_req_t *req);
 static void submit(struct mapio_wal *wal, struct mapio__wal_op *op)
 {
     op->w.buf = op->frame;
-    op->w.len = (size_t)op->len;
     op->w.offset = mapio__wal_seg_off(&wal->fmt, op->lsn);
+    /* A closing mark's zeros stop at the segment's end. */
+    op->w.len = (size_t)MAPIO__MIN(op->len, wal->fmt.seg_size - op->w.offset);
     op->ereq.data = op;
     int r = mapio_commit(&op->seg->file, &op->ereq, &op->w, 1, commit_cb);
     if (r == 0)
@@ -508,12 +509,19 @@ int mapio_wal_append(mapio_wal_t *wal, mapio_wal_req_t *req, const mapio_iovec_t
     return 0;
 }
 
-void mapio__wal_mark(struct mapio_wal *wal)
+void mapio__wal_mark(struct mapio_wal *wal, bool closing)
 {
-    struct mapio__wal_op *op =
-        op_alloc(wal, mapio__wal_frame_size(&wal->fmt, 0), MAPIO__WAL_OP_MARK);
+    uint64_t size = mapio__wal_frame_size(&wal->fmt, 0);
+    /* The closing mark also zeroes the frame header after it: past the end
+     * of a recycled segment lie its old bytes, which recovery could only
+     * call a torn tail (and ABSOLUTE refuse). Nothing is appended after
+     * it, so no frame can be overwritten; an idle mark cannot do this. */
+    uint64_t zeros = closing ? MAPIO__MAX(wal->fmt.align, MAPIO__WAL_FRAME_HDR) : 0;
+    struct mapio__wal_op *op = op_alloc(wal, size + zeros, MAPIO__WAL_OP_MARK);
     if (op == NULL)
         return; /* it only adds protection: without it nothing is lost */
+    memset(op->frame + size, 0, (size_t)zeros);
+    op->s = size; /* the reservation: the zeros are not the log's */
     atomic_fetch_add(&wal->marks, 1);
     place(wal, op, NULL, 0);
 }
@@ -1184,7 +1192,7 @@ static void timer_cb(mapio_req_t *req)
     if (req->result == 0 && !atomic_load(&wal->closing) && atomic_load(&wal->inflight) == 0 &&
         atomic_load(&wal->appends) == wal->timer_appends && !wal->last_is_mark &&
         atomic_load(&wal->marks) == 0 && atomic_load(&wal->sticky) == 0)
-        mapio__wal_mark(wal);
+        mapio__wal_mark(wal, false);
     wal->dirty = true;
     mapio__wal_tick(wal);
 }

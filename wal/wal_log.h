@@ -224,7 +224,7 @@ struct mapio_wal_iter {
 /* ---- wal.c ----------------------------------------------------------------------- */
 
 /* The log's own append of a watermark-only frame (poll thread). */
-void mapio__wal_mark(struct mapio_wal *wal);
+void mapio__wal_mark(struct mapio_wal *wal, bool closing);
 /* Everything the polling thread does after a callback of the log. */
 void mapio__wal_tick(struct mapio_wal *wal);
 /* Fail the log with err (the first error wins). Any thread. */

@@ -775,9 +775,12 @@ int mapio_wal_free(mapio_wal_t *wal)
         return MAPIO_EBUSY;
     atomic_store(&wal->closing, 1);
     int err = mapio__wal_wait(wal, quiet, NULL);
-    /* The last frame, vouched for by a watermark-only frame after it. */
-    if (err == 0 && atomic_load(&wal->sticky) == 0 && !wal->last_is_mark) {
-        mapio__wal_mark(wal);
+    /* The last frame, vouched for by a watermark-only frame after it, and
+     * zeros after that (even after an idle mark): a log closed here
+     * reopens with a clean end. Untouched since open, the end is as
+     * recovery left it, zeroed. */
+    if (err == 0 && atomic_load(&wal->sticky) == 0 && atomic_load(&wal->appends) != 0) {
+        mapio__wal_mark(wal, true);
         err = mapio__wal_wait(wal, quiet, NULL);
     }
     if (err == 0 && atomic_load(&wal->timer_armed)) {

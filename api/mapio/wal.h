@@ -192,8 +192,10 @@ MAPIO_EXTERN int mapio_wal_new(mapio_wal_t **out, mapio_engine_t *eng, const cha
 /*
  * mapio_wal_free - close the log: wait for the requests accepted to
  * complete (their callbacks run on this thread), write and sync a
- * watermark-only batch that vouches for the last one (docs/wal.md), close
- * the segments and the directory and release everything. No append may be
+ * watermark-only batch that vouches for the last one (docs/wal.md), with
+ * zeros after it so that the log reopens with a clean end (recycled
+ * segments included), close the segments and the directory and release
+ * everything. No append may be
  * submitted once it has been called. Returns 0 (also for NULL), the error
  * that failed the log if one did, or the first error met while closing
  * (everything is released all the same); MAPIO_EBUSY (nothing done) when

@@ -326,6 +326,62 @@ static void truncate_recycle(void **state)
     free(dir);
 }
 
+/* A log closed inside a recycled segment ends before the segment's old
+ * frames: a clean end, which even ABSOLUTE accepts (it once read as a torn
+ * tail, so ABSOLUTE refused every log that recycles). */
+static void recycled_tail_is_clean(void **state)
+{
+    (void)state;
+    char *dir = tu_path("recycled-tail");
+    mapio_engine_t *eng = wl_engine();
+    mapio_wal_t *wal;
+    mapio_wal_opts_t o = { .segment_size = SEG, .flags = MAPIO_WAL_CREATE, .spares = 1 };
+    assert_int_equal(mapio_wal_new(&wal, eng, dir, &o), 0);
+    enum { N = 3000 };
+    static struct pending p[N];
+    uint64_t seed = 5;
+    int i = 0;
+    /* Four segments of batches, all checkpointed but the last: the oldest
+     * goes to the recycle pool. */
+    for (; i < N && p[i > 0 ? i - 1 : 0].req.end_lsn < 4 * SEG; i++) {
+        wl_batch(&p[i].b, (uint64_t)i + 1, 2, 500, &seed);
+        append(eng, wal, &p[i]);
+        wl_poll_until(eng, &p[i].done);
+    }
+    mapio_wal_req_t tr;
+    trunc_done = 0;
+    assert_int_equal(mapio_wal_truncate_before(wal, &tr, p[i - 1].lsn, on_truncated), 0);
+    wl_poll_until(eng, &trunc_done);
+    assert_int_equal(trunc_result, 0);
+    assert_true(i < N);
+    assert_int_equal(wl_count(dir, ".wal.free"), 1);
+    /* On until the recycled segment is in use as the one written (the
+     * spare made ahead goes first), a few batches into it. */
+    uint64_t into = p[i - 1].req.end_lsn / SEG + 2;
+    int in_it = 0;
+    for (; i < N && in_it < 3; i++) {
+        wl_batch(&p[i].b, (uint64_t)i + 1, 2, 500, &seed);
+        append(eng, wal, &p[i]);
+        wl_poll_until(eng, &p[i].done);
+        assert_int_equal(p[i].result, 0);
+        in_it += p[i].lsn / SEG == into;
+    }
+    assert_int_equal(in_it, 3);
+    assert_int_equal(wl_count(dir, ".wal.free"), 0);
+    assert_int_equal(mapio_wal_free(wal), 0);
+
+    mapio_wal_opts_t ab = { .recovery = MAPIO_WAL_ABSOLUTE };
+    assert_int_equal(mapio_wal_new(&wal, eng, dir, &ab), 0);
+    mapio_wal_info_t info;
+    assert_int_equal(mapio_wal_info(wal, &info), 0);
+    assert_int_equal(info.recovered, MAPIO_WAL_END_CLEAN);
+    assert_int_equal(info.erased_bytes, 0);
+    assert_true(info.recovered_lsn >= p[i - 1].req.end_lsn);
+    assert_int_equal(mapio_wal_free(wal), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    free(dir);
+}
+
 /* Without recycling, truncated segments are deleted. */
 static void truncate_delete(void **state)
 {
@@ -820,6 +876,7 @@ int main(void)
         cmocka_unit_test(record_lsns),
         cmocka_unit_test(threads),
         cmocka_unit_test(truncate_recycle),
+        cmocka_unit_test(recycled_tail_is_clean),
         cmocka_unit_test(truncate_delete),
         cmocka_unit_test(iterator_tails),
         cmocka_unit_test(barrier),
