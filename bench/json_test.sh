@@ -5,7 +5,7 @@
 #
 # Short runs of every mode with --json (roundtrip and raw-uring for 0.05 s,
 # randread on a 1 MiB file it creates in a temp folder, commit and sync-each
-# on a file there), plus bench/fio_row on two saved fio outputs: every line
+# on a file there, wal and recovery on a log in a folder there), plus bench/fio_row on two saved fio outputs: every line
 # must parse as JSON and hold the fields bench/README.md documents, with
 # sane values. With --plot, bench/plot then draws those rows and each PNG it
 # names must be a PNG under 100 KiB (skipped, exit 77, without gnuplot).
@@ -39,6 +39,9 @@ row randread "$TMP/data" --seconds 0.05 --qd 4
 row commit "$TMP/wal" --seconds 0.05 --committers 1
 row commit "$TMP/wal" --seconds 0.05 --committers 4
 row sync-each "$TMP/wal" --seconds 0.05
+row wal "$TMP/log" --seconds 0.05 --committers 1 --seg-mib 1
+row wal "$TMP/log" --seconds 0.05 --committers 4 --bs 128 --seg-mib 1
+row recovery "$TMP/log" --size-mib 2 --seg-mib 1
 for f in fio-psync2 fio-fdatasync; do
     python3 "$SRC/fio_row" --name "$f" <"$SRC/testdata/$f.json" >>"$ROWS" ||
         fail "fio_row on testdata/$f.json"
@@ -59,8 +62,8 @@ FIELDS = {
 METRICS = ["read", "write", "sync", "commit", "read_latency", "commit_latency", "backend"]
 bad = 0
 rows = [json.loads(line) for line in open(sys.argv[1])]  # every line parses
-if len(rows) != 9:
-    print("FAIL: %d rows, want 9" % len(rows))
+if len(rows) != 12:
+    print("FAIL: %d rows, want 12" % len(rows))
     bad += 1
 for r in rows:
     def no(why):

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,10 +26,13 @@
 
 struct opts {
     const char *mode, *file, *backend, *op, *name;
-    unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib;
+    unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib,
+        seg_mib;
     double seconds;
     int json;
 };
+
+#define MAPIO__BENCH_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static uint64_t rng(uint64_t *s)
 {
@@ -370,6 +374,231 @@ static void commit_bench(const struct opts *o, struct row *row, mapio_engine_t *
     free(slots);
 }
 
+/* ---- the write-ahead log (mapio/wal.h) ------------------------------------------ */
+
+/* FILE is the log's directory: made if missing; a log already there is
+ * removed first (its files only: *.wal, *.wal.tmp, *.wal.free, LOCK). */
+static void wal_fresh_dir(const char *dir)
+{
+    mkdir(dir, 0755);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        cli_die("open %s: %s", dir, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        size_t l = strlen(n);
+        int ours = strcmp(n, "LOCK") == 0 || (l > 4 && strcmp(n + l - 4, ".wal") == 0) ||
+                   (l > 8 && strcmp(n + l - 8, ".wal.tmp") == 0) ||
+                   (l > 9 && strcmp(n + l - 9, ".wal.free") == 0);
+        if (ours) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, n);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+static mapio_wal_t *wal_open(const struct opts *o, mapio_engine_t *eng, unsigned flags)
+{
+    mapio_wal_t *wal;
+    mapio_wal_opts_t wo = { .segment_size = (uint64_t)o->seg_mib << 20,
+                            .flags = flags | (o->direct ? MAPIO_WAL_DIRECT : 0),
+                            .max_inflight = o->committers + 16 };
+    int err = mapio_wal_new(&wal, eng, o->file, &wo);
+    if (err != 0)
+        cli_die("mapio_wal_new %s: %s", o->file, mapio_strerror(err));
+    return wal;
+}
+
+struct wal_job {
+    mapio_wal_t *wal;
+    uint64_t done, deadline;
+    struct progress progress;
+    struct hist *lat;
+    unsigned bs;
+    int stop, failed;
+};
+
+struct wal_slot {
+    mapio_wal_req_t req;
+    struct wal_job *job;
+    unsigned char *buf;
+    uint64_t t0;
+};
+
+static void wal_issue(struct wal_slot *s);
+
+static void wal_done(mapio_wal_req_t *req)
+{
+    struct wal_slot *s = req->data;
+    struct wal_job *j = s->job;
+    if (req->result != 0)
+        j->failed = 1;
+    uint64_t now = now_ns();
+    hist_add(j->lat, now - s->t0);
+    j->done++;
+    j->stop = now >= j->deadline;
+    progress_tick(&j->progress, now, j->done);
+    if (!j->stop && !j->failed)
+        wal_issue(s);
+}
+
+static void wal_issue(struct wal_slot *s)
+{
+    struct wal_job *j = s->job;
+    mapio_iovec_t rec = { s->buf, j->bs };
+    s->req.data = s;
+    s->t0 = now_ns();
+    if (mapio_wal_append(j->wal, &s->req, &rec, 1, wal_done) != 0)
+        j->failed = 1;
+}
+
+/* The peer is commit at the same --committers and --bs: the log adds its
+ * frame (32 bytes, and 4 for the record's length) to the same record. */
+static void wal_bench(const struct opts *o, struct row *row, mapio_engine_t *eng)
+{
+    wal_fresh_dir(o->file);
+    struct wal_job j = { .bs = o->bs, .lat = calloc(1, sizeof(struct hist)) };
+    j.wal = wal_open(o, eng, MAPIO_WAL_CREATE | MAPIO_WAL_NO_IDLE_MARK);
+    mapio_engine_run(eng); /* the spare is made before the clock starts */
+    struct wal_slot *slots = calloc(o->committers, sizeof *slots);
+    for (unsigned i = 0; i < o->committers; i++) {
+        slots[i].job = &j;
+        slots[i].buf = malloc(o->bs);
+        memset(slots[i].buf, (int)i, o->bs);
+    }
+    mapio_metrics_t before;
+    mapio_engine_metrics(eng, &before);
+    progress_start(&j.progress, row->name, "appends", o->seconds, 0);
+    meter_start(&row->meter);
+    j.deadline = row->meter.t0_ns + (uint64_t)(o->seconds * 1e9);
+    for (unsigned i = 0; i < o->committers; i++)
+        wal_issue(&slots[i]);
+    while (mapio_engine_inflight(eng) > 0 && !j.failed)
+        mapio_engine_poll(eng, -1);
+    meter_stop(&row->meter);
+    progress_end(&j.progress);
+    mapio_metrics_t m;
+    mapio_engine_metrics(eng, &m);
+    double syncs = (double)(m.sync_background_loops - before.sync_background_loops);
+    row->ops = j.done;
+    row->bytes_per_op = o->bs;
+    row->failed = j.failed;
+    hist_get(j.lat, &row->lat);
+    row->lat_source = "bench";
+    row->extra[0].name = "syncs";
+    row->extra[0].value = syncs;
+    row->extra[1].name = "records_per_sync";
+    row->extra[1].value = syncs > 0 ? (double)j.done / syncs : 0;
+    row->nextra = 2;
+    if (mapio_wal_free(j.wal) != 0)
+        row->failed = 1;
+    for (unsigned i = 0; i < o->committers; i++)
+        free(slots[i].buf);
+    free(slots);
+    free(j.lat);
+}
+
+/* Recovery: a log of --size-mib MiB of --bs records is written (not
+ * timed), closed, and opened again from the page cache, three times (the
+ * median is the row's): the scan of every frame (CRC included), the
+ * look-ahead past the end and a sync of each segment. Then one iterator
+ * pass over every record. */
+struct fill {
+    int inflight, failed;
+};
+
+static void fill_done(mapio_wal_req_t *req)
+{
+    struct fill *f = req->data;
+    f->inflight--;
+    if (req->result != 0)
+        f->failed = 1;
+}
+
+static void wal_recover_bench(const struct opts *o, struct row *row, mapio_engine_t *eng)
+{
+    wal_fresh_dir(o->file);
+    mapio_wal_t *wal = wal_open(o, eng, MAPIO_WAL_CREATE | MAPIO_WAL_NO_IDLE_MARK);
+    /* Filled in batches of many records (few syncs): the scan's cost is
+     * per frame and per record, both counted below. */
+    uint64_t seg = (uint64_t)o->seg_mib << 20;
+    uint64_t per = MAPIO__BENCH_MIN((256u << 10) / (o->bs + 4u), (seg - 8192) / (o->bs + 4u));
+    if (per == 0)
+        cli_bad("--bs", "records of %u bytes do not fit a segment of %u MiB", o->bs, o->seg_mib);
+    unsigned char *buf = malloc(o->bs);
+    memset(buf, 0x5a, o->bs);
+    mapio_iovec_t *recs = malloc(per * sizeof *recs);
+    for (uint64_t i = 0; i < per; i++)
+        recs[i] = (mapio_iovec_t){ buf, o->bs };
+    enum { DEPTH = 16 };
+    mapio_wal_req_t reqs[DEPTH];
+    struct fill f = { 0 };
+    uint64_t want = (uint64_t)o->size_mib << 20, put = 0, k = 0;
+    while ((put < want || f.inflight > 0) && !f.failed) {
+        while (put < want && f.inflight < DEPTH) {
+            reqs[k % DEPTH].data = &f;
+            if (mapio_wal_append(wal, &reqs[k % DEPTH], recs, (unsigned)per, fill_done) != 0)
+                cli_die("filling the log failed");
+            f.inflight++;
+            put += per * (o->bs + 4u);
+            k++;
+        }
+        mapio_engine_poll(eng, -1);
+    }
+    if (f.failed || mapio_wal_free(wal) != 0)
+        cli_die("filling the log failed");
+
+    /* Three opens, the median reported: the first after the fill also pays
+     * for the pages just written settling in the page cache. */
+    uint64_t t[3];
+    for (int round = 0; round < 3; round++) {
+        meter_start(&row->meter);
+        wal = wal_open(o, eng, 0);
+        meter_stop(&row->meter);
+        t[round] = row->meter.wall_ns;
+        if (round < 2 && mapio_wal_free(wal) != 0)
+            cli_die("closing the log failed");
+    }
+    uint64_t med = t[0] > t[1] ? (t[1] > t[2] ? t[1] : (t[0] > t[2] ? t[2] : t[0]))
+                               : (t[0] > t[2] ? t[0] : (t[1] > t[2] ? t[2] : t[1]));
+    row->meter.wall_ns = med;
+    /* One operation timed: the open. */
+    row->lat = (mapio_latency_t){ 1, med, med, med, med };
+    row->lat_source = "bench";
+    mapio_wal_info_t info;
+    mapio_wal_info(wal, &info);
+    double secs = (double)row->meter.wall_ns / 1e9;
+    double bytes = (double)(info.recovered_lsn - info.first_lsn);
+    row->ops = info.recovered_records;
+    row->bytes_per_op = o->bs;
+    row->extra[0].name = "scan_mb_per_s";
+    row->extra[0].value = secs > 0 ? bytes / secs / 1e6 : 0;
+
+    mapio_wal_iter_t *it;
+    mapio_wal_record_t r;
+    uint64_t t0 = now_ns(), nrec = 0, sum = 0;
+    if (mapio_wal_iter_new(&it, wal, 0) != 0)
+        cli_die("mapio_wal_iter_new failed");
+    int rc;
+    while ((rc = mapio_wal_iter_next(it, &r)) == 1) {
+        nrec++;
+        sum += ((const unsigned char *)r.data)[0];
+    }
+    double isecs = (double)(now_ns() - t0) / 1e9;
+    mapio_wal_iter_free(it);
+    row->failed = rc != 0 || nrec != info.recovered_records || sum == 0;
+    row->extra[1].name = "iter_mb_per_s";
+    row->extra[1].value = isecs > 0 ? bytes / isecs / 1e6 : 0;
+    row->nextra = 2;
+    if (mapio_wal_free(wal) != 0)
+        row->failed = 1;
+    free(recs);
+    free(buf);
+}
+
 /* ---- input files ------------------------------------------------------------ */
 
 /* Fill a new FILE with o->size_mib MiB of pseudo-random data. */
@@ -439,10 +668,28 @@ static void check_output(const struct opts *o)
     free(dir);
 }
 
+/* The log's modes take a directory: its parent must be there, and it must
+ * be a directory if it is there; the segment size a power of two. */
+static void check_log_dir(const struct opts *o)
+{
+    struct stat st;
+    if (stat(o->file, &st) == 0 && !S_ISDIR(st.st_mode))
+        cli_bad("FILE", "%s is not a directory", o->file);
+    char *dir = strdup(o->file), *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        slash[slash == dir] = '\0';
+        cli_need_dir("FILE", dir);
+    }
+    free(dir);
+    if ((o->seg_mib & (o->seg_mib - 1)) != 0)
+        cli_bad("--seg-mib", "must be a power of two (got %u)", o->seg_mib);
+}
+
 /* ---- the command line ------------------------------------------------------- */
 
 #define READS "randread|roundtrip|raw-uring"
-#define ENGINE "randread|roundtrip|commit"
+#define ENGINE "randread|roundtrip|commit|wal|recovery"
+#define WAL "wal|recovery"
 
 static const struct cli_mode modes[] = {
     { "randread", "Random --bs reads of FILE through the engine, --qd in flight." },
@@ -450,12 +697,16 @@ static const struct cli_mode modes[] = {
     { "raw-uring", "The same round trip on bare liburing, no mapio (roundtrip's peer)." },
     { "commit", "--committers appending --bs records to FILE through group commit." },
     { "sync-each", "pwrite + fdatasync per --bs record to FILE, no mapio (commit's peer)." },
+    { "wal", "--committers appending --bs records to the log in directory FILE (mapio/wal.h)." },
+    { "recovery",
+      "Recovery of a --size-mib MiB log of --bs records in directory FILE, then one replay." },
 };
 
 static const char notes[] =
     "FILE: randread, roundtrip and raw-uring read it; when it is missing they create it\n"
     "(--size-mib MiB of random data, with a message), unless --create 0. commit and\n"
-    "sync-each create or truncate it.\n"
+    "sync-each create or truncate it. wal and recovery take a directory (made if missing)\n"
+    "and empty it of an earlier log's files (*.wal, *.wal.tmp, *.wal.free, LOCK) first.\n"
     "Output: one row per run on stdout, name=value words, or one JSON object with --json\n"
     "(fields: bench/README.md). While a run lasts over a second and stderr is a terminal,\n"
     "a progress line is redrawn there.\n";
@@ -469,11 +720,14 @@ int main(int argc, char **argv)
                       .op = "nop",
                       .committers = 1,
                       .create = 1,
-                      .size_mib = 1024 };
+                      .size_mib = 1024,
+                      .seg_mib = 64 };
     const struct cli_arg args[] = {
         { "--mode", CLI_MODE, &o.mode, "what to measure (see Modes below)", "MODE", .pos = 1,
           .required = 1 },
-        { "--file", CLI_STR, &o.file, "the file read or written", "FILE", .pos = 1, .required = 1 },
+        { "--file", CLI_STR, &o.file,
+          "the file read or written (wal, recovery: the log's directory)", "FILE", .pos = 1,
+          .required = 1 },
         { "--backend", CLI_STR, &o.backend, "engine backend", "B",
           .choices = mapio_backends_compiled(), .def = "the first that initialises",
           .modes = ENGINE },
@@ -485,19 +739,21 @@ int main(int argc, char **argv)
         { "--qd", CLI_UINT, &o.qd, "requests in flight", .min = 1, .max = 1 << 16,
           .modes = "randread" },
         { "--bs", CLI_UINT, &o.bs, "bytes per read or record", .min = 1, .max = 1 << 26,
-          .modes = "randread|commit|sync-each" },
+          .modes = "randread|commit|sync-each|wal|recovery" },
         { "--workers", CLI_UINT, &o.workers,
           "engine pool threads (epoll/kqueue backends, MMapIO copy pool); 0 = 2", .max = 1024,
           .modes = ENGINE },
-        { "--direct", CLI_UINT, &o.direct, "1 = open FILE with O_DIRECT", "0|1", .max = 1,
-          .modes = "randread" },
+        { "--direct", CLI_UINT, &o.direct, "1 = open FILE with O_DIRECT (wal: MAPIO_WAL_DIRECT)",
+          "0|1", .max = 1, .modes = "randread|wal|recovery" },
         { "--mmap", CLI_UINT, &o.mmap,
           "1 = MMapIO (copy on the caller), 2 = MMapIO on the copy pool", "0|1|2", .max = 2,
           .modes = "randread" },
         { "--op", CLI_STR, &o.op, "the request timed", "nop|read1", .choices = "nop|read1",
           .modes = "roundtrip|raw-uring" },
         { "--committers", CLI_UINT, &o.committers, "records in flight", .min = 1, .max = 1 << 16,
-          .modes = "commit" },
+          .modes = "commit|wal" },
+        { "--seg-mib", CLI_UINT, &o.seg_mib, "segment size of the log, MiB (a power of two)",
+          .min = 1, .max = 4096, .modes = WAL },
         { "--delay", CLI_UINT, &o.delay_us,
           "commit_delay_us, how long a sync waits for more committers", "US", .max = 1000000,
           .modes = "commit" },
@@ -506,8 +762,8 @@ int main(int argc, char **argv)
           .modes = "commit" },
         { "--create", CLI_UINT, &o.create, "1 = create a missing FILE, 0 = fail", "0|1", .max = 1,
           .modes = READS },
-        { "--size-mib", CLI_UINT, &o.size_mib, "size of a FILE created", .min = 1, .max = 1 << 24,
-          .modes = READS },
+        { "--size-mib", CLI_UINT, &o.size_mib, "size of a FILE created (recovery: of the log)",
+          .min = 1, .max = 1 << 24, .modes = READS "|recovery" },
     };
     const struct cli cli = { "mapio-bench",
                              "The engine against its peers, one mode per run.",
@@ -522,6 +778,8 @@ int main(int argc, char **argv)
         is_qd1 = strstr("roundtrip|raw-uring", o.mode) != NULL;
     if (strstr(READS, o.mode) != NULL)
         check_input(&o);
+    else if (strstr(WAL, o.mode) != NULL)
+        check_log_dir(&o);
     else
         check_output(&o);
     mapio_engine_t *eng = is_engine ? engine(&o) : NULL;
@@ -543,6 +801,10 @@ int main(int argc, char **argv)
         raw_uring(&o, &row);
     else if (strcmp(o.mode, "commit") == 0)
         commit_bench(&o, &row, eng);
+    else if (strcmp(o.mode, "wal") == 0)
+        wal_bench(&o, &row, eng);
+    else if (strcmp(o.mode, "recovery") == 0)
+        wal_recover_bench(&o, &row, eng);
     else
         sync_each(&o, &row);
 

@@ -35,6 +35,8 @@ const char *mapio__wal_frame_err_name(int err)
         return "crc";
     case MAPIO__WAL_FRAME_RECORDS:
         return "records";
+    case MAPIO__WAL_FRAME_STALE:
+        return "stale";
     }
     return "unknown";
 }
@@ -168,6 +170,24 @@ int mapio__wal_scan_init(mapio__wal_scan_t *s, const mapio__wal_fmt_t *f, uint64
 #define PREFETCH(p) ((void)(p))
 #endif
 
+/*
+ * A recycled segment keeps its old frames past the new end: each a whole,
+ * valid frame at the same offset of a segment k segments earlier (its CRC
+ * covers its LSN, so neither a torn write nor a misdirected one passes).
+ * Nothing was written at off in this life, exactly as for zeros; a clean
+ * end must not read as a torn tail, or ABSOLUTE would refuse every log
+ * that recycles.
+ */
+static int stale(const mapio__wal_scan_t *s, uint64_t off)
+{
+    uint64_t lsn = mapio__wal_get64(s->buf + off + MAPIO__WAL_FH_LSN);
+    if (lsn >= s->base || (lsn & (s->seg_size - 1)) != off)
+        return 0;
+    mapio__wal_frame_t old;
+    return check(s->buf, s->n, s->seg_size, lsn - off, off, s->align, s->seed, &old) ==
+           MAPIO__WAL_FRAME_OK;
+}
+
 static int stop(mapio__wal_scan_t *s, mapio__wal_end_t end, int why)
 {
     s->end = end;
@@ -196,6 +216,8 @@ int mapio__wal_scan_next(mapio__wal_scan_t *s, mapio__wal_frame_t *fr)
     }
     mapio__wal_frame_err_t err =
         check(s->buf, s->n, s->seg_size, s->base, off, s->align, s->seed, fr);
+    if (err == MAPIO__WAL_FRAME_LSN && stale(s, off))
+        return stop(s, MAPIO__WAL_END_ZEROS, MAPIO__WAL_FRAME_STALE);
     if (err != MAPIO__WAL_FRAME_OK)
         return stop(s, err == MAPIO__WAL_FRAME_ZERO ? MAPIO__WAL_END_ZEROS : MAPIO__WAL_END_INVALID,
                     (int)err);

@@ -43,6 +43,7 @@ typedef enum mapio__wal_frame_err {
     MAPIO__WAL_FRAME_TRUNCATED, /* the frame runs past the bytes given (a short file) */
     MAPIO__WAL_FRAME_CRC,       /* the CRC does not hold */
     MAPIO__WAL_FRAME_RECORDS,   /* the record lengths do not add up to len */
+    MAPIO__WAL_FRAME_STALE,     /* (scanner only) a whole frame of this segment's earlier life */
 } mapio__wal_frame_err_t;
 
 /* "crc", "lsn", ...: a static string, never NULL. */
@@ -88,8 +89,9 @@ typedef struct mapio__wal_scan {
     uint32_t align;      /* of this segment's frames, from its header */
     uint32_t seed;       /* the frame CRC seed */
     mapio__wal_end_t end;
-    int why; /* END_INVALID: a mapio__wal_frame_err_t; END_ZEROS: FRAME_ZERO or
-                FRAME_TRUNCATED (the buffer ends); END_CLEAN: MAPIO__WAL_CLEAN_* */
+    int why; /* END_INVALID: a mapio__wal_frame_err_t; END_ZEROS: FRAME_ZERO,
+                FRAME_TRUNCATED (the buffer ends) or FRAME_STALE (a recycled
+                segment's old frame); END_CLEAN: MAPIO__WAL_CLEAN_* */
 } mapio__wal_scan_t;
 
 /*

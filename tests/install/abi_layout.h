@@ -216,6 +216,52 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_stat_t, blksize), 44, 44, 44)                                                 \
     X(offsetof(mapio_stat_t, mtime_ns), 48, 48, 48)                                                \
     X(offsetof(mapio_stat_t, ctime_ns), 56, 56, 56)                                                \
+    X(sizeof(mapio_wal_opts_t), 40, 40, 40)                                                        \
+    X(MAPIO_ABI_ALIGNOF(mapio_wal_opts_t), 8, 4, 8)                                                \
+    X(offsetof(mapio_wal_opts_t, segment_size), 0, 0, 0)                                           \
+    X(offsetof(mapio_wal_opts_t, start_lsn), 8, 8, 8)                                              \
+    X(offsetof(mapio_wal_opts_t, flags), 16, 16, 16)                                               \
+    X(offsetof(mapio_wal_opts_t, recovery), 20, 20, 20)                                            \
+    X(offsetof(mapio_wal_opts_t, spares), 24, 24, 24)                                              \
+    X(offsetof(mapio_wal_opts_t, max_inflight), 28, 28, 28)                                        \
+    X(offsetof(mapio_wal_opts_t, block_size), 32, 32, 32)                                          \
+    X(offsetof(mapio_wal_opts_t, idle_mark_ms), 36, 36, 36)                                        \
+    X(sizeof(mapio_wal_req_t), 80, 68, 72)                                                         \
+    X(MAPIO_ABI_ALIGNOF(mapio_wal_req_t), 8, 4, 8)                                                 \
+    X(offsetof(mapio_wal_req_t, data), 0, 0, 0)                                                    \
+    X(offsetof(mapio_wal_req_t, cb), 8, 4, 4)                                                      \
+    X(offsetof(mapio_wal_req_t, result), 16, 8, 8)                                                 \
+    X(offsetof(mapio_wal_req_t, lsn), 24, 16, 16)                                                  \
+    X(offsetof(mapio_wal_req_t, end_lsn), 32, 24, 24)                                              \
+    X(offsetof(mapio_wal_req_t, wal), 40, 32, 32)                                                  \
+    X(offsetof(mapio_wal_req_t, priv), 48, 36, 40)                                                 \
+    X(sizeof(mapio_wal_info_t), 96, 96, 96)                                                        \
+    X(MAPIO_ABI_ALIGNOF(mapio_wal_info_t), 8, 4, 8)                                                \
+    X(offsetof(mapio_wal_info_t, log_id), 0, 0, 0)                                                 \
+    X(offsetof(mapio_wal_info_t, segment_size), 8, 8, 8)                                           \
+    X(offsetof(mapio_wal_info_t, block_size), 16, 16, 16)                                          \
+    X(offsetof(mapio_wal_info_t, segments), 20, 20, 20)                                            \
+    X(offsetof(mapio_wal_info_t, spares), 24, 24, 24)                                              \
+    X(offsetof(mapio_wal_info_t, recycle), 28, 28, 28)                                             \
+    X(offsetof(mapio_wal_info_t, first_lsn), 32, 32, 32)                                           \
+    X(offsetof(mapio_wal_info_t, durable_lsn), 40, 40, 40)                                         \
+    X(offsetof(mapio_wal_info_t, appended), 48, 48, 48)                                            \
+    X(offsetof(mapio_wal_info_t, error), 56, 56, 56)                                               \
+    X(offsetof(mapio_wal_info_t, recovered), 60, 60, 60)                                           \
+    X(offsetof(mapio_wal_info_t, recovered_lsn), 64, 64, 64)                                       \
+    X(offsetof(mapio_wal_info_t, recovered_batches), 72, 72, 72)                                   \
+    X(offsetof(mapio_wal_info_t, recovered_records), 80, 80, 80)                                   \
+    X(offsetof(mapio_wal_info_t, erased_bytes), 88, 88, 88)                                        \
+    X(sizeof(mapio_wal_record_t), 48, 44, 48)                                                      \
+    X(MAPIO_ABI_ALIGNOF(mapio_wal_record_t), 8, 4, 8)                                              \
+    X(offsetof(mapio_wal_record_t, data), 0, 0, 0)                                                 \
+    X(offsetof(mapio_wal_record_t, lsn), 8, 4, 8)                                                  \
+    X(offsetof(mapio_wal_record_t, batch_lsn), 16, 12, 16)                                         \
+    X(offsetof(mapio_wal_record_t, next_lsn), 24, 20, 24)                                          \
+    X(offsetof(mapio_wal_record_t, len), 32, 28, 32)                                               \
+    X(offsetof(mapio_wal_record_t, index), 36, 32, 36)                                             \
+    X(offsetof(mapio_wal_record_t, count), 40, 36, 40)                                             \
+    X(offsetof(mapio_wal_record_t, reserved), 44, 40, 44)                                          \
     X(MAPIO_OP_NOP, 0, 0, 0)                                                                       \
     X(MAPIO_OP_READ, 1, 1, 1)                                                                      \
     X(MAPIO_OP_WRITE, 2, 2, 2)                                                                     \

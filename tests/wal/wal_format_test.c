@@ -552,6 +552,16 @@ static void stale_and_foreign_frames_rejected(void **state)
     mapio__wal_seghdr_t h = { LOG_ID, 9, WALT_SEG, 0 };
     assert_int_equal(mapio__wal_seghdr_encode(seg, &h), 0);
     assert_int_equal(walt_scan(&f, 9, 8, seg, WALT_SEG, H, &fr, 1, &s), 0);
+    /* Nothing was written there in segment 9's life: the end of a clean
+     * log, as zeros would be, not a torn tail. */
+    assert_int_equal(s.end, MAPIO__WAL_END_ZEROS);
+    assert_int_equal(s.why, MAPIO__WAL_FRAME_STALE);
+    assert_true(s.off == H);
+    /* The same old frame with one payload byte flipped: a write cut short
+     * over it, so invalid again. */
+    seg[H + 32 + 8] ^= 1;
+    assert_int_equal(walt_scan(&f, 9, 8, seg, WALT_SEG, H, &fr, 1, &s), 0);
+    assert_int_equal(s.end, MAPIO__WAL_END_INVALID);
     assert_int_equal(s.why, MAPIO__WAL_FRAME_LSN);
     free(seg);
 
@@ -643,7 +653,7 @@ static void garbage_fields_refused(void **state)
         assert_int_equal(s.why, MAPIO__WAL_FRAME_RECORDS);
         free(seg);
     }
-    for (int e = 0; e <= MAPIO__WAL_FRAME_RECORDS; e++)
+    for (int e = 0; e <= MAPIO__WAL_FRAME_STALE; e++)
         assert_string_not_equal(mapio__wal_frame_err_name(e), "unknown");
 }
 

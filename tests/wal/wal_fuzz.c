@@ -183,7 +183,18 @@ static uint64_t check_scan(const mapio__wal_fmt_t *f, const seg_t *s, uint32_t a
             CHECK(FUZZ_SEG - sc.off < FH);
         }
         break;
-    case MAPIO__WAL_END_ZEROS: /* a zero header, or zeros up to the buffer's end */
+    case MAPIO__WAL_END_ZEROS: /* a zero header, zeros up to the buffer's end, or stale */
+        if (sc.why == MAPIO__WAL_FRAME_STALE) {
+            /* A frame of an earlier life at this offset: an LSN below the
+             * segment's, at the same offset, and its CRC holds. */
+            const unsigned char *h = s->buf + sc.off;
+            uint64_t lsn = ref_le(h + 8, 8), len = ref_le(h + 4, 4);
+            CHECK(sc.off + FH <= s->n && lsn < base && lsn % FUZZ_SEG == sc.off);
+            CHECK(ref_le(h + 28, 2) == MAPIO__WAL_TYPE_PAD || len <= s->n - sc.off - FH);
+            size_t covered = ref_le(h + 28, 2) == MAPIO__WAL_TYPE_PAD ? 0 : (size_t)len;
+            CHECK(ref_crc(f->seed, h + 4, 28 + covered) == (uint32_t)ref_le(h, 4));
+            break;
+        }
         if (sc.off < s->n) {
             size_t k = sc.off + FH <= s->n ? FH : (size_t)(s->n - sc.off);
             for (size_t i = 0; i < k; i++)
