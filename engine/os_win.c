@@ -315,6 +315,16 @@ static int64_t win_pwritev(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, 
     return rw_vec(fd, iov, n, off, true);
 }
 
+/* Windows cannot say whether a read would wait for the device. */
+static int64_t win_preadv_nowait(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off)
+{
+    (void)fd;
+    (void)iov;
+    (void)n;
+    (void)off;
+    return MAPIO_ENOTSUP;
+}
+
 /* ---- open, close, size ------------------------------------------------------------ */
 
 static int win_open(const char *path, unsigned flags, mapio_fd_t *out)
@@ -496,7 +506,7 @@ static uint64_t win_now_ns(void)
         .preadv = win_preadv, .pwritev = win_pwritev, .fdatasync = win_fdatasync,                  \
         .fsync = win_fsync, .size = win_size, .truncate = win_truncate,                            \
         .pwritev_dsync = win_pwritev_dsync, .fallocate = win_fallocate,                            \
-        .dio_align = win_dio_align, .now_ns = win_now_ns,                                          \
+        .dio_align = win_dio_align, .now_ns = win_now_ns, .preadv_nowait = win_preadv_nowait,      \
     }
 
 const struct mapio__os mapio__os_default = WIN_OS_TABLE;
