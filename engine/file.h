@@ -45,6 +45,9 @@ struct mapio__fstate {
     uint32_t mem_align; /* O_DIRECT buffer alignment (1 when buffered) */
     uint32_t io_align;  /* O_DIRECT offset/length alignment (1 when buffered) */
     _Atomic int sticky; /* first failed sync's error; then every sync fails */
+    /* Pool backends: its file system cannot tell a cached read (no
+     * RWF_NOWAIT), so none is tried inline. Polling thread. */
+    bool nowait_refused;
     struct mapio__gc gc;
     mapio_req_t sync_req;               /* the group commit's own fdatasync */
     struct mapio__counters counters;    /* polling thread */

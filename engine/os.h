@@ -28,6 +28,12 @@ struct mapio__os {
     int64_t (*pwrite)(mapio_fd_t fd, const void *buf, size_t len, uint64_t off);
     int64_t (*preadv)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
     int64_t (*pwritev)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
+    /* preadv that never waits for the device: only what the page cache
+     * holds already (Linux: preadv2 with RWF_NOWAIT). A count (short: the
+     * page after it is not cached), 0 at the end of the file, MAPIO_EAGAIN
+     * when the first page is not cached (a read of it may have been
+     * started), MAPIO_ENOTSUP where the OS or this file cannot tell. */
+    int64_t (*preadv_nowait)(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off);
     int (*fdatasync)(mapio_fd_t fd);
     int (*fsync)(mapio_fd_t fd);
     /* Size of a regular file, or of a block device (whose st_size is 0). */

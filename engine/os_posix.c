@@ -113,6 +113,25 @@ static int64_t posix_pwritev(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n
     return r >= 0 ? r : -errno;
 }
 
+static int64_t posix_preadv_nowait(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n,
+                                   uint64_t off)
+{
+#if MAPIO_HAVE_RWF_NOWAIT
+    ssize_t r = preadv2(fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
+    if (r >= 0)
+        return r;
+    /* EOPNOTSUPP: a file system without FMODE_NOWAIT; ENOSYS: a kernel
+     * before preadv2 (EOPNOTSUPP too, before RWF_NOWAIT). */
+    return errno == EOPNOTSUPP || errno == ENOSYS ? -ENOTSUP : -errno;
+#else
+    (void)fd;
+    (void)iov;
+    (void)n;
+    (void)off;
+    return -ENOTSUP;
+#endif
+}
+
 /*
  * Where the OS has them, the fcntl flushes that reach the medium come first:
  * on macOS fsync only hands the data to the drive, whose cache may lose it,
@@ -366,6 +385,7 @@ static uint64_t posix_now_ns(void)
         .dio_align = posix_dio_align, .now_ns = posix_now_ns, .stat = posix_stat,                  \
         .fd_flags = posix_fd_flags, .rename = posix_rename, .unlink = posix_unlink,                \
         .mkdir = posix_mkdir, .sync_range = posix_sync_range,                                      \
+        .preadv_nowait = posix_preadv_nowait,                                                      \
     }
 
 const struct mapio__os mapio__os_default = POSIX_OS_TABLE;

@@ -681,6 +681,16 @@ static int64_t win_pwritev(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, 
     return rw_vec(fd, iov, n, off, true);
 }
 
+/* Windows cannot say whether a read would wait for the device. */
+static int64_t win_preadv_nowait(mapio_fd_t fd, const mapio_iovec_t *iov, unsigned n, uint64_t off)
+{
+    (void)fd;
+    (void)iov;
+    (void)n;
+    (void)off;
+    return MAPIO_ENOTSUP;
+}
+
 /* ---- open, close, size ------------------------------------------------------------ */
 
 static int win_open(mapio_fd_t dir, const char *path, unsigned flags, mapio_fd_t *out)
@@ -1081,7 +1091,7 @@ static uint64_t win_now_ns(void)
         .pwritev_dsync = win_pwritev_dsync, .fallocate = win_fallocate,                            \
         .dio_align = win_dio_align, .now_ns = win_now_ns, .stat = win_stat,                        \
         .fd_flags = win_fd_flags, .rename = win_rename, .unlink = win_unlink, .mkdir = win_mkdir,  \
-        .sync_range = win_sync_range,                                                              \
+        .sync_range = win_sync_range, .preadv_nowait = win_preadv_nowait,                          \
     }
 
 const struct mapio__os mapio__os_default = WIN_OS_TABLE;

@@ -2,6 +2,7 @@
  * engine/pooled.c - the worker-pool backends' shared part (see pooled.h).
  */
 #include "exec.h"
+#include "os.h"
 #include "pooled.h"
 
 int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)(void *arg),
@@ -15,7 +16,39 @@ int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)
     return mapio__pool_new(out, &cfg);
 }
 
-void mapio__pooled_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n)
+/* A cached read, answered here: true if it completed (or the part the
+ * page cache held did, and the rest was requeued). */
+static bool read_inline(mapio_req_t *req)
+{
+    struct mapio__req_priv *rp = mapio__rp(req);
+    struct mapio__fstate *fs = rp->fs;
+    /* done != 0: the part before came back short, so the page after it
+     * was not cached: the pool's. */
+    if ((req->op != MAPIO_OP_READ && req->op != MAPIO_OP_READV) || rp->done != 0 ||
+        req->len > MAPIO__INLINE_READ_MAX || fs->map != NULL || (fs->flags & MAPIO_OPEN_DIRECT) ||
+        fs->nowait_refused || rp->ctx->faults.on)
+        return false;
+    struct mapio__seg seg;
+    mapio__req_seg(req, &seg);
+    mapio_iovec_t one = { .iov_base = seg.buf, .iov_len = seg.len };
+    int64_t r = seg.vectored ? mapio__os.preadv_nowait(fs->fd, seg.iov, seg.iovcnt, seg.offset)
+                             : mapio__os.preadv_nowait(fs->fd, &one, 1, seg.offset);
+    if (r < 0) {
+        /* Not cached, or the call failed: the pool makes the real one,
+         * which reports a real error. */
+        if (r == MAPIO_ENOTSUP)
+            fs->nowait_refused = true;
+        return false;
+    }
+    if (r == 0 || (uint64_t)r >= req->len) {
+        MAPIO__COUNT1(&rp->ctx->counters, read_inline, 1);
+        MAPIO__COUNT1(&fs->counters, read_inline, 1);
+    }
+    mapio__complete(req, r); /* short: requeued for the rest */
+    return true;
+}
+
+static void push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n, bool try_inline)
 {
     struct mapio__work *head = NULL, *tail = NULL;
     unsigned count = 0;
@@ -24,6 +57,8 @@ void mapio__pooled_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsi
             mapio__complete(reqs[i], 0);
             continue;
         }
+        if (try_inline && read_inline(reqs[i]))
+            continue;
         struct mapio__work *w = &mapio__rp(reqs[i])->work;
         if (tail != NULL)
             tail->next = w;
@@ -34,6 +69,16 @@ void mapio__pooled_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsi
     }
     if (count > 0)
         mapio__pool_push(pool, head, tail, count);
+}
+
+void mapio__pooled_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n)
+{
+    push(pool, reqs, n, false);
+}
+
+void mapio__pooled_submit(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n)
+{
+    push(pool, reqs, n, true);
 }
 
 int mapio__pooled_cancel(struct mapio__pool *pool, mapio_req_t *req)

@@ -19,6 +19,22 @@ int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)
  * is nothing for a worker to do. */
 void mapio__pooled_push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n);
 
+/*
+ * The same, but a read the page cache holds completes here, on the polling
+ * thread, with no hand-off: a buffered read or readv of at most
+ * MAPIO__INLINE_READ_MAX bytes, not O_DIRECT, not MMapIO, nothing of it
+ * read yet, and no fault hooks installed (they see every call on a
+ * worker). It is tried with the OS table's preadv_nowait; a miss
+ * (MAPIO_EAGAIN), an error or a file system that cannot tell goes to the
+ * pool as before, and a short answer completes that part and the rest
+ * follows on the pool (its next page was not cached). Completed ones count
+ * in read_inline.
+ */
+void mapio__pooled_submit(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n);
+
+/* Past this a read's copy would hold the loop longer than a hand-off costs. */
+#define MAPIO__INLINE_READ_MAX ((size_t)64 * 1024)
+
 /* Take req off the pool's queue if no worker has it yet (NULL: all). */
 int mapio__pooled_cancel(struct mapio__pool *pool, mapio_req_t *req);
 

@@ -6,9 +6,18 @@
 
 #include "readiness.h"
 
-int mapio__readiness_start(struct mapio__readiness *r, unsigned workers)
+int mapio__readiness_start(struct mapio__readiness *r, const mapio_engine_opts_t *opts)
 {
-    return mapio__pooled_new(&r->pool, workers, mapio__readiness_signal, r);
+    r->inline_reads = !(opts->flags & MAPIO_ENGINE_NO_INLINE_READS);
+    return mapio__pooled_new(&r->pool, opts->workers, mapio__readiness_signal, r);
+}
+
+void mapio__readiness_submit(struct mapio__readiness *r, mapio_req_t *const *reqs, unsigned n)
+{
+    if (r->inline_reads)
+        mapio__pooled_submit(r->pool, reqs, n);
+    else
+        mapio__pooled_push(r->pool, reqs, n);
 }
 
 void mapio__readiness_signal(void *arg)

@@ -20,10 +20,14 @@ struct mapio__readiness {
     void (*raise)(struct mapio__readiness *r); /* make fd readable; any thread */
     void (*lower)(struct mapio__readiness *r); /* take the signal off it */
     _Atomic bool raised; /* since the last lower: a wait lowers only what was raised */
+    bool inline_reads;   /* cached reads complete in submit (no MAPIO_ENGINE_NO_INLINE_READS) */
 };
 
-/* Start the pool (workers threads) with raise as its notify. */
-int mapio__readiness_start(struct mapio__readiness *r, unsigned workers);
+/* Start the pool (opts->workers threads) with raise as its notify. */
+int mapio__readiness_start(struct mapio__readiness *r, const mapio_engine_opts_t *opts);
+/* Hand requests to the pool in order, cached reads answered here first
+ * (mapio__pooled_submit) unless the engine was told not to. */
+void mapio__readiness_submit(struct mapio__readiness *r, mapio_req_t *const *reqs, unsigned n);
 /* Raise the signal (a wake, or the pool's notify). Any thread. */
 void mapio__readiness_signal(void *r);
 /*

@@ -36,7 +36,8 @@ static int check_opts(mapio_engine_opts_t *o)
     if (o->sq_thread_idle_ms == 0)
         o->sq_thread_idle_ms = 1000;
     if (o->workers > 1024 || o->ring_entries > 32768 || o->max_inflight > (1u << 30) ||
-        (o->flags & ~(unsigned)(MAPIO_ENGINE_SQPOLL | MAPIO_ENGINE_REGISTER_FILES)))
+        (o->flags & ~(unsigned)(MAPIO_ENGINE_SQPOLL | MAPIO_ENGINE_REGISTER_FILES |
+                                MAPIO_ENGINE_NO_INLINE_READS)))
         return MAPIO_EINVAL;
     return 0;
 }

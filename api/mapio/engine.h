@@ -39,6 +39,11 @@ enum {
     MAPIO_ENGINE_SQPOLL = 1u << 0,
     /* io_uring: register every opened file with the ring (fixed files). */
     MAPIO_ENGINE_REGISTER_FILES = 1u << 1,
+    /* epoll, kqueue: hand every read to a worker. By default a buffered
+     * read of up to 64 KiB is first tried on the polling thread with a call
+     * that never waits for the device (preadv2 RWF_NOWAIT, where the OS has
+     * it): the page cache answers it there, a miss goes to the pool. */
+    MAPIO_ENGINE_NO_INLINE_READS = 1u << 2,
 };
 
 typedef struct mapio_engine_opts {
@@ -732,7 +737,8 @@ MAPIO_EXTERN int mapio_file_truncate_blocking(mapio_file_t *file, uint64_t size)
     X(errors)                 /* requests completed with an error */                               \
     X(short_io_resumed)       /* short transfers resumed inside the engine */                      \
     X(retries)                /* EINTR/EAGAIN retried inside the engine */                         \
-    X(cancelled)              /* requests completed with MAPIO_ECANCELED */
+    X(cancelled)              /* requests completed with MAPIO_ECANCELED */                        \
+    X(read_inline)            /* reads the page cache answered inline (epoll, kqueue) */
 
 /* Latency percentiles from a log-linear histogram (<= 1 % relative error). */
 typedef struct mapio_latency {

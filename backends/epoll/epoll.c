@@ -2,8 +2,10 @@
  * backends/epoll/epoll.c - epoll + worker threads.
  *
  * Notes about epoll and regular files: a regular file is always "ready" (epoll
- * refuses it with EPERM), so readiness tells nothing about file I/O. The work
- * runs as blocking pread/pwrite/fdatasync on the shared worker pool
+ * refuses it with EPERM), so readiness tells nothing about file I/O. A read
+ * the page cache holds completes in submit, on the polling thread
+ * (preadv2 RWF_NOWAIT: engine/pooled.h); the rest of the work runs as
+ * blocking pread/pwrite/fdatasync on the shared worker pool
  * (engine/pool.c); epoll only watches one eventfd that the pool writes when a
  * batch of completions waits and that wake() writes for cross-thread
  * submissions. The epoll descriptor itself is the engine fd for embedding: it
@@ -220,7 +222,7 @@ static int epoll_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, v
         err = -errno;
         goto fail;
     }
-    err = mapio__readiness_start(&s->r, opts->workers);
+    err = mapio__readiness_start(&s->r, opts);
     if (err != 0)
         goto fail;
     s->eng = eng;
@@ -256,11 +258,11 @@ static int epoll_be_submit(void *state, mapio_req_t **reqs, unsigned n)
         if (!aio_fits(s, reqs[i]))
             continue;
         /* Not for the pool; keep the pool's ones in order around it. */
-        mapio__pooled_push(s->r.pool, reqs + from, i - from);
+        mapio__readiness_submit(&s->r, reqs + from, i - from);
         aio_submit(s, &reqs[i], 1);
         from = i + 1;
     }
-    mapio__pooled_push(s->r.pool, reqs + from, n - from);
+    mapio__readiness_submit(&s->r, reqs + from, n - from);
     return (int)n;
 }
 

@@ -4,8 +4,9 @@
  *
  * kqueue, like epoll, calls a regular file always readable, so file I/O runs
  * as blocking calls on the shared worker pool (engine/pool.c, the same one the
- * epoll backend uses). kqueue is the loop: the pool signals a batch of
- * completions with an EVFILT_USER event (NOTE_TRIGGER, EV_CLEAR so delivery
+ * epoll backend uses), but for cached reads where the OS can tell them
+ * without waiting (engine/pooled.h: none of the BSDs nor macOS can). kqueue is the loop: the pool
+ * signals a batch of completions with an EVFILT_USER event (NOTE_TRIGGER, EV_CLEAR so delivery
  * resets it), wake() triggers the same event, and kevent() with a timeout is
  * the wait. The kqueue descriptor is the engine fd for embedding: it is
  * readable while the user event is pending.
@@ -78,7 +79,7 @@ static int kqueue_be_init(mapio_engine_t *eng, const mapio_engine_opts_t *opts, 
         mapio__engine_detail(eng, "kevent(EVFILT_USER): %s", mapio_strerror(err));
         goto fail;
     }
-    err = mapio__readiness_start(&s->r, opts->workers);
+    err = mapio__readiness_start(&s->r, opts);
     if (err != 0)
         goto fail;
     *state = s;
@@ -102,7 +103,7 @@ MAPIO__BACKEND_READINESS_OPS()
 static int kqueue_be_submit(void *state, mapio_req_t **reqs, unsigned n)
 {
     struct kqueue_state *s = state;
-    mapio__pooled_push(s->r.pool, reqs, n);
+    mapio__readiness_submit(&s->r, reqs, n);
     return (int)n;
 }
 

@@ -38,6 +38,7 @@ static const struct feature features[] = {
     { "mremap", MAPIO_HAVE_MREMAP, WANT_UNLESS_PORTABLE },
     { "MAP_POPULATE", MAPIO_HAVE_MAP_POPULATE, WANT_UNLESS_PORTABLE },
     { "renameat2", MAPIO_HAVE_RENAMEAT2, WANT_UNLESS_PORTABLE },
+    { "preadv2 + RWF_NOWAIT (inline cached reads)", MAPIO_HAVE_RWF_NOWAIT, WANT_UNLESS_PORTABLE },
     { "libaio (epoll backend's O_DIRECT path)", MAPIO_HAVE_LIBAIO,
       MAPIO_TEST_LINUX &&MAPIO_TEST_WANT_EPOLL },
     { "liburing (io_uring backend)", MAPIO_TEST_HAVE_URING,

@@ -92,7 +92,7 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_latency_t, p99_ns), 16, 16, 16)                                               \
     X(offsetof(mapio_latency_t, p999_ns), 24, 24, 24)                                              \
     X(offsetof(mapio_latency_t, max_ns), 32, 32, 32)                                               \
-    X(sizeof(mapio_metrics_t), 312, 304, 304)                                                      \
+    X(sizeof(mapio_metrics_t), 320, 312, 312)                                                      \
     X(MAPIO_ABI_ALIGNOF(mapio_metrics_t), 8, 4, 8)                                                 \
     X(offsetof(mapio_metrics_t, sync_background_loops), 0, 0, 0)                                   \
     X(offsetof(mapio_metrics_t, sync), 8, 8, 8)                                                    \
@@ -111,12 +111,13 @@ struct mapio_abi_u64_probe {
     X(offsetof(mapio_metrics_t, short_io_resumed), 112, 112, 112)                                  \
     X(offsetof(mapio_metrics_t, retries), 120, 120, 120)                                           \
     X(offsetof(mapio_metrics_t, cancelled), 128, 128, 128)                                         \
-    X(offsetof(mapio_metrics_t, read_latency), 136, 136, 136)                                      \
-    X(offsetof(mapio_metrics_t, write_latency), 176, 176, 176)                                     \
-    X(offsetof(mapio_metrics_t, sync_latency), 216, 216, 216)                                      \
-    X(offsetof(mapio_metrics_t, commit_latency), 256, 256, 256)                                    \
-    X(offsetof(mapio_metrics_t, backend), 296, 296, 296)                                           \
-    X(offsetof(mapio_metrics_t, fallback_reason), 304, 300, 300)                                   \
+    X(offsetof(mapio_metrics_t, read_inline), 136, 136, 136)                                       \
+    X(offsetof(mapio_metrics_t, read_latency), 144, 144, 144)                                      \
+    X(offsetof(mapio_metrics_t, write_latency), 184, 184, 184)                                     \
+    X(offsetof(mapio_metrics_t, sync_latency), 224, 224, 224)                                      \
+    X(offsetof(mapio_metrics_t, commit_latency), 264, 264, 264)                                    \
+    X(offsetof(mapio_metrics_t, backend), 304, 304, 304)                                           \
+    X(offsetof(mapio_metrics_t, fallback_reason), 312, 308, 308)                                   \
     X(sizeof(mapio_fault_call_t), 80, 52, 56)                                                      \
     X(MAPIO_ABI_ALIGNOF(mapio_fault_call_t), 8, 4, 8)                                              \
     X(offsetof(mapio_fault_call_t, op), 0, 0, 0)                                                   \
