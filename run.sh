@@ -5,7 +5,7 @@
 #                   ASan+UBSan (uring+epoll), TSan (threaded suites), the
 #                   single-backend epoll build, the kqueue backend on its Linux
 #                   emulation with the portable mmap paths, a clang -Werror
-#                   build, the install (meson install --destdir, then consumers
+#                   build with the WAL scanner's libFuzzer run (30 s), the install (meson install --destdir, then consumers
 #                   built outside the tree through pkg-config, CMake and a meson
 #                   subproject: tools/check-install.sh), format and
 #                   exported-symbol checks, fio's verify through mapio's fio
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libcmocka-dev libev-dev libaio-dev
-      clang-format binutils clang g++ cmake groff-base man-db)
+      clang-format binutils clang libclang-rt-dev g++ cmake groff-base man-db)
 
 install_deps() {
     local missing=()
@@ -105,8 +105,10 @@ test)
     ok=$(awk '/^Ok:/{print $2}' build-ci-tsan/tsan.log); fail=$(awk '/^Fail:/{print $2}' build-ci-tsan/tsan.log)
     PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
     [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
-    echo "== clang build (CC=clang -Dwerror=true), every suite"
-    CC=clang setup build-ci-clang -Dwerror=true
+    # With the WAL scanner's libFuzzer target: its suite runs it for
+    # fuzz_seconds (30) from a fresh seed corpus (tests/wal/wal_fuzz.sh).
+    echo "== clang build (CC=clang -Dwerror=true -Dfuzz=true), every suite, the WAL fuzzer for 30 s"
+    CC=clang setup build-ci-clang -Dwerror=true -Dfuzz=true
     mtest build-ci-clang
     echo "== install: meson install --destdir, consumers through pkg-config, CMake, a meson subproject"
     # The clang build, installed into a temporary root; the consumers are
