@@ -28,34 +28,41 @@ if [ ! -f "$FILE" ] || [ "$(stat -c %s "$FILE")" -ne $((1 << 30)) ]; then
 fi
 cat "$FILE" >/dev/null # warm: every run below reads from the page cache
 
-fio_rr() { # NAME fio options... -> IOPS of 4 KiB random reads of FILE
-    iops "$(fio_run "$1" --name=b --filename="$FILE" --rw=randread --bs=4k --invalidate=0 \
-        --norandommap --randrepeat=0 --time_based --runtime="$SECS" --group_reporting "${@:2}")"
+fio_rr() { # KEY NAME fio options...: 4 KiB random reads of FILE, into R[KEY]
+    take "$1" "$(fio_run "$2" --name=b --filename="$FILE" --rw=randread --bs=4k --invalidate=0 \
+        --norandommap --randrepeat=0 --time_based --runtime="$SECS" --group_reporting "${@:3}")"
 }
-mb_ops() { # NAME mapio-bench arguments... -> ops/s
-    iops "$(mb "$@" --seconds "$SECS")"
+mb_ops() { # KEY NAME mapio-bench arguments...: into R[KEY]
+    take "$1" "$(mb "${@:2}" --seconds "$SECS")"
 }
 
 declare -A R
+take() { # KEY ROW: its ops/s into R[KEY], its CPU µs per op into R[KEY_cpu]
+    R[$1]+="$(iops "$2") "
+    R[${1}_cpu]+="$(get cpu_us_per_op "$2") "
+}
 engine_round() {
-    R[fio_uring]+="$(fio_rr "fio io_uring QD32" --ioengine=io_uring --iodepth=32) "
-    R[fio_uring_b]+="$(fio_rr "fio io_uring QD32 batched" --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 --iodepth_batch_complete_min=1 --iodepth_batch_complete_max=32) "
-    R[mapio_uring]+="$(mb_ops "mapio uring QD32" randread "$FILE" --backend uring --qd 32) "
-    R[fio_psync2]+="$(fio_rr "fio psync x2" --ioengine=psync --numjobs=2) "
-    R[mapio_epoll]+="$(mb_ops "mapio epoll QD32" randread "$FILE" --backend epoll --workers 2 --qd 32) "
-    R[raw_nop]+="$(mb_ops "raw liburing nop" raw-uring "$FILE" --op nop) "
-    R[mapio_nop]+="$(mb_ops "mapio uring nop" roundtrip "$FILE" --backend uring --op nop) "
-    R[raw_read1]+="$(mb_ops "raw liburing read1" raw-uring "$FILE" --op read1) "
-    R[mapio_read1]+="$(mb_ops "mapio uring read1" roundtrip "$FILE" --backend uring --op read1) "
+    fio_rr fio_uring "fio io_uring QD32" --ioengine=io_uring --iodepth=32
+    fio_rr fio_uring_b "fio io_uring QD32 batched" --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 --iodepth_batch_complete_min=1 --iodepth_batch_complete_max=32
+    mb_ops mapio_uring "mapio uring QD32" randread "$FILE" --backend uring --qd 32
+    fio_rr fio_psync2 "fio psync x2" --ioengine=psync --numjobs=2
+    mb_ops mapio_epoll "mapio epoll QD32" randread "$FILE" --backend epoll --workers 2 --qd 32
+    fio_rr fio_psync1 "fio psync QD1" --ioengine=psync
+    mb_ops mapio_epoll1 "mapio epoll QD1" randread "$FILE" --backend epoll --qd 1
+    mb_ops raw_nop "raw liburing nop" raw-uring "$FILE" --op nop
+    mb_ops mapio_nop "mapio uring nop" roundtrip "$FILE" --backend uring --op nop
+    mb_ops raw_read1 "raw liburing read1" raw-uring "$FILE" --op read1
+    mb_ops mapio_read1 "mapio uring read1" roundtrip "$FILE" --backend uring --op read1
 }
 # MMapIO: fio's mmap engine is one synchronous thread doing a memcpy per I/O;
 # the engine in MMapIO mode copies on the submitting thread (QD1 is the same
 # shape), or on its copy pool.
 mmap_round() {
-    R[fio_mmap]+="$(fio_rr "fio mmap" --ioengine=mmap) "
-    R[mapio_mmap]+="$(mb_ops "mapio MMapIO QD1" randread "$FILE" --backend uring --qd 1 --mmap 1) "
-    R[mapio_mmap_pool]+="$(mb_ops "mapio MMapIO pool QD32" randread "$FILE" --backend uring --qd 32 --mmap 2 --workers 2) "
-    R[mapio_mmap_pool1]+="$(mb_ops "mapio MMapIO pool QD1 1 worker" randread "$FILE" --backend uring --qd 1 --mmap 2 --workers 1) "
+    fio_rr fio_mmap "fio mmap" --ioengine=mmap
+    mb_ops mapio_mmap "mapio MMapIO QD1" randread "$FILE" --backend uring --qd 1 --mmap 1
+    mb_ops mapio_mmap_pool "mapio MMapIO pool QD32" randread "$FILE" --backend uring --qd 32 --mmap 2 --workers 2
+    mb_ops mapio_mmap_pool1 "mapio MMapIO pool QD1 1 worker" randread "$FILE" --backend uring --qd 1 --mmap 2 --workers 1
+    mb_ops mapio_mmap_pool12 "mapio MMapIO pool QD1 2 workers" randread "$FILE" --backend uring --qd 1 --mmap 2 --workers 2
 }
 for run in $(seq 1 "$RUNS"); do
     [ "$WHAT" = mmap ] || engine_round
@@ -64,18 +71,19 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 med() { echo "${R[$1]}" | median; }
-row() { # label, ours, peer, target
-    local a b
-    a=$(med "$2"); b=$(med "$3")
-    printf '| %s | %s | %.0f | %.0f | %.2f | %s |\n' "$1" "${R[$2]}/ ${R[$3]}" "$a" "$b" \
-        "$(echo "$a / $b" | bc -l)" "$4"
+row() { # label, ours, peer, target: ops/s and their ratio, CPU µs per op and theirs
+    local a b ca cb
+    a=$(med "$2"); b=$(med "$3"); ca=$(med "${2}_cpu"); cb=$(med "${3}_cpu")
+    printf '| %s | %s | %.0f | %.0f | %.2f | %s | %.2f / %.2f = %.2f |\n' "$1" "${R[$2]}/ ${R[$3]}" \
+        "$a" "$b" "$(echo "$a / $b" | bc -l)" "$4" "$ca" "$cb" "$(echo "$ca / $cb" | bc -l)"
 }
-echo "| workload | per-round figures (mapio / peer) | mapio median | peer median | ratio | target |"
-echo "|---|---|---|---|---|---|"
+echo "| workload | per-round figures (mapio / peer) | mapio median | peer median | ratio | target | CPU µs/op mapio / peer |"
+echo "|---|---|---|---|---|---|---|"
 if [ "$WHAT" != mmap ]; then
 row "4 KiB randread QD32, io_uring backend vs fio io_uring iodepth=32" mapio_uring fio_uring "≥ 1.0"
 row "same, vs fio io_uring iodepth=32 batched (iodepth_batch_submit=32)" mapio_uring fio_uring_b "≥ 1.0"
 row "4 KiB randread, epoll+2 workers QD32 vs fio psync numjobs=2" mapio_epoll fio_psync2 "≥ 0.9"
+row "4 KiB randread, epoll QD1 (inline cached reads) vs fio psync QD1" mapio_epoll1 fio_psync1 "≥ 0.9"
 row "QD1 round trip, nop: engine vs raw liburing loop" mapio_nop raw_nop "≥ 0.9"
 row "QD1 round trip, 1-byte cached read: engine vs raw liburing" mapio_read1 raw_read1 "≥ 0.9"
 fi
@@ -83,4 +91,5 @@ if [ "$WHAT" != engine ]; then
 row "4 KiB randread, MMapIO (copy on the caller) vs fio mmap" mapio_mmap fio_mmap "≥ 0.9"
 row "same, MMapIO copy pool (2 workers, QD32) vs fio mmap" mapio_mmap_pool fio_mmap "-"
 row "same, MMapIO copy pool (1 worker, QD1) vs fio mmap" mapio_mmap_pool1 fio_mmap "-"
+row "same, MMapIO copy pool (2 workers, QD1) vs fio mmap" mapio_mmap_pool12 fio_mmap "-"
 fi
