@@ -268,6 +268,15 @@ static void sync_each(const struct opts *o, struct row *row)
     struct each e = { .o = o, .fd = open(o->file, O_RDWR | O_CREAT | O_TRUNC, 0644) };
     if (e.fd < 0)
         cli_die("open %s: %s", o->file, strerror(errno));
+    /* --prealloc-mib as for commit, with plain pwrite: the same overwrite in
+     * place that a preallocated log segment gets. */
+    unsigned char *zero = calloc(1, 1 << 20);
+    for (uint64_t off = 0; off < ((uint64_t)o->prealloc << 20); off += 1 << 20)
+        if (pwrite(e.fd, zero, 1 << 20, (off_t)off) != 1 << 20)
+            cli_die("--prealloc-mib: writing zeros to %s: %s", o->file, strerror(errno));
+    free(zero);
+    if (o->prealloc && fdatasync(e.fd) != 0)
+        cli_die("--prealloc-mib: fdatasync of %s: %s", o->file, strerror(errno));
     e.buf = malloc(o->bs);
     memset(e.buf, 7, o->bs);
     row->bytes_per_op = o->bs;
@@ -759,7 +768,7 @@ int main(int argc, char **argv)
           .modes = "commit" },
         { "--prealloc-mib", CLI_UINT, &o.prealloc,
           "write this many MiB of zeros first, then overwrite them (0 = append)", .max = 1 << 20,
-          .modes = "commit" },
+          .modes = "commit|sync-each" },
         { "--create", CLI_UINT, &o.create, "1 = create a missing FILE, 0 = fail", "0|1", .max = 1,
           .modes = READS },
         { "--size-mib", CLI_UINT, &o.size_mib, "size of a FILE created (recovery: of the log)",
