@@ -51,8 +51,10 @@ engine_round() {
     mb_ops mapio_epoll1 "mapio epoll QD1" randread "$FILE" --backend epoll --qd 1
     mb_ops raw_nop "raw liburing nop" raw-uring "$FILE" --op nop
     mb_ops mapio_nop "mapio uring nop" roundtrip "$FILE" --backend uring --op nop
+    mb_ops mapio_nop_nolat "mapio uring nop, no latency" roundtrip "$FILE" --backend uring --op nop --latency 0
     mb_ops raw_read1 "raw liburing read1" raw-uring "$FILE" --op read1
     mb_ops mapio_read1 "mapio uring read1" roundtrip "$FILE" --backend uring --op read1
+    mb_ops mapio_read1_nolat "mapio uring read1, no latency" roundtrip "$FILE" --backend uring --op read1 --latency 0
 }
 # MMapIO: fio's mmap engine is one synchronous thread doing a memcpy per I/O;
 # the engine in MMapIO mode copies on the submitting thread (QD1 is the same
@@ -86,6 +88,9 @@ row "4 KiB randread, epoll+2 workers QD32 vs fio psync numjobs=2" mapio_epoll fi
 row "4 KiB randread, epoll QD1 (inline cached reads) vs fio psync QD1" mapio_epoll1 fio_psync1 "≥ 0.9"
 row "QD1 round trip, nop: engine vs raw liburing loop" mapio_nop raw_nop "≥ 0.9"
 row "QD1 round trip, 1-byte cached read: engine vs raw liburing" mapio_read1 raw_read1 "≥ 0.9"
+row "QD1 nop, latency accounting off (MAPIO_ENGINE_NO_LATENCY) vs raw liburing" mapio_nop_nolat raw_nop "-"
+row "QD1 1-byte read, latency accounting off vs raw liburing" mapio_read1_nolat raw_read1 "-"
+row "what latency accounting costs: QD1 nop, on vs off" mapio_nop mapio_nop_nolat "≥ 0.97"
 fi
 if [ "$WHAT" != engine ]; then
 row "4 KiB randread, MMapIO (copy on the caller) vs fio mmap" mapio_mmap fio_mmap "≥ 0.9"

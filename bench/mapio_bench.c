@@ -27,7 +27,7 @@
 struct opts {
     const char *mode, *file, *backend, *op, *name;
     unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib,
-        seg_mib;
+        seg_mib, latency;
     double seconds;
     int json;
 };
@@ -46,7 +46,8 @@ static mapio_engine_t *engine(const struct opts *o)
 {
     mapio_engine_opts_t eo = { .backend = o->backend,
                                .workers = o->workers,
-                               .commit_delay_us = o->delay_us };
+                               .commit_delay_us = o->delay_us,
+                               .flags = o->latency ? 0 : MAPIO_ENGINE_NO_LATENCY };
     mapio_engine_t *eng;
     int err = mapio_engine_new(&eng, &eo);
     if (err != 0)
@@ -730,7 +731,8 @@ int main(int argc, char **argv)
                       .committers = 1,
                       .create = 1,
                       .size_mib = 1024,
-                      .seg_mib = 64 };
+                      .seg_mib = 64,
+                      .latency = 1 };
     const struct cli_arg args[] = {
         { "--mode", CLI_MODE, &o.mode, "what to measure (see Modes below)", "MODE", .pos = 1,
           .required = 1 },
@@ -769,6 +771,9 @@ int main(int argc, char **argv)
         { "--prealloc-mib", CLI_UINT, &o.prealloc,
           "write this many MiB of zeros first, then overwrite them (0 = append)", .max = 1 << 20,
           .modes = "commit|sync-each" },
+        { "--latency", CLI_UINT, &o.latency,
+          "0 = the engine keeps no latencies (MAPIO_ENGINE_NO_LATENCY: no clock read per request)",
+          "0|1", .max = 1, .modes = "roundtrip|randread" },
         { "--create", CLI_UINT, &o.create, "1 = create a missing FILE, 0 = fail", "0|1", .max = 1,
           .modes = READS },
         { "--size-mib", CLI_UINT, &o.size_mib, "size of a FILE created (recovery: of the log)",
@@ -824,7 +829,7 @@ int main(int argc, char **argv)
         /* The engine's own histogram of the operation, where it keeps one. */
         if (strcmp(o.mode, "randread") == 0) {
             row.lat = m.read_latency;
-            row.lat_source = "engine read_latency";
+            row.lat_source = o.latency ? "engine read_latency" : "none (--latency 0)";
         } else if (strcmp(o.mode, "commit") == 0) {
             row.lat = m.commit_latency;
             row.lat_source = "engine commit_latency";

@@ -234,10 +234,12 @@ static void fused_done(mapio_req_t *req, int64_t wres, int64_t sres)
     }
     COUNT_BOTH(fs, sync_background_loops, 1);
     COUNT_BOTH(fs, sync_delayed, req->iovcnt);
-    uint64_t ns = mapio__os.now_ns() - rp->start_ns, us = ns / 1000;
-    mapio__lat_record(&ctx->lat.sync, ns, true);
-    if (fs->lats != NULL)
-        mapio__lat_record(&fs->lats->sync, ns, false);
+    uint64_t ns = rp->start_ns != 0 ? mapio__os.now_ns() - rp->start_ns : 0, us = ns / 1000;
+    if (rp->start_ns != 0) { /* 0: MAPIO_ENGINE_NO_LATENCY */
+        mapio__lat_record(&ctx->lat.sync, ns, true);
+        if (fs->lats != NULL)
+            mapio__lat_record(&fs->lats->sync, ns, false);
+    }
     COUNT_BOTH(fs, sync, 1);
     COUNT_BOTH(fs, sync_us, us);
     sres = mapio__file_sync_result(fs, sres);

@@ -37,6 +37,7 @@ struct mapio__ctx {
 
     /* Options, fixed at creation. */
     unsigned commit_delay_us, commit_max_batch;
+    bool no_latency; /* MAPIO_ENGINE_NO_LATENCY: read no clock to time requests */
 };
 
 #endif

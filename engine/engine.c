@@ -85,6 +85,13 @@ void mapio__engine_push(mapio_engine_t *eng, mapio_req_t *req)
  * any: that thread owns the backlog, and needs no stack, fence or wake. */
 static _Thread_local mapio_engine_t *tl_polling;
 
+/* What a request is stamped with when it is accepted: now, or 0 when the
+ * engine keeps no latencies (MAPIO_ENGINE_NO_LATENCY: no clock read). */
+static uint64_t stamp(const mapio_engine_t *eng)
+{
+    return eng->ctx.no_latency ? 0 : mapio__os.now_ns();
+}
+
 /* Reset the engine's part of a request and queue it: straight into the
  * backlog from the engine's own callbacks, stamped with the time their
  * batch was collected (no clock read: a latency then includes the rest of
@@ -97,7 +104,7 @@ static void enqueue(mapio_engine_t *eng, mapio_req_t *req, bool carried, int64_t
         mapio__reqq_push(&eng->ctx.backlog, req);
         return;
     }
-    mapio__req_reset(req, eng, &eng->ctx, false, carried, result, mapio__os.now_ns());
+    mapio__req_reset(req, eng, &eng->ctx, false, carried, result, stamp(eng));
     mapio__engine_push(eng, req);
 }
 
@@ -126,7 +133,7 @@ int mapio__engine_accept(mapio_engine_t *eng, mapio_req_t *req)
 {
     int err = admit(eng);
     if (err == 0)
-        mapio__req_reset(req, eng, &eng->ctx, false, false, 0, mapio__os.now_ns());
+        mapio__req_reset(req, eng, &eng->ctx, false, false, 0, stamp(eng));
     return err;
 }
 
@@ -486,12 +493,15 @@ static void release_refs(mapio_req_t *r)
 static void account(mapio_engine_t *eng, mapio_req_t *r, uint64_t now)
 {
     struct mapio__req_priv *rp = mapio__rp(r);
-    uint64_t ns = now - rp->start_ns, us = ns / 1000;
+    /* Not stamped (MAPIO_ENGINE_NO_LATENCY): counted, not timed. */
+    bool timed = rp->start_ns != 0;
+    uint64_t ns = timed ? now - rp->start_ns : 0, us = ns / 1000;
     mapio__account(&eng->ctx.counters, r, us, true);
-    mapio__lat_account(&eng->ctx.lat, r, ns, true);
+    if (timed)
+        mapio__lat_account(&eng->ctx.lat, r, ns, true);
     if (rp->fs != NULL) {
         mapio__account(&rp->fs->counters, r, us, true);
-        if (rp->fs->lats != NULL)
+        if (timed && rp->fs->lats != NULL)
             mapio__lat_account(rp->fs->lats, r, ns, false);
     }
 }
@@ -513,7 +523,7 @@ static int run_done(mapio_engine_t *eng)
         atomic_thread_fence(memory_order_seq_cst);
         take_cancels(eng);
 
-        uint64_t now = mapio__os.now_ns();
+        uint64_t now = stamp(eng);
         eng->batch_ns = now;
         while (list != NULL) {
             mapio_req_t *r = list;

@@ -673,16 +673,19 @@ static int64_t run_blocking(struct mapio__fstate *fs, mapio_req_t *req)
     mapio__rp(req)->done = 0;
     mapio__rp(req)->fs = fs;
     mapio__rp(req)->ctx = fs->ctx;
-    uint64_t t0 = mapio__os.now_ns();
+    bool timed = !fs->ctx->no_latency;
+    uint64_t t0 = timed ? mapio__os.now_ns() : 0;
     req->result = mapio__exec(req);
     if (mapio__op_is_sync(req->op))
         req->result = mapio__file_sync_result(fs, req->result);
-    uint64_t ns = mapio__os.now_ns() - t0;
+    uint64_t ns = timed ? mapio__os.now_ns() - t0 : 0;
     mapio__account(&fs->ctx->counters_mt, req, ns / 1000, false);
     mapio__account(&fs->counters_mt, req, ns / 1000, false);
-    mapio__lat_account(&fs->ctx->lat_mt, req, ns, false);
-    if (fs->lats != NULL)
-        mapio__lat_account(fs->lats, req, ns, false);
+    if (timed) {
+        mapio__lat_account(&fs->ctx->lat_mt, req, ns, false);
+        if (fs->lats != NULL)
+            mapio__lat_account(fs->lats, req, ns, false);
+    }
     mapio__engine_release(fs);
     return req->result;
 }

@@ -37,7 +37,7 @@ static int check_opts(mapio_engine_opts_t *o)
         o->sq_thread_idle_ms = 1000;
     if (o->workers > 1024 || o->ring_entries > 32768 || o->max_inflight > (1u << 30) ||
         (o->flags & ~(unsigned)(MAPIO_ENGINE_SQPOLL | MAPIO_ENGINE_REGISTER_FILES |
-                                MAPIO_ENGINE_NO_INLINE_READS)))
+                                MAPIO_ENGINE_NO_INLINE_READS | MAPIO_ENGINE_NO_LATENCY)))
         return MAPIO_EINVAL;
     return 0;
 }
@@ -69,6 +69,7 @@ int mapio_engine_new(mapio_engine_t **out, const mapio_engine_opts_t *opts)
     eng->opts = o;
     eng->ctx.commit_delay_us = o.commit_delay_us;
     eng->ctx.commit_max_batch = o.commit_max_batch;
+    eng->ctx.no_latency = (o.flags & MAPIO_ENGINE_NO_LATENCY) != 0;
     if (pthread_mutex_init(&eng->lock, NULL) != 0) {
         mapio__free(eng);
         return MAPIO_ENOMEM;

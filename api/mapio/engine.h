@@ -44,6 +44,11 @@ enum {
      * that never waits for the device (preadv2 RWF_NOWAIT, where the OS has
      * it): the page cache answers it there, a miss goes to the pool. */
     MAPIO_ENGINE_NO_INLINE_READS = 1u << 2,
+    /* Keep no latencies: no clock is read per request or per batch, the
+     * latency histograms and the *_us sums stay 0 (operation counts are
+     * kept). Two clock reads a round trip are most of the engine's own
+     * cost at QD1 on a fast machine (bench/README.md). */
+    MAPIO_ENGINE_NO_LATENCY = 1u << 3,
 };
 
 typedef struct mapio_engine_opts {

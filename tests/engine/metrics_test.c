@@ -180,6 +180,59 @@ static void engine_latencies_count_operations(void **state)
     free(p);
 }
 
+static int done_count;
+static void count_done(mapio_req_t *req)
+{
+    assert_true(req->result >= 0);
+    done_count++;
+}
+
+/* MAPIO_ENGINE_NO_LATENCY: every operation counted, none timed (no clock
+ * read), on the async paths (callbacks, group commit) and the twins. */
+static void no_latency_counts_without_timing(void **state)
+{
+    (void)state;
+    mapio_engine_t *eng;
+    mapio_engine_opts_t o = { .flags = MAPIO_ENGINE_NO_LATENCY };
+    assert_int_equal(mapio_engine_new(&eng, &o), 0);
+    char *p = tu_path("nolat");
+    mapio_file_t f;
+    assert_int_equal(mapio_file_open_blocking(&f, eng, p, 0, MAPIO_OPEN_HISTOGRAMS), 0);
+    char b[100] = { 0 };
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mapio_write_at_blocking(&f, b, sizeof b, 0), 100);
+    assert_int_equal(mapio_read_at_blocking(&f, b, sizeof b, 0), 100);
+    mapio_req_t r[4];
+    mapio_write_t w = { b, sizeof b, 100 };
+    done_count = 0;
+    assert_int_equal(mapio_write_at(&f, &r[0], b, sizeof b, 0, count_done), 0);
+    assert_int_equal(mapio_read_at(&f, &r[1], b, sizeof b, 0, count_done), 0);
+    assert_int_equal(mapio_commit(&f, &r[2], &w, 1, count_done), 0);
+    assert_int_equal(mapio_nop(eng, &r[3], count_done), 0);
+    while (done_count < 4)
+        assert_true(mapio_engine_poll(eng, -1) >= 0);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_engine_metrics(eng, &m), 0);
+    assert_int_equal(m.write, 6); /* the commit writes too */
+    assert_int_equal(m.read, 2);
+    assert_int_equal(m.commit, 1);
+    assert_true(m.sync >= 1);
+    assert_int_equal(m.write_us + m.read_us + m.sync_us, 0);
+    assert_int_equal(m.write_latency.count + m.read_latency.count + m.sync_latency.count +
+                         m.commit_latency.count,
+                     0);
+    assert_int_equal(mapio_file_metrics(&f, &m), 0);
+    assert_int_equal(m.write, 6); /* the commit writes too */
+    assert_int_equal(m.read_latency.count + m.write_latency.count, 0);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    assert_int_equal(mapio_engine_free(eng), 0);
+    /* An unknown flag beside it is still refused. */
+    o.flags = MAPIO_ENGINE_NO_LATENCY | (1u << 30);
+    assert_int_equal(mapio_engine_new(&eng, &o), MAPIO_EINVAL);
+    unlink(p);
+    free(p);
+}
+
 static void json_has_everything(void **state)
 {
     (void)state;
@@ -222,6 +275,7 @@ int main(void)
         cmocka_unit_test(edges_and_merge),
         cmocka_unit_test(many_writers_count_exactly),
         cmocka_unit_test(engine_latencies_count_operations),
+        cmocka_unit_test(no_latency_counts_without_timing),
         cmocka_unit_test(json_has_everything),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
