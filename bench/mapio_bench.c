@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@
 struct opts {
     const char *mode, *file, *backend, *op, *name;
     unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib,
-        seg_mib, latency;
+        seg_mib, latency, files;
     double seconds;
     int json;
 };
@@ -59,7 +60,8 @@ static mapio_engine_t *engine(const struct opts *o)
 /* ---- random reads through the engine ------------------------------------- */
 
 struct rr {
-    mapio_file_t file;
+    mapio_file_t *files; /* --files handles of FILE: each read picks one */
+    unsigned nfiles;
     uint64_t blocks, seed, done, deadline;
     struct progress progress;
     unsigned bs;
@@ -93,25 +95,37 @@ static void rr_done(mapio_req_t *req)
 static void rr_issue(struct rr_slot *s)
 {
     struct rr *rr = s->rr;
-    uint64_t off = (rng(&rr->seed) % rr->blocks) * rr->bs;
+    uint64_t r = rng(&rr->seed), off = (r % rr->blocks) * rr->bs;
+    mapio_file_t *f = &rr->files[rr->nfiles > 1 ? (r >> 40) % rr->nfiles : 0];
     s->req.data = s;
-    if (mapio_read_at(&rr->file, &s->req, s->buf, rr->bs, off, rr_done) != 0)
+    if (mapio_read_at(f, &s->req, s->buf, rr->bs, off, rr_done) != 0)
         rr->failed = 1;
 }
 
 static void randread(const struct opts *o, struct row *row, mapio_engine_t *eng)
 {
-    struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull };
+    struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull, .nfiles = o->files };
     /* --mmap 1: MMapIO, copies on this thread; --mmap 2: on the copy pool. */
     unsigned mode = o->mmap == 0   ? 0
                     : o->mmap == 1 ? MAPIO_OPEN_MMAP
                                    : MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
-    int err =
-        mapio_file_open_blocking(&rr.file, eng, o->file, 0,
-                                 MAPIO_OPEN_READ_ONLY | (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode);
-    if (err != 0)
-        cli_die("open %s: %s", o->file, mapio_strerror(err));
-    rr.blocks = mapio_file_size(&rr.file) / o->bs; /* >= 1: main checked */
+    /* --files N: N descriptors of FILE, the soft limit raised to fit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)o->files + 64 &&
+        rl.rlim_max >= (rlim_t)o->files + 64) {
+        rl.rlim_cur = (rlim_t)o->files + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rr.files = calloc(o->files, sizeof *rr.files);
+    for (unsigned i = 0; i < o->files; i++) {
+        int err = mapio_file_open_blocking(&rr.files[i], eng, o->file, 0,
+                                           MAPIO_OPEN_READ_ONLY |
+                                               (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode);
+        if (err != 0)
+            cli_die("open %s (handle %u of --files %u): %s", o->file, i + 1, o->files,
+                    mapio_strerror(err));
+    }
+    rr.blocks = mapio_file_size(&rr.files[0]) / o->bs; /* >= 1: main checked */
     struct rr_slot *slots = calloc(o->qd, sizeof *slots);
     for (unsigned i = 0; i < o->qd; i++) {
         slots[i].rr = &rr;
@@ -128,7 +142,9 @@ static void randread(const struct opts *o, struct row *row, mapio_engine_t *eng)
     row->ops = rr.done;
     row->bytes_per_op = o->bs;
     row->failed = rr.failed;
-    mapio_file_close_blocking(&rr.file);
+    for (unsigned i = 0; i < o->files; i++)
+        mapio_file_close_blocking(&rr.files[i]);
+    free(rr.files);
     for (unsigned i = 0; i < o->qd; i++)
         free(slots[i].buf);
     free(slots);
@@ -732,7 +748,8 @@ int main(int argc, char **argv)
                       .create = 1,
                       .size_mib = 1024,
                       .seg_mib = 64,
-                      .latency = 1 };
+                      .latency = 1,
+                      .files = 1 };
     const struct cli_arg args[] = {
         { "--mode", CLI_MODE, &o.mode, "what to measure (see Modes below)", "MODE", .pos = 1,
           .required = 1 },
@@ -771,6 +788,9 @@ int main(int argc, char **argv)
         { "--prealloc-mib", CLI_UINT, &o.prealloc,
           "write this many MiB of zeros first, then overwrite them (0 = append)", .max = 1 << 20,
           .modes = "commit|sync-each" },
+        { "--files", CLI_UINT, &o.files,
+          "descriptors of FILE opened, the reads spread over them at random", .min = 1,
+          .max = 1000000, .modes = "randread" },
         { "--latency", CLI_UINT, &o.latency,
           "0 = the engine keeps no latencies (MAPIO_ENGINE_NO_LATENCY: no clock read per request)",
           "0|1", .max = 1, .modes = "roundtrip|randread" },
