@@ -283,35 +283,65 @@ static int drop_cache(const char *path)
     return dropped;
 }
 
+/* Drop the file's pages, warm the last block again, and read the first
+ * through the engine with its worker's pread held. Returns 1 once a worker
+ * holds it, 0 if the polling thread found the block cached after all
+ * (something brought it back between the drop and the read: the read then
+ * completed inline, and the caller tries again). */
+static int read_cold(struct ctx *c, mapio_req_t *creq, struct rec *cr, unsigned char *cold)
+{
+    /* Warm one block again, the last: readahead runs forward from it, and
+     * its folio is nowhere near the cold block. */
+    unsigned char hot[BS];
+    assert_int_equal(tu_read_file_at(c->path, hot, BS, (uint64_t)BS * (BLOCKS - 1)), BS);
+    atomic_store(&hold_off, 0);
+    atomic_store(&nowait_res, 1);
+    memset(cr, 0, sizeof *cr);
+    creq->data = cr;
+    memset(cold, 0, BS);
+    assert_int_equal(mapio_read_at(&c->file, creq, cold, BS, 0, rec_cb), 0);
+    /* Poll until a worker has it (bounded only so a bug cannot hang). */
+    for (int i = 0; i < 100000 && !atomic_load(&held) && cr->calls == 0; i++)
+        assert_true(mapio_engine_poll(c->eng, 1) >= 0);
+    if (atomic_load(&held))
+        return 1;
+    /* Completed without a worker: only because the page cache had it. */
+    assert_int_equal(cr->calls, 1);
+    assert_int_equal(cr->result, BS);
+    assert_true(atomic_load(&nowait_res) == BS);
+    atomic_store(&hold_off, UINT64_MAX);
+    return 0;
+}
+
 static void a_cold_read_waits_on_a_worker_while_the_loop_serves(void **state)
 {
     struct ctx *c = *state;
-    if (!drop_cache(c->path)) {
-        skip(); /* this file system keeps its pages (tmpfs): nothing is cold */
+    unsigned char cold[BS], other[BS];
+    uint64_t hot_off = (uint64_t)BS * (BLOCKS - 1), cold_off = 0;
+    mapio_req_t creq;
+    struct rec cr;
+    /* Readahead or another reader can bring the cold block back between the
+     * drop and the read (seen once in about eight runs under TSan): the
+     * read is then rightly served inline; try again, a few times. */
+    int cold_seen = 0;
+    for (int attempt = 0; attempt < 5 && !cold_seen; attempt++) {
+        if (!drop_cache(c->path)) {
+            skip(); /* this file system keeps its pages (tmpfs): nothing is cold */
+            return;
+        }
+        cold_seen = read_cold(c, &creq, &cr, cold);
+    }
+    if (!cold_seen) {
+        print_message("skip: the first block was cached again after every drop\n");
+        skip();
         return;
     }
-    /* Warm one block again, the last: readahead runs forward from it, and
-     * its folio is nowhere near the cold block. */
-    unsigned char hot[BS], cold[BS], other[BS];
-    uint64_t hot_off = (uint64_t)BS * (BLOCKS - 1), cold_off = 0;
-    assert_int_equal(tu_read_file_at(c->path, hot, BS, hot_off), BS);
-
-    atomic_store(&hold_off, cold_off);
-    mapio_req_t creq;
-    struct rec cr = { 0 };
-    creq.data = &cr;
-    memset(cold, 0, sizeof cold);
-    assert_int_equal(mapio_read_at(&c->file, &creq, cold, BS, cold_off, rec_cb), 0);
-    /* Poll until a worker has it (bounded only so a bug cannot hang). */
-    for (int i = 0; i < 100000 && !atomic_load(&held) && cr.calls == 0; i++)
-        assert_true(mapio_engine_poll(c->eng, 1) >= 0);
-    assert_true(atomic_load(&held));
     assert_int_equal(cr.calls, 0);
 #if MAPIO_HAVE_RWF_NOWAIT
     /* The loop asked first and heard "not cached". */
     assert_int_equal(atomic_load(&nowait_res), MAPIO_EAGAIN);
 #endif
-    assert_int_equal(engine_inline(c), 0);
+    uint64_t inline0 = engine_inline(c); /* reads of blocks found cached on earlier tries */
 
     /* Meanwhile: a cached read, a no-op and a write, each completed by a
      * poll of its own while the cold read still waits on its worker. */
@@ -324,7 +354,7 @@ static void a_cold_read_waits_on_a_worker_while_the_loop_serves(void **state)
     assert_int_equal(r.result, BS);
     assert_memory_equal(other, c->data + hot_off, BS);
 #if MAPIO_HAVE_RWF_NOWAIT
-    assert_int_equal(engine_inline(c), 1);
+    assert_int_equal(engine_inline(c), inline0 + 1);
 #endif
     r.calls = 0;
     assert_int_equal(mapio_nop(c->eng, &req, rec_cb), 0);
@@ -332,7 +362,7 @@ static void a_cold_read_waits_on_a_worker_while_the_loop_serves(void **state)
         assert_true(mapio_engine_poll(c->eng, -1) >= 0);
     assert_int_equal(r.result, 0);
     r.calls = 0;
-    assert_int_equal(mapio_write_at(&c->file, &req, hot, BS, 2 * BS, rec_cb), 0);
+    assert_int_equal(mapio_write_at(&c->file, &req, other, BS, 2 * BS, rec_cb), 0);
     while (r.calls == 0)
         assert_true(mapio_engine_poll(c->eng, -1) >= 0);
     assert_int_equal(r.result, BS);
@@ -344,7 +374,7 @@ static void a_cold_read_waits_on_a_worker_while_the_loop_serves(void **state)
     assert_int_equal(cr.result, BS);
     assert_memory_equal(cold, c->data + cold_off, BS);
 #if MAPIO_HAVE_RWF_NOWAIT
-    assert_int_equal(engine_inline(c), 1); /* the hot read's, not the cold one's */
+    assert_int_equal(engine_inline(c), inline0 + 1); /* the hot read's, not the cold one's */
 #endif
     assert_int_equal(mapio_engine_inflight(c->eng), 0);
 }
