@@ -60,6 +60,11 @@ int mapio__pool_cancel(struct mapio__pool *pool, struct mapio__work *w);
  * true if the loop may sleep (nothing finished; from now on completions
  * notify), false if completions already wait (reap them instead). Call
  * mapio__pool_awake() after a sleep.
+ *
+ * Before saying "sleep" it spins a while if items are out (a cached read
+ * comes back in microseconds; a futex wake-up costs more on a small VM).
+ * How long adapts to what the spins find, as the workers' own spin does
+ * (pool.c).
  */
 bool mapio__pool_sleep(struct mapio__pool *pool);
 void mapio__pool_awake(struct mapio__pool *pool);
