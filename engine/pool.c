@@ -31,6 +31,14 @@
  * read, a sync), it halves. So a QD1 stream never sleeps, an idle pool
  * spins a few microseconds, and a loop waiting on slow reads stops
  * spinning for them.
+ *
+ * Lanes. With cfg.slow_threads, items pushed with `slow` (syncs and
+ * metadata calls: milliseconds each on a busy file) queue apart and only
+ * the slow lane's own workers take them, while the other workers take only
+ * the rest: however many syncs wait, reads and writes have every fast
+ * worker, and no more than slow_threads syncs run at once. Slow workers
+ * never spin (their items are too slow for a spin to pay), and the loop
+ * spins only while fast items are out.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -85,7 +93,11 @@ struct mapio__pool {
     struct spin wspin;                 /* the workers' spin (qlock) */
     uint64_t woken_ns;                 /* when a push last woke a sleeper (qlock) */
     bool stop;                         /* qlock */
-    _Atomic unsigned ready;            /* items a worker may take now: the spinner's signal */
+    /* The slow lane (qlock): its queue and its idle workers. */
+    struct mapio__work *shead, *stail;
+    unsigned sidle;
+    pthread_cond_t scond;
+    _Atomic unsigned ready; /* items a worker may take now: the spinner's signal */
 
     _Atomic(struct mapio__work *) done; /* finished, newest first */
     _Atomic bool signalled;             /* notify() sent since the last reap */
@@ -97,7 +109,7 @@ struct mapio__pool {
     _Atomic uint64_t notified_ns; /* when a worker last notified the loop */
 
     /* Polling thread only. */
-    unsigned out;      /* items pushed, not yet reaped */
+    unsigned out;      /* fast items pushed, not yet reaped */
     struct spin lspin; /* the loop's spin */
     uint64_t lspin_t0; /* a spin that found nothing began then (0: none pending) */
 
@@ -178,6 +190,34 @@ static bool worker_spin(struct mapio__pool *p, uint64_t t0, uint64_t limit, uint
     }
 }
 
+/* A worker of the slow lane: takes only slow items, never spins. */
+static void *slow_worker(void *arg)
+{
+    struct mapio__pool *p = arg;
+    mapio__os_block_signals();
+    pthread_mutex_lock(&p->qlock);
+    for (;;) {
+        struct mapio__work *w = p->shead;
+        if (w != NULL) {
+            p->shead = w->next;
+            if (p->shead == NULL)
+                p->stail = NULL;
+            pthread_mutex_unlock(&p->qlock);
+            p->cfg.run(w);
+            done(p, w);
+            pthread_mutex_lock(&p->qlock);
+            continue;
+        }
+        if (p->stop)
+            break;
+        p->sidle++;
+        pthread_cond_wait(&p->scond, &p->qlock);
+        p->sidle--;
+    }
+    pthread_mutex_unlock(&p->qlock);
+    return NULL;
+}
+
 static void *worker(void *arg)
 {
     struct mapio__pool *p = arg;
@@ -224,7 +264,7 @@ static void *worker(void *arg)
 
 int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg)
 {
-    unsigned workers = cfg->threads;
+    unsigned workers = cfg->threads + cfg->slow_threads;
     struct mapio__pool *p = mapio__calloc(1, sizeof *p + workers * sizeof(pthread_t));
     if (p == NULL)
         return MAPIO_ENOMEM;
@@ -234,8 +274,11 @@ int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg)
         goto fail_q;
     if (pthread_cond_init(&p->qcond, NULL) != 0)
         goto fail_c;
+    if (pthread_cond_init(&p->scond, NULL) != 0)
+        goto fail_s;
     for (; p->nthreads < workers; p->nthreads++) {
-        int err = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
+        int err = pthread_create(&p->threads[p->nthreads], NULL,
+                                 p->nthreads < cfg->threads ? worker : slow_worker, p);
         if (err != 0) {
             mapio__pool_free(p);
             return -err;
@@ -243,6 +286,8 @@ int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg)
     }
     *out = p;
     return 0;
+fail_s:
+    pthread_cond_destroy(&p->qcond);
 fail_c:
     pthread_mutex_destroy(&p->qlock);
 fail_q:
@@ -258,10 +303,12 @@ void mapio__pool_free(struct mapio__pool *p)
     pthread_mutex_lock(&p->qlock);
     p->stop = true;
     pthread_cond_broadcast(&p->qcond);
+    pthread_cond_broadcast(&p->scond);
     pthread_mutex_unlock(&p->qlock);
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
     mapio__pool_reap(p);
+    pthread_cond_destroy(&p->scond);
     pthread_cond_destroy(&p->qcond);
     pthread_mutex_destroy(&p->qlock);
     mapio__free(p);
@@ -272,24 +319,55 @@ void mapio__pool_push(struct mapio__pool *p, struct mapio__work *head, struct ma
 {
     if (n == 0)
         return;
-    for (struct mapio__work *w = head;; w = w->next) {
+    /* Split into the lanes, each in order (one lane: everything fast). */
+    struct mapio__work *fhead = NULL, **ftail = &fhead, *shead = NULL, **stail = &shead;
+    struct mapio__work *flast = NULL, *slast = NULL;
+    unsigned nfast = 0, nslow = 0;
+    bool lanes = p->cfg.slow_threads > 0;
+    for (struct mapio__work *w = head, *next;; w = next) {
+        bool last = w == tail;
+        next = w->next;
         w->cancelled = false;
-        if (w == tail)
+        w->slow = lanes && w->slow;
+        if (w->slow) {
+            *stail = w;
+            stail = &w->next;
+            slast = w;
+            nslow++;
+        } else {
+            *ftail = w;
+            ftail = &w->next;
+            flast = w;
+            nfast++;
+        }
+        if (last)
             break;
     }
-    tail->next = NULL;
-    p->out += n;
+    *ftail = NULL;
+    *stail = NULL;
+    p->out += nfast;
     pthread_mutex_lock(&p->qlock);
-    if (p->qtail != NULL)
-        p->qtail->next = head;
-    else
-        p->qhead = head;
-    p->qtail = tail;
-    p->queued += n;
-    publish(p);
+    if (nslow > 0) {
+        if (p->stail != NULL)
+            p->stail->next = shead;
+        else
+            p->shead = shead;
+        p->stail = slast;
+    }
+    unsigned swake = MAPIO__MIN(nslow, p->sidle);
+    if (nfast > 0) {
+        if (p->qtail != NULL)
+            p->qtail->next = fhead;
+        else
+            p->qhead = fhead;
+        p->qtail = flast;
+        p->queued += nfast;
+        publish(p);
+    }
     /* The spinner takes one; wake sleepers for the rest, if any sleep.
      * Busy workers find the others on their way back. */
-    unsigned wake = p->queued > p->spinning ? MAPIO__MIN(p->queued - p->spinning, p->idle) : 0;
+    unsigned wake =
+        nfast > 0 && p->queued > p->spinning ? MAPIO__MIN(p->queued - p->spinning, p->idle) : 0;
     if (wake > 0)
         p->woken_ns = clock_ns();
     pthread_mutex_unlock(&p->qlock);
@@ -297,22 +375,28 @@ void mapio__pool_push(struct mapio__pool *p, struct mapio__work *head, struct ma
         pthread_cond_broadcast(&p->qcond);
     else if (wake == 1)
         pthread_cond_signal(&p->qcond);
+    if (swake > 1)
+        pthread_cond_broadcast(&p->scond);
+    else if (swake == 1)
+        pthread_cond_signal(&p->scond);
 }
 
-int mapio__pool_cancel(struct mapio__pool *p, struct mapio__work *which)
+/* Take which (NULL: every item) off one lane's queue onto *cancelled;
+ * returns how many (qlock). */
+static unsigned cancel_in(struct mapio__work **headp, struct mapio__work **tailp,
+                          struct mapio__work *which, struct mapio__work **cancelled)
 {
-    struct mapio__work *cancelled = NULL;
-    pthread_mutex_lock(&p->qlock);
-    struct mapio__work **link = &p->qhead, *prev = NULL;
+    unsigned n = 0;
+    struct mapio__work **link = headp, *prev = NULL;
     while (*link != NULL) {
         struct mapio__work *w = *link;
         if (which == NULL || w == which) {
             *link = w->next;
-            if (p->qtail == w)
-                p->qtail = prev;
-            p->queued--;
-            w->next = cancelled; /* order no longer matters: none of them ran */
-            cancelled = w;
+            if (*tailp == w)
+                *tailp = prev;
+            w->next = *cancelled; /* order no longer matters: none of them ran */
+            *cancelled = w;
+            n++;
             if (which != NULL)
                 break;
         } else {
@@ -320,6 +404,16 @@ int mapio__pool_cancel(struct mapio__pool *p, struct mapio__work *which)
             link = &w->next;
         }
     }
+    return n;
+}
+
+int mapio__pool_cancel(struct mapio__pool *p, struct mapio__work *which)
+{
+    struct mapio__work *cancelled = NULL;
+    pthread_mutex_lock(&p->qlock);
+    p->queued -= cancel_in(&p->qhead, &p->qtail, which, &cancelled);
+    if (which == NULL || cancelled == NULL)
+        cancel_in(&p->shead, &p->stail, which, &cancelled);
     publish(p);
     pthread_mutex_unlock(&p->qlock);
     while (cancelled != NULL) {
@@ -345,14 +439,15 @@ unsigned mapio__pool_reap(struct mapio__pool *p)
         list = stack;
         stack = next;
     }
-    unsigned n = 0;
+    unsigned n = 0, fast = 0;
     while (list != NULL) {
         struct mapio__work *w = list;
         list = w->next;
+        fast += !w->slow; /* before done(), which may push it again */
         p->cfg.done(w, w->cancelled);
         n++;
     }
-    p->out -= n;
+    p->out -= fast;
     return n;
 }
 
