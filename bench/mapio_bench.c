@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,10 @@
 #include "report.h"
 
 struct opts {
-    const char *mode, *file, *backend, *op, *name;
+    const char *mode, *file, *backend, *op, *name, *commit_file;
     unsigned qd, bs, workers, committers, delay_us, direct, prealloc, mmap, create, size_mib,
         seg_mib, latency, files;
+    unsigned engines, beside, inline_reads;
     double seconds;
     int json;
 };
@@ -47,8 +49,9 @@ static mapio_engine_t *engine(const struct opts *o)
 {
     mapio_engine_opts_t eo = { .backend = o->backend,
                                .workers = o->workers,
-                               .commit_delay_us = o->delay_us,
-                               .flags = o->latency ? 0 : MAPIO_ENGINE_NO_LATENCY };
+                               .flags = (o->inline_reads ? 0 : MAPIO_ENGINE_NO_INLINE_READS) |
+                                        (o->latency ? 0 : MAPIO_ENGINE_NO_LATENCY),
+                               .commit_delay_us = o->delay_us };
     mapio_engine_t *eng;
     int err = mapio_engine_new(&eng, &eo);
     if (err != 0)
@@ -102,52 +105,138 @@ static void rr_issue(struct rr_slot *s)
         rr->failed = 1;
 }
 
-static void randread(const struct opts *o, struct row *row, mapio_engine_t *eng)
+/* --committers-beside: group committers beside the reads (defined with
+ * group commit, below). */
+struct beside;
+static struct beside *beside_open(const struct opts *o, mapio_engine_t *eng);
+static void beside_start(struct beside *b, uint64_t deadline);
+static void beside_close(struct beside *b, struct row *row);
+
+/* One engine's reads: --qd in flight on its own thread (--engines). */
+struct reader {
+    const struct opts *o;
+    mapio_engine_t *eng;
+    struct rr rr;
+    struct rr_slot *slots;
+    struct beside *beside; /* the first engine's committers, or NULL */
+    pthread_barrier_t *start;
+    uint64_t t0;
+    mapio_latency_t lat;
+    pthread_t thread;
+};
+
+static void reader_open(struct reader *r, unsigned index)
 {
-    struct rr rr = { .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull, .nfiles = o->files };
+    const struct opts *o = r->o;
     /* --mmap 1: MMapIO, copies on this thread; --mmap 2: on the copy pool. */
     unsigned mode = o->mmap == 0   ? 0
                     : o->mmap == 1 ? MAPIO_OPEN_MMAP
                                    : MAPIO_OPEN_MMAP | MAPIO_OPEN_MMAP_ON_POOL;
-    /* --files N: N descriptors of FILE, the soft limit raised to fit. */
+    r->rr = (struct rr){ .bs = o->bs, .seed = 0x9e3779b97f4a7c15ull + index, .nfiles = o->files };
+    /* --files N: N descriptors of FILE per engine, the soft limit raised. */
+    rlim_t want = (rlim_t)o->files * o->engines + 64;
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)o->files + 64 &&
-        rl.rlim_max >= (rlim_t)o->files + 64) {
-        rl.rlim_cur = (rlim_t)o->files + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want && rl.rlim_max >= want) {
+        rl.rlim_cur = want;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    rr.files = calloc(o->files, sizeof *rr.files);
+    r->rr.files = calloc(o->files, sizeof *r->rr.files);
     for (unsigned i = 0; i < o->files; i++) {
-        int err = mapio_file_open_blocking(&rr.files[i], eng, o->file, 0,
+        int err = mapio_file_open_blocking(&r->rr.files[i], r->eng, o->file, 0,
                                            MAPIO_OPEN_READ_ONLY |
                                                (o->direct ? MAPIO_OPEN_DIRECT : 0) | mode);
         if (err != 0)
             cli_die("open %s (handle %u of --files %u): %s", o->file, i + 1, o->files,
                     mapio_strerror(err));
     }
-    rr.blocks = mapio_file_size(&rr.files[0]) / o->bs; /* >= 1: main checked */
-    struct rr_slot *slots = calloc(o->qd, sizeof *slots);
+    r->rr.blocks = mapio_file_size(&r->rr.files[0]) / o->bs; /* >= 1: main checked */
+    r->slots = calloc(o->qd, sizeof *r->slots);
     for (unsigned i = 0; i < o->qd; i++) {
-        slots[i].rr = &rr;
-        slots[i].buf = aligned_alloc(4096, o->bs);
+        r->slots[i].rr = &r->rr;
+        r->slots[i].buf = aligned_alloc(4096, o->bs);
     }
-    progress_start(&rr.progress, row->name, "ops", o->seconds, 0);
+    r->beside = index == 0 && o->beside > 0 ? beside_open(o, r->eng) : NULL;
+}
+
+/* Everything in flight until the deadline, then drained. */
+static void reader_run(struct reader *r)
+{
+    r->rr.deadline = r->t0 + (uint64_t)(r->o->seconds * 1e9);
+    if (r->beside != NULL)
+        beside_start(r->beside, r->rr.deadline);
+    for (unsigned i = 0; i < r->o->qd; i++)
+        rr_issue(&r->slots[i]);
+    mapio_engine_run(r->eng);
+    mapio_metrics_t m;
+    mapio_engine_metrics(r->eng, &m);
+    r->lat = m.read_latency;
+}
+
+static void reader_close(struct reader *r)
+{
+    for (unsigned i = 0; i < r->rr.nfiles; i++)
+        mapio_file_close_blocking(&r->rr.files[i]);
+    free(r->rr.files);
+    for (unsigned i = 0; i < r->o->qd; i++)
+        free(r->slots[i].buf);
+    free(r->slots);
+}
+
+static void *reader_thread(void *arg)
+{
+    struct reader *r = arg;
+    pthread_barrier_wait(r->start); /* every engine is set up */
+    pthread_barrier_wait(r->start); /* and the clock read: r->t0 */
+    reader_run(r);
+    return NULL;
+}
+
+static void randread(const struct opts *o, struct row *row, mapio_engine_t *eng)
+{
+    unsigned n = o->engines;
+    struct reader *rd = calloc(n, sizeof *rd);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, n);
+    for (unsigned i = 0; i < n; i++) {
+        rd[i].o = o;
+        rd[i].eng = i == 0 ? eng : engine(o);
+        rd[i].start = &start;
+        reader_open(&rd[i], i);
+        if (i > 0 && pthread_create(&rd[i].thread, NULL, reader_thread, &rd[i]) != 0)
+            cli_die("--engines: cannot start a thread");
+    }
+    pthread_barrier_wait(&start);
+    progress_start(&rd[0].rr.progress, row->name, "ops", o->seconds, 0);
     meter_start(&row->meter);
-    rr.deadline = row->meter.t0_ns + (uint64_t)(o->seconds * 1e9);
-    for (unsigned i = 0; i < o->qd; i++)
-        rr_issue(&slots[i]);
-    mapio_engine_run(eng);
+    for (unsigned i = 0; i < n; i++)
+        rd[i].t0 = row->meter.t0_ns;
+    pthread_barrier_wait(&start);
+    reader_run(&rd[0]);
+    for (unsigned i = 1; i < n; i++)
+        pthread_join(rd[i].thread, NULL);
     meter_stop(&row->meter);
-    progress_end(&rr.progress);
-    row->ops = rr.done;
+    progress_end(&rd[0].rr.progress);
+    /* Every engine's reads; the latency of the one that fared worst. */
+    row->lat = rd[0].lat;
+    for (unsigned i = 0; i < n; i++) {
+        row->ops += rd[i].rr.done;
+        row->failed |= rd[i].rr.failed;
+        if (rd[i].lat.p99_ns > row->lat.p99_ns)
+            row->lat = rd[i].lat;
+    }
+    row->lat_source = !o->latency ? "none (--latency 0)"
+                      : n > 1     ? "engine read_latency (the worst engine's)"
+                                  : "engine read_latency";
     row->bytes_per_op = o->bs;
-    row->failed = rr.failed;
-    for (unsigned i = 0; i < o->files; i++)
-        mapio_file_close_blocking(&rr.files[i]);
-    free(rr.files);
-    for (unsigned i = 0; i < o->qd; i++)
-        free(slots[i].buf);
-    free(slots);
+    if (rd[0].beside != NULL)
+        beside_close(rd[0].beside, row);
+    for (unsigned i = 0; i < n; i++) {
+        reader_close(&rd[i]);
+        if (i > 0)
+            mapio_engine_free(rd[i].eng);
+    }
+    pthread_barrier_destroy(&start);
+    free(rd);
 }
 
 /* ---- QD1 loops: one request at a time, back to back ------------------------ */
@@ -398,6 +487,53 @@ static void commit_bench(const struct opts *o, struct row *row, mapio_engine_t *
     for (unsigned i = 0; i < o->committers; i++)
         free(slots[i].buf);
     free(slots);
+}
+
+/* --committers-beside N: N committers appending --bs records to
+ * --commit-file, on the engine whose reads are measured. */
+struct beside {
+    struct gc_job job;
+    unsigned n;
+    struct gc_slot slots[];
+};
+
+static struct beside *beside_open(const struct opts *o, mapio_engine_t *eng)
+{
+    struct beside *b = calloc(1, sizeof *b + o->beside * sizeof *b->slots);
+    b->job.bs = o->bs;
+    b->n = o->beside;
+    int err = mapio_file_open_blocking(&b->job.file, eng, o->commit_file, 0, MAPIO_OPEN_TRUNCATE);
+    if (err != 0)
+        cli_die("open %s: %s", o->commit_file, mapio_strerror(err));
+    for (unsigned i = 0; i < b->n; i++) {
+        b->slots[i].job = &b->job;
+        b->slots[i].buf = malloc(o->bs);
+        memset(b->slots[i].buf, (int)i, o->bs);
+    }
+    return b;
+}
+
+static void beside_start(struct beside *b, uint64_t deadline)
+{
+    b->job.deadline = deadline;
+    for (unsigned i = 0; i < b->n; i++)
+        gc_issue(&b->slots[i]);
+}
+
+/* Its figures into the row's extras; then close and free. */
+static void beside_close(struct beside *b, struct row *row)
+{
+    double secs = (double)row->meter.wall_ns / 1e9;
+    row->extra[0].name = "commits";
+    row->extra[0].value = (double)b->job.done;
+    row->extra[1].name = "commits_per_s";
+    row->extra[1].value = secs > 0 ? (double)b->job.done / secs : 0;
+    row->nextra = 2;
+    row->failed |= b->job.failed;
+    mapio_file_close_blocking(&b->job.file);
+    for (unsigned i = 0; i < b->n; i++)
+        free(b->slots[i].buf);
+    free(b);
 }
 
 /* ---- the write-ahead log (mapio/wal.h) ------------------------------------------ */
@@ -748,6 +884,8 @@ int main(int argc, char **argv)
                       .create = 1,
                       .size_mib = 1024,
                       .seg_mib = 64,
+                      .engines = 1,
+                      .inline_reads = 1,
                       .latency = 1,
                       .files = 1 };
     const struct cli_arg args[] = {
@@ -788,6 +926,20 @@ int main(int argc, char **argv)
         { "--prealloc-mib", CLI_UINT, &o.prealloc,
           "write this many MiB of zeros first, then overwrite them (0 = append)", .max = 1 << 20,
           .modes = "commit|sync-each" },
+        { "--inline-reads", CLI_UINT, &o.inline_reads,
+          "epoll/kqueue: 1 = cached reads complete on the polling thread, 0 = every read to a "
+          "worker (MAPIO_ENGINE_NO_INLINE_READS)",
+          "0|1", .max = 1, .modes = ENGINE },
+        { "--engines", CLI_UINT, &o.engines,
+          "engines, each on its own thread with --qd reads in flight (thread per core)", .min = 1,
+          .max = 64, .modes = "randread" },
+        { "--committers-beside", CLI_UINT, &o.beside,
+          "group committers appending --bs records to --commit-file beside the reads (first "
+          "engine)",
+          .max = 1 << 16, .modes = "randread" },
+        { "--commit-file", CLI_STR, &o.commit_file,
+          "the file --committers-beside write (created or truncated)", "FILE",
+          .def = "FILE.commits", .modes = "randread" },
         { "--files", CLI_UINT, &o.files,
           "descriptors of FILE opened, the reads spread over them at random", .min = 1,
           .max = 1000000, .modes = "randread" },
@@ -816,6 +968,11 @@ int main(int argc, char **argv)
         check_log_dir(&o);
     else
         check_output(&o);
+    char commit_file[4096];
+    if (o.beside > 0 && o.commit_file == NULL) {
+        snprintf(commit_file, sizeof commit_file, "%s.commits", o.file);
+        o.commit_file = commit_file;
+    }
     mapio_engine_t *eng = is_engine ? engine(&o) : NULL;
     char name[96];
     struct row row = { .mode = o.mode, .peer = !is_engine, .lat_source = "bench" };
@@ -846,11 +1003,9 @@ int main(int argc, char **argv)
     if (eng != NULL) {
         mapio_engine_metrics(eng, &m);
         row.metrics = &m;
-        /* The engine's own histogram of the operation, where it keeps one. */
-        if (strcmp(o.mode, "randread") == 0) {
-            row.lat = m.read_latency;
-            row.lat_source = o.latency ? "engine read_latency" : "none (--latency 0)";
-        } else if (strcmp(o.mode, "commit") == 0) {
+        /* The engine's own histogram of the operation, where it keeps one
+         * (randread took its engines' read_latency already). */
+        if (strcmp(o.mode, "commit") == 0) {
             row.lat = m.commit_latency;
             row.lat_source = "engine commit_latency";
         }

@@ -25,6 +25,19 @@
 #define MAPIO__UNLIKELY(x) (x)
 #endif
 
+/* A hint to the CPU inside a spin-wait loop (x86 PAUSE, Arm YIELD): it
+ * saves power and the sibling hyper-thread's cycles, and gives the core
+ * to no other thread (sched_yield would, and on a busy machine the thread
+ * waited for may then wait a whole time slice). */
+static inline void mapio__cpu_relax(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif defined(__GNUC__) && (defined(__aarch64__) || defined(__arm__))
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /*
  * Every heap allocation the library makes goes through these, so a test can
  * count them (the "no allocation per operation" proof) and a fault test can

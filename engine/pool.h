@@ -27,19 +27,25 @@
 struct mapio__work {
     struct mapio__work *next;
     bool cancelled; /* taken off the queue before a worker ran it */
+    bool slow;      /* for the slow lane (set by the pool's user before a push) */
 };
 
 struct mapio__pool;
 
 struct mapio__pool_cfg {
     unsigned threads;
+    /* Workers of the slow lane, besides those: they run only the items
+     * pushed with slow set (syncs, metadata calls), and the others only
+     * the rest, so slow items never take every worker and no more than
+     * slow_threads of them run at once. 0 = one lane, slow ignored. */
+    unsigned slow_threads;
     void (*run)(struct mapio__work *w);                  /* on a worker */
     void (*done)(struct mapio__work *w, bool cancelled); /* on the polling thread */
     void (*notify)(void *arg);                           /* any thread */
     void *arg;
 };
 
-/* Start cfg->threads workers. Returns 0, MAPIO_ENOMEM or the thread error. */
+/* Start cfg->threads + cfg->slow_threads workers. Returns 0, MAPIO_ENOMEM or the thread error. */
 int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg);
 
 /* Join the workers; queued items are cancelled, and done() runs for every
@@ -47,7 +53,7 @@ int mapio__pool_new(struct mapio__pool **out, const struct mapio__pool_cfg *cfg)
 void mapio__pool_free(struct mapio__pool *pool);
 
 /* Queue the n items linked from head through next (tail's next is ignored),
- * in order, under one lock. Polling thread. */
+ * in order within each lane, under one lock. Polling thread. */
 void mapio__pool_push(struct mapio__pool *pool, struct mapio__work *head, struct mapio__work *tail,
                       unsigned n);
 
@@ -60,6 +66,11 @@ int mapio__pool_cancel(struct mapio__pool *pool, struct mapio__work *w);
  * true if the loop may sleep (nothing finished; from now on completions
  * notify), false if completions already wait (reap them instead). Call
  * mapio__pool_awake() after a sleep.
+ *
+ * Before saying "sleep" it spins a while if items are out (a cached read
+ * comes back in microseconds; a futex wake-up costs more on a small VM).
+ * How long adapts to what the spins find, as the workers' own spin does
+ * (pool.c).
  */
 bool mapio__pool_sleep(struct mapio__pool *pool);
 void mapio__pool_awake(struct mapio__pool *pool);

@@ -9,6 +9,7 @@ int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)
                       void *arg)
 {
     struct mapio__pool_cfg cfg = { .threads = workers,
+                                   .slow_threads = MAPIO__MAX(workers / 2, 1u),
                                    .run = mapio__exec_work,
                                    .done = mapio__complete_work,
                                    .notify = notify,
@@ -48,6 +49,26 @@ static bool read_inline(mapio_req_t *req)
     return true;
 }
 
+/* Syncs, preallocation and the lifecycle calls take milliseconds on a busy
+ * file: the slow lane's. A commit's own work is a write, unless it is fused
+ * with its sync. */
+static bool slow_op(mapio_req_t *req)
+{
+    switch (req->op) {
+    case MAPIO_OP_READ:
+    case MAPIO_OP_WRITE:
+    case MAPIO_OP_READV:
+    case MAPIO_OP_WRITEV:
+    case MAPIO_OP_NOP:
+    case MAPIO_OP_TIMER:
+        return false;
+    case MAPIO_OP_COMMIT:
+        return mapio__req_fused(req);
+    default:
+        return true;
+    }
+}
+
 static void push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n, bool try_inline)
 {
     struct mapio__work *head = NULL, *tail = NULL;
@@ -60,6 +81,7 @@ static void push(struct mapio__pool *pool, mapio_req_t *const *reqs, unsigned n,
         if (try_inline && read_inline(reqs[i]))
             continue;
         struct mapio__work *w = &mapio__rp(reqs[i])->work;
+        w->slow = slow_op(reqs[i]);
         if (tail != NULL)
             tail->next = w;
         else

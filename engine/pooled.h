@@ -11,7 +11,10 @@
 #include "engine.h"
 
 /* A pool whose workers run requests with the executor and hand them back
- * to the engine. notify(arg) as for mapio__pool_new. */
+ * to the engine: `workers` threads for reads and writes, and a slow lane of
+ * max(1, workers / 2) more for syncs, preallocation, fused commits and the
+ * lifecycle calls (which never take a read's worker, and of which no more
+ * run at once). notify(arg) as for mapio__pool_new. */
 int mapio__pooled_new(struct mapio__pool **out, unsigned workers, void (*notify)(void *arg),
                       void *arg);
 

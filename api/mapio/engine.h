@@ -64,7 +64,10 @@ typedef struct mapio_engine_opts {
     /* Worker threads of the epoll/kqueue pool, of the IOCP backend's pool
      * (the calls with no overlapped form: syncs, preallocation, group
      * commits, O_DSYNC writes), and of the MMapIO copy pool
-     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2, at most 1024. */
+     * (MAPIO_OPEN_MMAP_ON_POOL) on every backend. 0 = 2, at most 1024.
+     * The backends' pools run syncs and metadata calls on max(1,
+     * workers / 2) threads more, so reads and writes always have these
+     * (docs/engine.md "Lanes"). */
     unsigned workers;
     /* MAPIO_ENGINE_* flags. */
     unsigned flags;
