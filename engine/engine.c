@@ -506,6 +506,25 @@ static void account(mapio_engine_t *eng, mapio_req_t *r, uint64_t now)
     }
 }
 
+/*
+ * A callback just queued the backlog's last request: start it now rather
+ * than with the batch, if it is device I/O (O_DIRECT). Completions of O_DIRECT reads come back in
+ * bursts, and resubmitting the whole burst at the next poll keeps every
+ * request of the queue in step: the device then sees its queue full and
+ * empty by turns. One submission per request keeps it busy: measured on a
+ * virtio disk at QD32, 64-68k/s resubmitting per poll against 82-97k/s for
+ * fio submitting each I/O at once (bench/README.md). Buffered I/O, which
+ * completes in the submitting call, keeps the batch (fewer system calls).
+ */
+static void start_device_io(mapio_engine_t *eng)
+{
+    const struct mapio__fstate *fs = mapio__rp(eng->ctx.backlog.tail)->fs;
+    if (fs == NULL || !(fs->flags & MAPIO_OPEN_DIRECT))
+        return;
+    flush(eng);
+    MAPIO__BE(eng, wait, eng->be, 0);
+}
+
 /* Run the callbacks of everything finished, including what finishes while
  * they run (a group sync's callback completes its waiters). */
 static int run_done(mapio_engine_t *eng)
@@ -535,7 +554,10 @@ static int run_done(mapio_engine_t *eng)
             /* After the callback the request is the caller's again (it may be
              * freed or resubmitted): touch nothing of it from here on. */
             n += !rp->internal;
+            mapio_req_t *queued = eng->ctx.backlog.tail;
             r->cb(r);
+            if (eng->ctx.backlog.tail != queued && eng->ctx.backlog.tail != NULL)
+                start_device_io(eng);
         }
     }
     return n;

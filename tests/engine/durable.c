@@ -706,6 +706,85 @@ static void direct_io_alignment(void **state)
     free(p);
 }
 
+/* O_DIRECT reads resubmitted from their callbacks, which the engine starts
+ * at once instead of with the next poll's batch: each comes back with the
+ * bytes of its own block, every round, and nothing is left in flight. */
+struct chain {
+    mapio_file_t *f;
+    unsigned char *buf, *want;
+    uint32_t io;
+    unsigned block, rounds, bad;
+    int *busy;
+};
+
+static void chain_cb(mapio_req_t *req)
+{
+    struct chain *ch = req->data;
+    if (req->result != ch->io || memcmp(ch->buf, ch->want + (size_t)ch->block * ch->io, ch->io))
+        ch->bad++;
+    if (--ch->rounds == 0) {
+        (*ch->busy)--;
+        return;
+    }
+    ch->block = (ch->block * 5 + 3) % 64;
+    memset(ch->buf, 0, ch->io);
+    if (mapio_read_at(ch->f, req, ch->buf, ch->io, (uint64_t)ch->block * ch->io, chain_cb) != 0) {
+        ch->bad++;
+        (*ch->busy)--;
+    }
+}
+
+static void direct_reads_resubmitted_from_callbacks(void **state)
+{
+    struct ctx *c = *state;
+    char *p = tu_path("direct-chain");
+    mapio_file_t f;
+    int err = mapio_file_open_blocking(&f, c->eng, p, 0, MAPIO_OPEN_DIRECT);
+    if (err == MAPIO_EINVAL || err == MAPIO_ENOTSUP) {
+        free(p);
+        printf("skip: the test directory's file system has no O_DIRECT (%s)\n",
+               mapio_strerror(err));
+        skip();
+        return;
+    }
+    assert_int_equal(err, 0);
+    uint32_t mem = 0, io = 0;
+    assert_int_equal(mapio_file_alignment(&f, &mem, &io), 0);
+    unsigned char *want = mapio_alloc_aligned((size_t)64 * io, mem);
+    tu_fill(want, (size_t)64 * io, 41);
+    assert_int_equal(mapio_write_at_blocking(&f, want, (size_t)64 * io, 0), (int64_t)64 * io);
+    enum { SLOTS = 16, ROUNDS = 40 };
+    static struct chain ch[SLOTS];
+    static mapio_req_t req[SLOTS];
+    int busy = SLOTS;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        ch[i] = (struct chain){ .f = &f,
+                                .buf = mapio_alloc_aligned(io, mem),
+                                .want = want,
+                                .io = io,
+                                .block = i,
+                                .rounds = ROUNDS,
+                                .busy = &busy };
+        req[i].data = &ch[i];
+        assert_int_equal(mapio_read_at(&f, &req[i], ch[i].buf, io, (uint64_t)i * io, chain_cb), 0);
+    }
+    while (busy > 0)
+        assert_true(mapio_engine_poll(c->eng, -1) >= 0);
+    for (unsigned i = 0; i < SLOTS; i++) {
+        assert_int_equal(ch[i].bad, 0);
+        assert_int_equal(ch[i].rounds, 0);
+        mapio_free_aligned(ch[i].buf);
+    }
+    assert_int_equal(mapio_engine_inflight(c->eng), 0);
+    mapio_metrics_t m;
+    assert_int_equal(mapio_file_metrics(&f, &m), 0);
+    assert_int_equal(m.read, (uint64_t)SLOTS * ROUNDS);
+    mapio_free_aligned(want);
+    assert_int_equal(mapio_file_close_blocking(&f), 0);
+    unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     backend = getenv("MAPIO_BACKEND");
@@ -728,6 +807,7 @@ int main(void)
         cmocka_unit_test(free_completes_waiting_commits),
         cmocka_unit_test_setup_teardown(dsync_writes_and_fallocate, setup, teardown),
         cmocka_unit_test_setup_teardown(direct_io_alignment, setup, teardown),
+        cmocka_unit_test_setup_teardown(direct_reads_resubmitted_from_callbacks, setup, teardown),
     };
     return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
 }
