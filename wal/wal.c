@@ -831,6 +831,7 @@ enum {
     C_OPEN,
     C_ALLOC,
     C_TRUNCATE,
+    C_ZERO,
     C_HEADER,
     C_SYNC,
     C_RENAME,
@@ -848,6 +849,25 @@ static void names(const struct mapio__wal_seg *seg, char *final, char *tmp)
 {
     mapio__wal_name(final, seg->segno, ".wal");
     mapio__wal_name(tmp, seg->segno, ".wal.tmp");
+}
+
+/*
+ * The zeros a new segment is written with before its header. fallocate
+ * alone leaves unwritten extents on ext4 and XFS: the first write of each
+ * block then changes metadata, and the fdatasync of every append commits
+ * the journal (measured: a lone appender at half the rate of group commit
+ * overwriting a zero-filled file). Written once, in the background, the
+ * segment takes appends as plain overwrites, as PostgreSQL fills its WAL
+ * segments. Aligned for O_DIRECT; made on first use.
+ */
+static const void *zeros(struct mapio_wal *wal)
+{
+    if (wal->zeros == NULL) {
+        wal->zeros = mapio_alloc_aligned(MAPIO__WAL_ZERO_CHUNK, 4096);
+        if (wal->zeros != NULL)
+            memset(wal->zeros, 0, MAPIO__WAL_ZERO_CHUNK);
+    }
+    return wal->zeros;
 }
 
 /* Submit step seg->step. Returns 0, or the error that ends it at once. */
@@ -877,6 +897,10 @@ static int create_submit(struct mapio__wal_seg *seg)
         return mapio_fallocate(&seg->file, r, 0, wal->fmt.seg_size, 0, create_cb);
     case C_TRUNCATE:
         return mapio_file_truncate(&seg->file, r, wal->fmt.seg_size, create_cb);
+    case C_ZERO: {
+        uint64_t n = MAPIO__MIN(wal->fmt.seg_size - seg->zeroed, MAPIO__WAL_ZERO_CHUNK);
+        return mapio_write_at(&seg->file, r, wal->zeros, (size_t)n, seg->zeroed, create_cb);
+    }
     case C_HEADER: {
         mapio__wal_seghdr_t h = { wal->fmt.log_id, seg->segno, wal->fmt.seg_size,
                                   wal->fmt.block_size };
@@ -913,7 +937,7 @@ static int create_after(int st)
         return C_OPEN;
     case C_ALLOC:
     case C_TRUNCATE:
-        return C_HEADER;
+        return C_ZERO;
     case C_RENAME:
     case C_RENAME_PLAIN:
         return C_SYNC_DIR;
@@ -953,7 +977,13 @@ static void create_next(struct mapio__wal_seg *seg, int64_t res)
                 seg->file_open = true;
             if (st == C_RENAME || st == C_RENAME_PLAIN)
                 seg->renamed = true;
-            seg->step = create_after(st);
+            if (st == C_ZERO)
+                seg->zeroed += (uint64_t)res;
+            seg->step = st == C_ZERO && seg->zeroed < wal->fmt.seg_size ? C_ZERO : create_after(st);
+            /* A recycled file is written all over already; without the
+             * buffer of zeros (no memory) the segment stays as allocated. */
+            if (seg->step == C_ZERO && (seg->from_pool || zeros(wal) == NULL))
+                seg->step = C_HEADER;
         }
         if (seg->step == C_DONE || seg->step == C_FAILED) {
             pthread_mutex_lock(&wal->lock_pub);
@@ -994,6 +1024,7 @@ void mapio__wal_create(struct mapio_wal *wal, struct mapio__wal_seg *seg)
     wal->job = MAPIO__WAL_JOB_CREATE;
     wal->job_seg = seg;
     seg->step = seg->from_pool ? C_POOL_RENAME : C_OPEN;
+    seg->zeroed = 0;
     int err = create_submit(seg);
     if (err != 0)
         create_next(seg, err);

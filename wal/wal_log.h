@@ -112,6 +112,7 @@ struct mapio__wal_seg {
     bool renamed;     /* has its final name */
     bool from_pool;   /* being made from a recycled file */
     uint64_t pool_no; /* its ".free" name */
+    uint64_t zeroed;  /* bytes of zeros written while it is made */
     _Atomic int refs; /* frames in flight on it */
     mapio_file_t file;
     mapio_req_t req;             /* the job's steps */
@@ -126,8 +127,12 @@ enum mapio__wal_job {
     MAPIO__WAL_JOB_CLOSE,    /* seg's file */
 };
 
+/* The zeros a new segment is written with, per write. */
+#define MAPIO__WAL_ZERO_CHUNK ((size_t)1 << 20)
+
 struct mapio_wal {
     mapio_engine_t *eng;
+    void *zeros; /* MAPIO__WAL_ZERO_CHUNK zero bytes, aligned (wal.c, zeros()) */
     mapio__wal_fmt_t fmt;
     char *path;
     mapio_file_t dir;

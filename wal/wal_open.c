@@ -698,6 +698,7 @@ static void destroy(struct mapio_wal *wal)
     pthread_mutex_destroy(&wal->lock_iter);
     pthread_mutex_destroy(&wal->wait_lock);
     pthread_cond_destroy(&wal->wait_cv);
+    mapio_free_aligned(wal->zeros);
     mapio__free(wal->pool);
     mapio__free(wal->path);
     mapio__free(wal);

@@ -42,8 +42,8 @@ enum {
      * that holds an acknowledged batch is ever written again. */
     MAPIO_WAL_DIRECT = 1u << 1,
     /* Delete the segments mapio_wal_truncate_before frees instead of
-     * keeping up to `spares` of them for reuse (a reused segment's blocks
-     * are written already: no preallocation, no extent conversion). */
+     * keeping up to `spares` of them for reuse (reuse skips making a new
+     * segment: its fallocate and its writing with zeros). */
     MAPIO_WAL_NO_RECYCLE = 1u << 2,
     /* Never write the watermark-only batch an idle log otherwise writes
      * idle_mark_ms after its last append (docs/wal.md, "The last frame"):
