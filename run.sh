@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libcmocka-dev libev-dev libaio-dev
-      clang-format binutils clang libclang-rt-dev g++ cmake groff-base man-db)
+      clang-format binutils clang libclang-rt-dev g++ cmake groff-base man-db gnuplot-nox)
 
 install_deps() {
     local missing=()
