@@ -109,6 +109,16 @@ for prog in "$@"; do
         good mode=roundtrip "$prog" roundtrip "$TMP/data" --op=nop --seconds=0.05
         # No progress line when stderr is not a terminal.
         [ ! -s "$TMP/err" ] || fail "roundtrip wrote to stderr: $(cat "$TMP/err")"
+        # On a terminal (a pty from script(1)): the line is redrawn from the
+        # first second on (throughput, time left), then erased.
+        if command -v script >/dev/null; then
+            script -qfec "$prog roundtrip $TMP/data --op nop --seconds 1.6 >/dev/null" /dev/null \
+                >"$TMP/tty" 2>&1 </dev/null || fail "roundtrip on a terminal failed"
+            grep -q "roundtrip nop .*ops/s, [0-9.]* s left" "$TMP/tty" ||
+                fail "no progress line on a terminal: $(od -c "$TMP/tty" | head -5)"
+            [ "$(tail -c 3 "$TMP/tty" | od -An -c | tr -d ' ')" = '033[K' ] ||
+                fail "the progress line was not erased at the end"
+        fi
         ;;
     ring-bench)
         good median "$prog" 1 64 1
