@@ -191,9 +191,9 @@ MAPIO_EXTERN int mapio_ranged_new_existing(mapio_ranged_t **out, const char *pat
 
 /* mapio_ranged_free - unmap and close. Writes already made stay in the page
  * cache (and reach the file); call mapio_ranged_sync first to make them
- * durable. Returns 0 or the first error of unmap / close (f is freed either
- * way); MAPIO_EINVAL for NULL. Must not run concurrently with any other call
- * on f. */
+ * durable. Returns 0 (also for NULL, as every destructor) or the first
+ * error of unmap / close (f is freed either way). Must not run concurrently
+ * with any other call on f. */
 MAPIO_EXTERN int mapio_ranged_free(mapio_ranged_t *f);
 
 /* mapio_ranged_size - returns the file's size (0 for NULL). Thread-safe. */

@@ -283,7 +283,7 @@ int mapio_ranged_new_existing(mapio_ranged_t **out, const char *path)
 int mapio_ranged_free(mapio_ranged_t *f)
 {
     if (f == NULL)
-        return MAPIO_EINVAL;
+        return 0;
     int err = mapio_map_free(f->map);
     mapio__free(f);
     return err;

@@ -391,7 +391,7 @@ static void ranged_file_checks_everything(void **state)
     char *missing = tu_path("missing");
     assert_int_equal(mapio_ranged_new_existing(&f, missing), MAPIO_ENOENT);
     assert_int_equal(mapio_ranged_new_existing(NULL, p), MAPIO_EINVAL);
-    assert_int_equal(mapio_ranged_free(NULL), MAPIO_EINVAL);
+    assert_int_equal(mapio_ranged_free(NULL), 0); /* NULL is 0, as for every destructor */
     free(p);
     free(q);
     free(e);
