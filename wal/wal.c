@@ -84,6 +84,12 @@ void mapio__wal_fail(struct mapio_wal *wal, int err)
     atomic_compare_exchange_strong(&wal->sticky, &zero, err);
 }
 
+int mapio__wal_error(const struct mapio_wal *wal)
+{
+    int cause = atomic_load(&wal->cause);
+    return cause != 0 ? cause : atomic_load(&wal->sticky);
+}
+
 /* ---- memory ------------------------------------------------------------------------- */
 
 static void *alloc_buf(struct mapio_wal *wal, size_t n)
@@ -533,8 +539,14 @@ static void deliver(struct mapio_wal *wal, struct mapio__wal_op *op)
     int64_t res = op->result;
     if (wal->poison)
         res = res < 0 ? res : MAPIO_EIO;
-    else if (res < 0 && !op->soft)
+    else if (res < 0 && !op->soft) {
         wal->poison = true; /* a hole at op: nothing after it can be recovered */
+        /* The error the log reports: the first in LSN order. sticky is the
+         * first one anyone saw, which can be a consequence (an appender's
+         * commit refused with EIO by the file's failed sync, before the
+         * failed batch's own callback ran). */
+        atomic_store(&wal->cause, (int)res);
+    }
     if (res == 0 && op->kind != MAPIO__WAL_OP_SYNC) {
         atomic_store_explicit(&wal->durable, op->end_lsn, memory_order_release);
         wal->last_is_mark = op->kind == MAPIO__WAL_OP_MARK;
@@ -1438,7 +1450,7 @@ int mapio_wal_info(const mapio_wal_t *cwal, mapio_wal_info_t *out)
     out->durable_lsn = atomic_load(&wal->durable);
     out->first_lsn = atomic_load(&wal->first_lsn);
     out->appended = atomic_load(&wal->acked);
-    out->error = atomic_load(&wal->sticky);
+    out->error = mapio__wal_error(wal);
     pthread_mutex_lock(&wal->lock_pub);
     struct mapio__wal_entry *latest = atomic_load(&wal->latest);
     uint32_t segs = 0, spares = 0;

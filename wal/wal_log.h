@@ -152,6 +152,7 @@ struct mapio_wal {
     _Atomic uint64_t durable;  /* the durable LSN: the next frames' watermark */
     _Atomic unsigned inflight; /* user requests accepted and not completed */
     _Atomic int sticky;        /* 0, or the error that failed the log */
+    _Atomic int cause;         /* the first batch's error in LSN order (polling thread) */
     _Atomic int closing;
     _Atomic(struct mapio__wal_op *) inbox; /* for the polling thread */
     _Atomic int kick;                      /* 1: the kick nop is in flight */
@@ -232,6 +233,9 @@ struct mapio_wal_iter {
 void mapio__wal_mark(struct mapio_wal *wal, bool closing);
 /* Everything the polling thread does after a callback of the log. */
 void mapio__wal_tick(struct mapio_wal *wal);
+/* The error to report for a failed log (info, free): the first failed
+ * batch's in LSN order, else the first error seen. Any thread. */
+int mapio__wal_error(const struct mapio_wal *wal);
 /* Fail the log with err (the first error wins). Any thread. */
 void mapio__wal_fail(struct mapio_wal *wal, int err);
 /* A segment object for segno (not in any list). NULL: out of memory. */

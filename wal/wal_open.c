@@ -788,7 +788,7 @@ int mapio_wal_free(mapio_wal_t *wal)
         mapio_cancel(&wal->timer_req);
         err = mapio__wal_wait(wal, quiet, NULL);
     }
-    int sticky = atomic_load(&wal->sticky);
+    int sticky = mapio__wal_error(wal);
     int cerr = 0;
     for (struct mapio__wal_seg *s = wal->segs; s != NULL; s = s->next) {
         if (s->file_open) {
