@@ -247,7 +247,11 @@ static void many_committers_share_few_syncs(void **state)
     assert_int_equal(m.commit, COMMITTERS);
     assert_int_equal(m.sync_delayed, 2 * COMMITTERS);
     assert_true(m.sync_background_loops >= 1);
-    assert_true(m.sync_background_loops <= 8); /* a handful, not 128 */
+    /* Shared: at least 8 committers a sync on average, not one each. How
+     * many depends on how fast the writes come beside the syncs: on the
+     * pool backends a sync now runs in its own lane while writes go on,
+     * and under Wine 2 to 10 were seen. */
+    assert_true(m.sync_background_loops <= COMMITTERS / 8);
     assert_int_equal(m.sync, m.sync_background_loops);
     unsigned char back[512];
     for (int i = 0; i < COMMITTERS; i += 17) {
