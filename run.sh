@@ -43,6 +43,13 @@ setup() { # dir, meson options...
 }
 
 PASSED=0; FAILED=0; SKIPPED=0
+# Every failure, named with the end of its log, printed again last: a CI
+# service may keep only the tail of a long run.
+FAILURES=$(mktemp)
+trap 'rm -f "$FAILURES"' EXIT
+failures() { # stage, build dir: the failed tests of its last meson test run
+    python3 tools/test-failures.py "$1" "$2" >>"$FAILURES" 2>&1 || echo "$1: (could not read $2's test log)" >>"$FAILURES"
+}
 mtest() { # dir, meson test options...
     local dir=$1; shift
     local out rc=0
@@ -57,6 +64,7 @@ mtest() { # dir, meson test options...
     if [ $rc -ne 0 ]; then
         echo "$out" | sed -n '/Summary of Failures/,$p'
         if [ "${fail:-0}${to:-0}${up:-0}" = "000" ]; then FAILED=$((FAILED + 1)); fi
+        failures "$dir" "$dir"
     fi
     return 0
 }
@@ -104,7 +112,11 @@ test)
     grep -E '^ *[0-9]+/[0-9]+ ' build-ci-tsan/tsan.log || true
     ok=$(awk '/^Ok:/{print $2}' build-ci-tsan/tsan.log); fail=$(awk '/^Fail:/{print $2}' build-ci-tsan/tsan.log)
     PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
-    [ "$tsan_rc" -eq 0 ] || { sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log; [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1)); }
+    if [ "$tsan_rc" -ne 0 ]; then
+        sed -n '/Summary of Failures/,$p' build-ci-tsan/tsan.log
+        [ "${fail:-0}" != 0 ] || FAILED=$((FAILED + 1))
+        failures build-ci-tsan build-ci-tsan
+    fi
     # With the WAL scanner's libFuzzer target: its suite runs it for
     # fuzz_seconds (30) from a fresh seed corpus (tests/wal/wal_fuzz.sh).
     echo "== clang build (CC=clang -Dwerror=true -Dfuzz=true), every suite, the WAL fuzzer for 30 s"
@@ -123,6 +135,7 @@ test)
     if [ "$inst_rc" -ne 0 ] && [ "${if_:-0}" = 0 ]; then
         tail -40 build-ci-clang/install.log; FAILED=$((FAILED + 1))
     fi
+    [ "$inst_rc" -eq 0 ] || { echo "install:"; grep -A12 -E ': FAIL' build-ci-clang/install.log | tail -40 | sed 's/^/    /'; } >>"$FAILURES"
     echo "== style"
     check_format
     # fio's verify=crc32c as a third-party integrity check of every Linux
@@ -141,6 +154,7 @@ test)
         [ -n "$line" ] || tail -40 build-ci-fio/verify.log
         FAILED=$((FAILED + 1))
     fi
+    [ "$fio_rc" -eq 0 ] || { echo "fio-verify:"; grep -A12 -E ': FAIL' build-ci-fio/verify.log | tail -40 | sed 's/^/    /'; } >>"$FAILURES"
     # Last, so that a Linux failure is reported before the long install of
     # mingw-w64 and Wine on a fresh machine.
     echo "== Windows: mingw-w64 cross build, suites under Wine (cross/windows-test.sh)"
@@ -155,8 +169,14 @@ test)
         sed -n '/Summary of Failures/,$p' build-ci-win/windows-test.log
         [ -n "$line" ] || tail -40 build-ci-win/windows-test.log
         [ "${wf:-0}" != 0 ] || FAILED=$((FAILED + 1))
+        failures windows build-ci-win
     fi
     echo
+    if [ -s "$FAILURES" ]; then
+        echo "== failures (each failed test, the end of its log; the stage is its build directory)"
+        cat "$FAILURES"
+        echo
+    fi
     echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
     [ "$FAILED" -eq 0 ]
     ;;
