@@ -1,6 +1,7 @@
 /*
  * engine/engine.c - the request queues, poll, cancel, completion dispatch,
- * the open files and shutdown (creation: setup.c).
+ * the open files and shutdown (creation: setup.c; a file's life:
+ * lifecycle.c; the MMapIO copy pool: copypool.c).
  *
  * Queues:
  *   pending  - requests accepted from any thread: a lock-free stack (one CAS
@@ -15,49 +16,7 @@
  */
 #include "commit.h"
 #include "engine.h"
-#include "exec.h"
 #include "os.h"
-
-/* ---- the MMapIO copy pool ----------------------------------------------------- */
-
-/* A copy finished while the poller may sleep in the backend's wait. */
-static void copy_pool_notify(void *arg)
-{
-    mapio_engine_t *eng = arg;
-    MAPIO__BE(eng, wake, eng->be);
-}
-
-int mapio__engine_copy_pool_start(mapio_engine_t *eng)
-{
-    if (atomic_load_explicit(&eng->copy_pool, memory_order_acquire) != NULL)
-        return 0;
-    int err = 0;
-    pthread_mutex_lock(&eng->lock);
-    if (atomic_load(&eng->copy_pool) == NULL) {
-        struct mapio__pool *pool;
-        struct mapio__pool_cfg cfg = { .threads = eng->opts.workers,
-                                       .run = mapio__exec_work,
-                                       .done = mapio__complete_work,
-                                       .notify = copy_pool_notify,
-                                       .arg = eng };
-        err = mapio__pool_new(&pool, &cfg);
-        if (err == 0) {
-            /* An outside loop only learns of completions through the fd. */
-            if (atomic_load(&eng->embedded))
-                mapio__pool_always_notify(pool);
-            atomic_store_explicit(&eng->copy_pool, pool, memory_order_release);
-        }
-    }
-    pthread_mutex_unlock(&eng->lock);
-    return err;
-}
-
-static bool goes_to_copy_pool(mapio_req_t *req)
-{
-    const struct mapio__fstate *fs = mapio__rp(req)->fs;
-    return fs != NULL && fs->map != NULL && (fs->flags & MAPIO_OPEN_MMAP_ON_POOL) &&
-           mapio__op_is_plain_transfer(req->op);
-}
 
 /* ---- submission (any thread) ----------------------------------------------- */
 
@@ -320,6 +279,15 @@ void mapio__complete_work(struct mapio__work *w, bool cancelled)
 
 /* ---- the polling thread --------------------------------------------------- */
 
+/* Ask whoever holds r, the backend or the copy pool, to cancel it. */
+static void cancel_held(mapio_engine_t *eng, mapio_req_t *r)
+{
+    if (mapio__rp(r)->on_copy_pool)
+        mapio__pool_cancel(atomic_load(&eng->copy_pool), &mapio__rp(r)->work);
+    else
+        MAPIO__BE(eng, cancel, eng->be, r);
+}
+
 /* Act on cancel requests (polling thread). DONE ones are past saving. */
 static void take_cancels(mapio_engine_t *eng)
 {
@@ -349,10 +317,8 @@ static void take_cancels(mapio_engine_t *eng)
             mapio__engine_finish(eng, r, MAPIO_ECANCELED); /* only the engine holds it */
         else if (r->op == MAPIO_OP_CLOSE)
             continue; /* the descriptor is being closed: that completes it */
-        else if (rp->on_copy_pool)
-            mapio__pool_cancel(atomic_load(&eng->copy_pool), &rp->work);
         else
-            MAPIO__BE(eng, cancel, eng->be, r);
+            cancel_held(eng, r);
     }
 }
 
@@ -379,27 +345,10 @@ static void take_shared(mapio_engine_t *eng)
     take_cancels(eng);
 }
 
-/* Copies for the MMapIO copy pool, gathered by flush and pushed at once. */
-struct copies {
-    struct mapio__work *head, *tail;
-    unsigned n;
-};
-
-static void copies_add(struct copies *c, mapio_req_t *r)
-{
-    struct mapio__work *w = &mapio__rp(r)->work;
-    if (c->tail != NULL)
-        c->tail->next = w;
-    else
-        c->head = w;
-    c->tail = w;
-    c->n++;
-}
-
 /* Take what the backend should not see: carried out already, cancelled
  * or late before it started, a timer, a close with nothing to close, or a
  * copy for the copy pool. True if r is for the backend, now BACKEND. */
-static bool for_backend(mapio_engine_t *eng, mapio_req_t *r, struct copies *copies)
+static bool for_backend(mapio_engine_t *eng, mapio_req_t *r, struct mapio__copies *copies)
 {
     struct mapio__req_priv *rp = mapio__rp(r);
     if (atomic_load_explicit(&rp->state, memory_order_relaxed) == MAPIO__REQ_CARRIED) {
@@ -429,11 +378,8 @@ static bool for_backend(mapio_engine_t *eng, mapio_req_t *r, struct copies *copi
         if (!mapio__engine_close_begins(r))
             return false;
     }
-    if (copies != NULL && goes_to_copy_pool(r)) {
-        rp->on_copy_pool = 1;
-        copies_add(copies, r);
+    if (copies != NULL && mapio__engine_copy_take(copies, r))
         return false;
-    }
     if (r->op == MAPIO_OP_COMMIT)
         mapio__commit_try_fuse(r);
     return true;
@@ -444,17 +390,16 @@ static void flush(mapio_engine_t *eng)
 {
     mapio_req_t *batch[64];
     struct mapio__reqq *q = &eng->ctx.backlog;
-    struct mapio__pool *pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire);
+    bool pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire) != NULL;
     while (q->head != NULL) {
         unsigned n = 0;
-        struct copies copies = { 0 };
+        struct mapio__copies copies = { 0 };
         while (n < MAPIO__ARRAY_SIZE(batch) && q->head != NULL) {
             mapio_req_t *r = mapio__reqq_pop(q);
-            if (for_backend(eng, r, pool != NULL ? &copies : NULL))
+            if (for_backend(eng, r, pool ? &copies : NULL))
                 batch[n++] = r;
         }
-        if (copies.n > 0)
-            mapio__pool_push(pool, copies.head, copies.tail, copies.n);
+        mapio__engine_copies_push(eng, &copies);
         if (n == 0)
             continue;
         int took = MAPIO__BE(eng, submit, eng->be, batch, n);
@@ -579,12 +524,8 @@ static int expire(mapio_engine_t *eng)
             continue;
         }
         rp->timed_out = 1;
-        if (mapio__req_started(rp))
-            continue;
-        if (rp->on_copy_pool)
-            mapio__pool_cancel(atomic_load(&eng->copy_pool), &rp->work);
-        else
-            MAPIO__BE(eng, cancel, eng->be, r);
+        if (!mapio__req_started(rp))
+            cancel_held(eng, r);
     }
     uint64_t next = mapio__timers_next(&eng->timers);
     if (next == UINT64_MAX)
@@ -605,25 +546,15 @@ static int poll_once(mapio_engine_t *eng, int timeout_ms)
     int t = eng->ctx.done.head != NULL ? 0 : timeout_ms;
     int timer = mapio__commit_timers(&eng->ctx, false);
     t = sooner(sooner(t, timer), expire(eng));
-    struct mapio__pool *pool = atomic_load_explicit(&eng->copy_pool, memory_order_acquire);
-    bool pool_waiting = false;
     if (t != 0) {
-        /* Pairs with the fence in enqueue(). */
+        /* Pairs with the fence in enqueue(); mapio__engine_wait clears it. */
         atomic_store_explicit(&eng->sleeping, true, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&eng->pending, memory_order_relaxed) != NULL ||
             atomic_load_explicit(&eng->cancels_pending, memory_order_relaxed))
             t = 0;
-        else if (pool != NULL && !(pool_waiting = mapio__pool_sleep(pool)))
-            t = 0; /* copies are back: no sleeping */
     }
-    int r = MAPIO__BE(eng, wait, eng->be, t);
-    atomic_store_explicit(&eng->sleeping, false, memory_order_relaxed);
-    if (pool != NULL) {
-        if (pool_waiting)
-            mapio__pool_awake(pool);
-        mapio__pool_reap(pool);
-    }
+    int r = mapio__engine_wait(eng, t);
     if (timer >= 0)
         mapio__commit_timers(&eng->ctx, false);
     expire(eng);
@@ -738,15 +669,7 @@ static void drain(mapio_engine_t *eng)
         take_shared(eng);
         cancel_backlog(eng);
         flush(eng);
-        int r = 0;
-        if (eng->ctx.done.head == NULL) {
-            bool may_sleep = pool == NULL || mapio__pool_sleep(pool);
-            r = MAPIO__BE(eng, wait, eng->be, may_sleep ? 100 : 0);
-            if (pool != NULL && may_sleep)
-                mapio__pool_awake(pool);
-        }
-        if (pool != NULL)
-            mapio__pool_reap(pool);
+        int r = mapio__engine_wait(eng, eng->ctx.done.head == NULL ? 100 : 0);
         run_done(eng);
         if (r < 0 && r != MAPIO_ETIMEDOUT && r != MAPIO_EINTR)
             break;

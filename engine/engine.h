@@ -97,8 +97,26 @@ int mapio__engine_submit_carried(mapio_engine_t *eng, mapio_req_t *req, int64_t 
 int mapio__engine_accept(mapio_engine_t *eng, mapio_req_t *req);
 void mapio__engine_unaccept(mapio_engine_t *eng, mapio_req_t *req);
 
-/* Start the MMapIO copy pool if it is not running yet. Any thread. */
+/* ---- the MMapIO copy pool (copypool.c) ---- */
+
+/* Start the copy pool if it is not running yet. Returns 0 or the pool's
+ * error (MAPIO_ENOMEM, a thread's). Any thread. */
 int mapio__engine_copy_pool_start(mapio_engine_t *eng);
+
+/* Copies gathered by one round of the backlog, pushed to the pool at once. */
+struct mapio__copies {
+    struct mapio__work *head, *tail;
+    unsigned n;
+};
+/* Take req into c if it is a copy for the pool (a plain transfer on a file
+ * mapped with MAPIO_OPEN_MMAP_ON_POOL): true if taken. Polling thread. */
+bool mapio__engine_copy_take(struct mapio__copies *c, mapio_req_t *req);
+/* Hand c's copies to the pool (none: no-op). Polling thread. */
+void mapio__engine_copies_push(mapio_engine_t *eng, struct mapio__copies *c);
+/* The backend's wait for up to timeout_ms, cut to none while copies are
+ * back, which it then takes (they complete). Returns the wait's result.
+ * Polling thread. */
+int mapio__engine_wait(mapio_engine_t *eng, int timeout_ms);
 
 /* Queue a finished request for its callback: a sync's result through its
  * file's sticky rule, a cancel forced by a deadline as MAPIO_ETIMEDOUT.

@@ -32,6 +32,7 @@ IMPLEMENTS = {
     "engine/alloc.c": "engine/common",
     "engine/errno.c": "api/mapio/errno",
     "engine/lifecycle.c": "engine/engine",
+    "engine/copypool.c": "engine/engine",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 TRAIT_OP = re.compile(r"^\s*X\((\w+),", re.M)
