@@ -156,16 +156,31 @@ int mapio_file_close_blocking(mapio_file_t *file)
     return mapio__engine_release(mapio__fp(file)->fs);
 }
 
+/* The state of an open file, held, for a call that reads it: MAPIO_EINVAL
+ * without a file or a place for the answer, MAPIO_EBADF if it is not open. */
+static int hold(const mapio_file_t *file, bool has_out, struct mapio__fstate **fs)
+{
+    if (file == NULL || !has_out)
+        return MAPIO_EINVAL;
+    *fs = mapio__engine_acquire(file);
+    return *fs != NULL ? 0 : MAPIO_EBADF;
+}
+
+/* The same for a request on the file, which must be idle (MAPIO_EBUSY). */
+static int hold_for(const mapio_file_t *file, mapio_req_t *req, struct mapio__fstate **fs)
+{
+    int err = mapio__req_check_idle(req);
+    return err != 0 ? err : hold(file, true, fs);
+}
+
 int mapio_file_close(mapio_file_t *file, mapio_req_t *req, mapio_cb_t cb)
 {
     if (file == NULL || req == NULL || cb == NULL)
         return MAPIO_EINVAL;
-    int err = mapio__req_check_idle(req);
+    struct mapio__fstate *fs;
+    int err = hold_for(file, req, &fs);
     if (err != 0)
         return err;
-    struct mapio__fstate *fs = mapio__engine_acquire(file);
-    if (fs == NULL)
-        return MAPIO_EBADF;
     /* Accepted first (max_inflight), closed second: a refused close leaves
      * the file open. Our reference keeps fs while we look. */
     mapio__req_fill(req, MAPIO_OP_CLOSE, file, NULL, 0, NULL, 0, 0, 0, cb);
@@ -223,11 +238,10 @@ int mapio_file_adopt(mapio_file_t *file, mapio_engine_t *eng, mapio_fd_t fd, uns
 
 int mapio_file_fd(const mapio_file_t *file, mapio_fd_t *out)
 {
-    if (file == NULL || out == NULL)
-        return MAPIO_EINVAL;
-    struct mapio__fstate *fs = mapio__engine_acquire(file);
-    if (fs == NULL)
-        return MAPIO_EBADF;
+    struct mapio__fstate *fs;
+    int err = hold(file, out != NULL, &fs);
+    if (err != 0)
+        return err;
     *out = fs->fd;
     mapio__engine_release(fs);
     return 0;
@@ -257,11 +271,10 @@ uint64_t mapio_file_size(const mapio_file_t *file)
 
 int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out)
 {
-    if (file == NULL || out == NULL)
-        return MAPIO_EINVAL;
-    struct mapio__fstate *fs = mapio__engine_acquire(file);
-    if (fs == NULL)
-        return MAPIO_EBADF;
+    struct mapio__fstate *fs;
+    int err = hold(file, out != NULL, &fs);
+    if (err != 0)
+        return err;
     memset(out, 0, sizeof *out);
     mapio__counters_read(&fs->counters, &fs->counters_mt, out);
     if (fs->lats != NULL) {
@@ -277,11 +290,10 @@ int mapio_file_metrics(const mapio_file_t *file, mapio_metrics_t *out)
 
 int mapio_file_alignment(const mapio_file_t *file, uint32_t *mem, uint32_t *io)
 {
-    if (file == NULL)
-        return MAPIO_EINVAL;
-    struct mapio__fstate *fs = mapio__engine_acquire(file);
-    if (fs == NULL)
-        return MAPIO_EBADF;
+    struct mapio__fstate *fs;
+    int err = hold(file, true, &fs); /* either answer may be left out */
+    if (err != 0)
+        return err;
     if (mem != NULL)
         *mem = fs->mem_align;
     if (io != NULL)
@@ -324,12 +336,10 @@ static int submit(mapio_file_t *file, mapio_req_t *req, mapio_op_t op, void *buf
                   const mapio_iovec_t *iov, unsigned iovcnt, uint64_t offset, unsigned flags,
                   mapio_cb_t cb)
 {
-    int err = mapio__req_check_idle(req);
+    struct mapio__fstate *fs;
+    int err = hold_for(file, req, &fs);
     if (err != 0)
         return err;
-    struct mapio__fstate *fs = mapio__engine_acquire(file);
-    if (fs == NULL)
-        return MAPIO_EBADF;
     bool write = mapio__op_is_write(op) || op == MAPIO_OP_FALLOCATE || op == MAPIO_OP_TRUNCATE;
     bool syncs = mapio__op_is_sync(op) || op == MAPIO_OP_COMMIT;
     bool on_dir = (fs->flags & MAPIO_OPEN_DIRECTORY) != 0;
@@ -723,18 +733,28 @@ int mapio_sync_all_blocking(mapio_file_t *file)
     return (int)blocking(file, MAPIO_OP_FSYNC, NULL, 0, 0);
 }
 
+/* A blocking call on the file that moves no data: a stat (out) or a
+ * truncate (size). */
+static int blocking_meta(mapio_file_t *file, mapio_op_t op, mapio_stat_t *out, uint64_t size)
+{
+    struct mapio__fstate *fs;
+    int err = (int)check_blocking(file, op, NULL, 0, 0, &fs);
+    if (err != 0)
+        return err;
+    mapio_req_t req;
+    mapio__req_fill(&req, op, file, NULL, 0, NULL, 0, 0, 0, NULL);
+    if (op == MAPIO_OP_STAT)
+        mapio__rp(&req)->stat_out = out;
+    else
+        mapio__rp(&req)->arg = size;
+    return (int)run_blocking(fs, &req);
+}
+
 int mapio_file_stat_blocking(mapio_file_t *file, mapio_stat_t *out)
 {
     if (file == NULL || out == NULL)
         return MAPIO_EINVAL;
-    struct mapio__fstate *fs;
-    int err = (int)check_blocking(file, MAPIO_OP_STAT, NULL, 0, 0, &fs);
-    if (err != 0)
-        return err;
-    mapio_req_t req;
-    mapio__req_fill(&req, MAPIO_OP_STAT, file, NULL, 0, NULL, 0, 0, 0, NULL);
-    mapio__rp(&req)->stat_out = out;
-    return (int)run_blocking(fs, &req);
+    return blocking_meta(file, MAPIO_OP_STAT, out, 0);
 }
 
 int mapio_file_truncate_blocking(mapio_file_t *file, uint64_t size)
@@ -743,12 +763,5 @@ int mapio_file_truncate_blocking(mapio_file_t *file, uint64_t size)
         return MAPIO_EINVAL;
     if (size > (uint64_t)INT64_MAX)
         return MAPIO_EOVERFLOW;
-    struct mapio__fstate *fs;
-    int err = (int)check_blocking(file, MAPIO_OP_TRUNCATE, NULL, 0, 0, &fs);
-    if (err != 0)
-        return err;
-    mapio_req_t req;
-    mapio__req_fill(&req, MAPIO_OP_TRUNCATE, file, NULL, 0, NULL, 0, 0, 0, NULL);
-    mapio__rp(&req)->arg = size;
-    return (int)run_blocking(fs, &req);
+    return blocking_meta(file, MAPIO_OP_TRUNCATE, NULL, size);
 }
