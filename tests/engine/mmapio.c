@@ -166,7 +166,8 @@ static void durable_writes_leave_nothing_dirty(void **state)
     assert_int_equal(mapio_file_open_blocking(&f, eng, p, SIZE, mode), 0);
     assert_int_equal(mapio_sync_data_blocking(&f), 0);
     if (tu_dirty_pages(p) < 0) {
-        print_message("no cachestat(2) here: not checked\n");
+        print_message("no count of dirty pages here (no cachestat(2), or no write-back): "
+                      "not checked\n");
         goto out;
     }
     static unsigned char buf[8192];

@@ -97,7 +97,8 @@ int tu_fd_is_open(mapio_fd_t fd);
 void tu_close_fd(mapio_fd_t fd);
 
 /* Pages of path's page cache that are dirty or under write-back (Linux's
- * cachestat(2)), or -1 where that cannot be asked. */
+ * cachestat(2)), or -1 where that cannot be asked or means nothing (a
+ * file system with no write-back: tmpfs, ramfs). */
 long long tu_dirty_pages(const char *path);
 
 /* Write system calls this process has made so far (Linux: /proc/self/io), or

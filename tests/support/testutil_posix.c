@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/vfs.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -244,6 +247,14 @@ long long tu_dirty_pages(const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    /* tmpfs and ramfs have no disk to write back to: their pages stay
+     * dirty whatever is synced, so the count tells nothing there. */
+    struct statfs sf;
+    unsigned long type = fstatfs(fd, &sf) == 0 ? (unsigned long)sf.f_type : 0;
+    if (type == 0 || type == 0x01021994UL /* TMPFS_MAGIC */ || type == 0x858458f6UL /* RAMFS */) {
+        close(fd);
+        return -1;
+    }
     long r = syscall(451, fd, &range, &cs, 0);
     close(fd);
     return r == 0 ? (long long)(cs.dirty + cs.writeback) : -1;
