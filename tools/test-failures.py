@@ -9,14 +9,17 @@ which test failed and why, whichever stage it ran in.
 """
 import json
 import os
+import re
 import sys
 
 GOOD = {"OK", "SKIP", "EXPECTEDFAIL"}
+# cmocka's lines for a test that began or passed: they name no failure.
+PASSING = re.compile(r"^\[ +(RUN|OK) +\] ")
 
 
 def main():
     stage, build = sys.argv[1], sys.argv[2]
-    lines = int(sys.argv[3]) if len(sys.argv) > 3 else 25
+    lines = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     path = os.path.join(build, "meson-logs", "testlog.json")
     try:
         log = open(path, encoding="utf-8", errors="replace")
@@ -31,14 +34,19 @@ def main():
                 continue
             if t.get("result") in GOOD:
                 continue
-            out = (t.get("stdout") or "").rstrip("\n").splitlines()
             print(f"{stage}: {t.get('name')}: {t.get('result')} "
                   f"(exit {t.get('returncode')}, {t.get('duration', 0):.1f} s)")
-            if len(out) > lines:
-                print(f"    [... {len(out) - lines} earlier lines in {path}]")
-            for line in out[-lines:]:
-                print("    " + line)
-
+            # meson keeps stderr apart, and cmocka says what failed there.
+            for key in ("stdout", "stderr"):
+                out = [line for line in (t.get(key) or "").rstrip("\n").splitlines()
+                       if not PASSING.match(line)]
+                if not out:
+                    continue
+                print(f"  {key}:")
+                if len(out) > lines:
+                    print(f"    [... {len(out) - lines} earlier lines in {path}]")
+                for line in out[-lines:]:
+                    print("    " + line)
 
 if __name__ == "__main__":
     main()
