@@ -369,6 +369,7 @@ static void acknowledged_only_after_a_later_sync(void **state)
             fail_msg("record %d (written at %llu, acked at %llu) had no sync started after it", i,
                      (unsigned long long)wrote, (unsigned long long)a[i].ack);
     }
+    print_message("%d committers, %d syncs\n", N, ev.nsync);
     assert_true(ev.nsync < N / 4); /* and syncs were shared */
     pthread_mutex_destroy(&ev.lock);
 }
