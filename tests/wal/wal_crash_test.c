@@ -159,6 +159,7 @@ static void power_cuts(void **state)
     }
     for (int i = 0; i < N; i++)
         assert_true(pb[i].acked);
+    print_message("%d power cuts\n", cuts);
     assert_true(cuts >= 10);
     assert_true(lost); /* the simulator does drop what was never synced */
     assert_int_equal(mapio_powerloss_free(pl), 0);
@@ -466,6 +467,7 @@ static void dir_power_cuts(void **state)
     wl_poll_until(eng, &trunc_done);
     for (int i = 0; i < N; i++)
         assert_true(pb[i].acked);
+    print_message("%d power cuts, %d truncations\n", cuts, truncs);
     assert_true(cuts >= 10);
     assert_true(truncs >= 2);
     assert_true(lost);
